@@ -1,0 +1,235 @@
+"""Inventory alert rules: turn one item's projection into zero or more alerts.
+
+Pure Python/pandas: no Dagster, no database. The caller persists alerts keyed on
+``Alert.dedup_key`` (one open alert per type, item and location) and decides whether an
+evaluation is new, escalated, unchanged or resolved.
+
+``details`` holds only JSON-friendly values (ISO date strings, floats, ints, bools, None)
+so it can go straight into a JSONB column and into notification templates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import pandas as pd
+
+SEVERITIES = ("low", "medium", "high", "critical")
+_SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+
+def severity_rank(severity: str) -> int:
+    """0 for 'low' up to 3 for 'critical'; comparisons go through this."""
+    try:
+        return _SEVERITY_RANK[severity]
+    except KeyError:
+        raise ValueError(f"unknown severity {severity!r}; expected one of {SEVERITIES}") from None
+
+
+def max_severity(*severities: str) -> str:
+    return max(severities, key=severity_rank)
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    # Stockout / safety-stock checks look this many days ahead at least, so an item
+    # with an unknown (0) lead time still gets tomorrow checked.
+    min_lookahead_days: int = 1
+    # A stockout within this fraction of the lead time cannot be fixed by a normal
+    # order any more: critical instead of high.
+    critical_lead_time_fraction: float = 0.5
+    excess_cover_days: float = 180.0
+    # Stock with no demand at all is (infinitely) excess; new items may want this off.
+    excess_when_no_demand: bool = True
+    # Check stockouts on the pessimistic (forecast upper bound) path instead.
+    use_pessimistic_projection: bool = False
+
+
+@dataclass(frozen=True)
+class ItemContext:
+    item_id: str | int
+    sku: str
+    name: str
+    location_id: str | int
+    lead_time_days: int
+    safety_stock: float
+    reorder_point: float
+    unit_cost: float | None
+    on_hand: float
+    avg_daily_demand: float
+
+
+@dataclass
+class Alert:
+    alert_type: str
+    severity: str
+    item_id: str | int
+    location_id: str | int
+    message: str
+    details: dict = field(default_factory=dict)
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.alert_type}:{self.item_id}:{self.location_id}"
+
+
+def _qty(value: float) -> float:
+    return round(float(value), 3)
+
+
+def _label(item: ItemContext) -> str:
+    return f"{item.sku} ({item.name}) at {item.location_id}"
+
+
+def _lookahead(
+    projection: pd.DataFrame | None, item: ItemContext, today: date, policy: AlertPolicy
+) -> pd.DataFrame | None:
+    """Projection rows from today up to the end of the lead time."""
+    if projection is None or projection.empty:
+        return projection
+    days = max(int(item.lead_time_days or 0), policy.min_lookahead_days)
+    dates = pd.Series(
+        [pd.Timestamp(d).date() for d in projection["target_date"]], index=projection.index
+    )
+    window = projection.assign(target_date=dates)
+    window = window[(dates >= today) & (dates <= today + timedelta(days=days))]
+    return window.sort_values("target_date")
+
+
+def _stockout_alert(item, window, today, policy) -> Alert | None:
+    column = "projected_on_hand_p80" if policy.use_pessimistic_projection else "projected_on_hand"
+    short = window[window[column] < 0]
+    if short.empty:
+        return None
+    stockout_date = short["target_date"].iloc[0]
+    days_until = (stockout_date - today).days
+    lead_time = int(item.lead_time_days or 0)
+    critical = days_until <= lead_time * policy.critical_lead_time_fraction
+    # ERPNext / Odoo convention: the latest order date is the need date minus lead time.
+    order_by = stockout_date - timedelta(days=lead_time)
+    shortfall = -float(window[column].min())
+    details = {
+        "sku": item.sku,
+        "item_name": item.name,
+        "stockout_date": stockout_date.isoformat(),
+        "days_until_stockout": days_until,
+        "order_by_date": order_by.isoformat(),
+        "order_overdue": order_by < today,
+        "shortfall_qty": _qty(shortfall),
+        "lead_time_days": lead_time,
+        "on_hand": _qty(item.on_hand),
+        "projection": column,
+    }
+    message = (
+        f"{_label(item)}: projected stockout on {stockout_date.isoformat()} "
+        f"(in {days_until} days, lead time {lead_time} days); "
+        f"short {shortfall:.0f} units, order by {order_by.isoformat()}"
+    )
+    severity = "critical" if critical else "high"
+    return Alert("stockout", severity, item.item_id, item.location_id, message, details)
+
+
+def _safety_stock_alert(item, window) -> Alert | None:
+    safety_stock = float(item.safety_stock or 0.0)
+    below = window[window["projected_on_hand"] < safety_stock]
+    if safety_stock <= 0 or below.empty:
+        return None
+    first_below = below["target_date"].iloc[0]
+    lowest = float(window["projected_on_hand"].min())
+    details = {
+        "sku": item.sku,
+        "item_name": item.name,
+        "first_below_date": first_below.isoformat(),
+        "min_projected_on_hand": _qty(lowest),
+        "safety_stock": _qty(safety_stock),
+        "qty_to_restore": _qty(safety_stock - lowest),
+        "lead_time_days": int(item.lead_time_days or 0),
+    }
+    message = (
+        f"{_label(item)}: projected stock {lowest:.0f} falls below safety stock "
+        f"{safety_stock:.0f} on {first_below.isoformat()}"
+    )
+    return Alert("below_safety_stock", "medium", item.item_id, item.location_id, message, details)
+
+
+def _excess_alert(item: ItemContext, policy: AlertPolicy) -> Alert | None:
+    on_hand = float(item.on_hand or 0.0)
+    avg = float(item.avg_daily_demand or 0.0)
+    if on_hand <= 0:
+        return None
+    if avg > 0:
+        days_of_cover = on_hand / avg
+        if days_of_cover <= policy.excess_cover_days:
+            return None
+        excess_qty = on_hand - policy.excess_cover_days * avg
+    elif policy.excess_when_no_demand:
+        days_of_cover, excess_qty = None, on_hand
+    else:
+        return None
+    excess_value = None if item.unit_cost is None else round(excess_qty * float(item.unit_cost), 2)
+    details = {
+        "sku": item.sku,
+        "item_name": item.name,
+        "on_hand": _qty(on_hand),
+        "avg_daily_demand": _qty(avg),
+        "days_of_cover": None if days_of_cover is None else round(days_of_cover, 1),
+        "cover_threshold_days": policy.excess_cover_days,
+        "excess_qty": _qty(excess_qty),
+        "excess_value": excess_value,
+    }
+    cover = "no recent demand" if days_of_cover is None else f"{days_of_cover:.0f} days of cover"
+    value = "" if excess_value is None else f", excess value {excess_value:,.2f}"
+    message = f"{_label(item)}: {on_hand:.0f} on hand is {cover}{value}"
+    return Alert("excess", "low", item.item_id, item.location_id, message, details)
+
+
+def _anomaly_alert(item, recent_actual, last_interval) -> Alert | None:
+    if recent_actual is None or last_interval is None:
+        return None
+    lower, upper = (float(v) for v in last_interval)
+    if lower <= recent_actual <= upper:
+        return None
+    direction = "above" if recent_actual > upper else "below"
+    details = {
+        "sku": item.sku,
+        "item_name": item.name,
+        "actual": _qty(recent_actual),
+        "expected_lower": _qty(lower),
+        "expected_upper": _qty(upper),
+        "direction": direction,
+    }
+    message = (
+        f"{_label(item)}: latest demand {recent_actual:.0f} is {direction} the expected "
+        f"range {lower:.0f}-{upper:.0f}"
+    )
+    return Alert("demand_anomaly", "medium", item.item_id, item.location_id, message, details)
+
+
+def evaluate_item_alerts(
+    item: ItemContext,
+    projection: pd.DataFrame,
+    recent_actual: float | None,
+    last_interval: tuple[float, float] | None,
+    today: date,
+    policy: AlertPolicy = AlertPolicy(),  # noqa: B008 - frozen, safe as a default
+) -> list[Alert]:
+    """All alerts that currently hold for one item at one location.
+
+    ``projection`` comes from ``project_inventory``; ``recent_actual`` is the latest
+    day's actual demand and ``last_interval`` the (lower, upper) forecast for that day.
+    """
+    alerts: list[Alert] = []
+    window = _lookahead(projection, item, today, policy)
+    if window is not None and not window.empty:
+        stockout = _stockout_alert(item, window, today, policy)
+        if stockout is not None:
+            alerts.append(stockout)
+        else:
+            below = _safety_stock_alert(item, window)
+            if below is not None:
+                alerts.append(below)
+    for alert in (_excess_alert(item, policy), _anomaly_alert(item, recent_actual, last_interval)):
+        if alert is not None:
+            alerts.append(alert)
+    return alerts

@@ -1,0 +1,42 @@
+{#
+    Partition window of the incremental models, from the dbt vars `min_date` and
+    `max_date` (ISO dates, both inclusive; either may be omitted). Dagster passes
+    its partition time window; an inclusive end only means one extra day is
+    recomputed, which is harmless because the models recompute from all data.
+#}
+{% macro forgecast_window_date(name) -%}
+    {%- set value = var(name, none) -%}
+    {%- if value is none or (value | string | trim) == '' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {#- Accept a date or an ISO date-time ('2024-03-01T00:00:00+00:00'): keep the date. -#}
+    {%- set text = (value | string | trim)[:10] -%}
+    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', text) -%}
+        {{ exceptions.raise_compiler_error("var " ~ name ~ " must be an ISO date, got " ~ value) }}
+    {%- endif -%}
+    {{ return(text) }}
+{%- endmacro %}
+
+
+{# SQL predicate(s) ` and <col> >= ... and <col> <= ...`; empty when no vars are given. #}
+{% macro date_window_filter(date_column) -%}
+    {%- set min_date = forgecast_window_date('min_date') -%}
+    {%- set max_date = forgecast_window_date('max_date') -%}
+    {%- if min_date is not none %} and {{ date_column }} >= date '{{ min_date }}'{% endif -%}
+    {%- if max_date is not none %} and {{ date_column }} <= date '{{ max_date }}'{% endif -%}
+{%- endmacro %}
+
+
+{#
+    pre_hook of the incremental models: before inserting the recomputed window,
+    delete every existing row of the window. delete+insert on the unique key
+    alone would keep rows that vanished upstream (a batch superseded, an item
+    whose external id was remapped); deleting the window makes an incremental
+    run equal to a full refresh over that window. Without vars the window is
+    everything. Runs inside the model's transaction.
+#}
+{% macro delete_date_window(date_column) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where true {{ date_window_filter(date_column) }}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,30 @@
+-- SAP purchase order schedule lines.
+with
+
+raw_rows as (
+    select * from {{ source('raw', 'sap_purchase_orders') }}
+),
+
+loaded_batches as (
+    select id as batch_id from {{ source('raw', 'raw_data_batches') }} where status = 'loaded'
+),
+
+latest as (
+    {{ latest_loaded_rows('raw_rows', 'loaded_batches', ['ebeln', 'ebelp']) }}
+),
+
+renamed as (
+    select
+        {{ clean_text('ebeln') }} as purchase_order,
+        {{ safe_cast_int('ebelp') }} as purchase_order_item,
+        {{ clean_text('matnr') }} as material_number,
+        {{ clean_text('werks') }} as plant,
+        {{ safe_cast_date('eindt', 'YYYYMMDD') }} as delivery_date,
+        {{ safe_cast_numeric('menge') }} as ordered_quantity,
+        coalesce({{ safe_cast_numeric('wemng') }}, 0) as received_quantity,
+        {{ normalize_uom('meins') }} as uom,
+        _batch_id as batch_id
+    from latest
+)
+
+select * from renamed

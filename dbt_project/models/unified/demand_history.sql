@@ -1,0 +1,136 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['item_id', 'location_id', 'demand_date'],
+        pre_hook="{{ delete_date_window('demand_date') }}",
+        on_schema_change='append_new_columns',
+    )
+}}
+-- Daily consumption per item and location, zero-filled so forecasting sees the
+-- days without demand. Incremental exactly like inventory_snapshots: the window
+-- given by vars min_date/max_date is recomputed from all data and rewritten.
+with
+
+goods_movements as (
+    select * from {{ ref('stg_sap__goods_movements') }}
+),
+
+odoo_moves as (
+    select * from {{ ref('stg_odoo__stock_moves') }}
+),
+
+external_ids as (
+    select * from {{ ref('item_external_ids') }}
+),
+
+inventory as (
+    select * from {{ ref('inventory_snapshots') }}
+),
+
+-- SAP consumption: goods issues to production orders (261) and deliveries to
+-- customers (601), credit side (H). Quantities are in the base unit.
+-- Reversals (262/602) are not netted: a known approximation.
+sap_demand as (
+    select
+        external_ids.item_id,
+        {{ location_id('sap', 'goods_movements.plant') }} as location_id,
+        goods_movements.posting_date as demand_date,
+        sum(goods_movements.quantity) as quantity
+    from goods_movements
+    inner join external_ids
+        on external_ids.source_system = 'sap'
+        and external_ids.external_id = goods_movements.material_number
+    where goods_movements.movement_type in ('261', '601')
+        and goods_movements.debit_credit = 'H'
+    group by 1, 2, 3
+),
+
+-- Odoo consumption: done moves out of an internal location to customers or to
+-- production; the location is the one the stock left.
+odoo_demand as (
+    select
+        external_ids.item_id,
+        {{ location_id('odoo', 'odoo_moves.source_location') }} as location_id,
+        odoo_moves.move_date as demand_date,
+        sum(odoo_moves.quantity) as quantity
+    from odoo_moves
+    inner join external_ids
+        on external_ids.source_system = 'odoo'
+        and external_ids.external_id = odoo_moves.product_id::text
+    where odoo_moves.state = 'done'
+        and {{ odoo_is_internal_location('odoo_moves.source_location') }}
+        and (
+            {{ odoo_is_customer_location('odoo_moves.destination_location') }}
+            or {{ odoo_is_production_location('odoo_moves.destination_location') }}
+        )
+    group by 1, 2, 3
+),
+
+demand as (
+    select * from sap_demand
+    union all
+    select * from odoo_demand
+),
+
+-- Days an item-location shows up in the data at all: demand or stock.
+activity as (
+    select item_id, location_id, demand_date as activity_date from demand
+    union all
+    select item_id, location_id, snapshot_date as activity_date from inventory
+),
+
+-- Zero-fill up to the latest day of the item-location's source system, not the
+-- overall latest day: a source whose export is a day late must not get a day of
+-- invented zero demand. The source is the location_id prefix ('sap:', 'odoo:').
+source_last_dates as (
+    select
+        split_part(location_id, ':', 1) as source_system,
+        max(activity_date) as last_date
+    from activity
+    group by 1
+),
+
+spans as (
+    select
+        activity.item_id,
+        activity.location_id,
+        min(activity.activity_date) as first_date,
+        source_last_dates.last_date
+    from activity
+    inner join source_last_dates
+        on split_part(activity.location_id, ':', 1) = source_last_dates.source_system
+    group by activity.item_id, activity.location_id, source_last_dates.last_date
+),
+
+calendar as (
+    select
+        spans.item_id,
+        spans.location_id,
+        day::date as demand_date
+    from spans
+    cross join lateral generate_series(spans.first_date, spans.last_date, interval '1 day') as day
+),
+
+final as (
+    select
+        calendar.item_id,
+        calendar.location_id,
+        calendar.demand_date,
+        coalesce(demand.quantity, 0) as quantity,
+        -- A stockout day has no stock to consume: forecasting can treat its zero
+        -- (or low) demand as censored rather than as real absence of demand.
+        coalesce(inventory.on_hand = 0, false) as is_stockout
+    from calendar
+    left join demand
+        on calendar.item_id = demand.item_id
+        and calendar.location_id = demand.location_id
+        and calendar.demand_date = demand.demand_date
+    left join inventory
+        on calendar.item_id = inventory.item_id
+        and calendar.location_id = inventory.location_id
+        and calendar.demand_date = inventory.snapshot_date
+    where true {{ date_window_filter('calendar.demand_date') }}
+)
+
+select * from final

@@ -1,0 +1,62 @@
+-- One row per manufactured or purchased item, identified by its SKU across SAP,
+-- Odoo and accounting.
+with
+
+item_records as (
+    select * from {{ ref('int_item_source_records') }}
+),
+
+valuations as (
+    select * from {{ ref('stg_acct__item_valuation') }}
+),
+
+-- SAP keeps planning parameters per plant: the item-level columns come from the
+-- record ranked first (SAP lowest plant, else Odoo).
+primary_records as (
+    select * from item_records where attribute_rank = 1
+),
+
+item_rollup as (
+    select
+        sku,
+        string_agg(distinct source_system, ',' order by source_system) as source_systems,
+        -- Discontinued only when every record is deleted/archived: one plant still
+        -- running the item keeps it active.
+        bool_or(is_active) as is_active
+    from item_records
+    group by sku
+),
+
+-- The standard cost in force is the one with the latest valuation date.
+latest_valuations as (
+    select distinct on (sku)
+        sku,
+        standard_cost,
+        currency
+    from valuations
+    where sku is not null and valuation_date is not null
+    order by sku, valuation_date desc
+),
+
+final as (
+    select
+        {{ forgecast_uuid("'forgecast:item:' || primary_records.sku") }} as item_id,
+        primary_records.sku,
+        primary_records.name,
+        primary_records.category,
+        primary_records.uom,
+        primary_records.lead_time_days,
+        primary_records.safety_stock,
+        primary_records.reorder_point,
+        latest_valuations.standard_cost as unit_cost,
+        latest_valuations.currency,
+        case when item_rollup.is_active then 'active' else 'discontinued' end as status,
+        item_rollup.source_systems
+    from primary_records
+    inner join item_rollup
+        on primary_records.sku = item_rollup.sku
+    left join latest_valuations
+        on primary_records.sku = latest_valuations.sku
+)
+
+select * from final

@@ -1,0 +1,195 @@
+"""The ``forgecast`` command line.
+
+Every command that needs the database starts the embedded server (or uses
+DATABASE_URL) and migrates first, idempotently. Errors print as one line
+``CODE: message`` and exit non-zero; ``--verbose`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from datetime import date
+from pathlib import Path
+
+import click
+
+from orchestration.tables import format_table
+from resources.errors import ServiceError
+from resources.settings import get_settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and debug logs.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Forgecast: ERP exports in, forecasts and inventory alerts out."""
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+# ----------------------------------------------------------------------------- db
+@cli.group()
+def db() -> None:
+    """The PostgreSQL server: embedded by default, DATABASE_URL when set."""
+
+
+@db.command("up")
+def db_up() -> None:
+    """Start the embedded server (if used), create both databases, migrate."""
+    from resources.bootstrap import ensure_ready
+
+    server = ensure_ready(get_settings())
+    kind = "embedded" if server.embedded else "external"
+    click.echo(f"PostgreSQL ({kind}) ready: {server.masked_url()}")
+    click.echo(f"Dagster storage: {server.masked_url(server.dagster_database)}")
+
+
+@db.command("down")
+def db_down() -> None:
+    """Stop the embedded server."""
+    from resources.database import stop_embedded
+
+    stopped = stop_embedded(get_settings())
+    click.echo("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+
+
+@db.command("url")
+@click.option("--dagster", is_flag=True, help="The Dagster storage database instead.")
+def db_url(dagster: bool) -> None:
+    """Print the connection URL (password masked). Starts nothing."""
+    from resources.database import server_without_starting
+
+    server = server_without_starting(get_settings())
+    if server is None:
+        raise click.ClickException("the embedded server is not running: run `forgecast db up`")
+    click.echo(server.masked_url(server.dagster_database if dagster else None))
+
+
+@db.command("migrate")
+def db_migrate() -> None:
+    """Apply migrations and sync raw tables with the ingest registry (idempotent)."""
+    from resources import migrations
+    from resources.bootstrap import migrate
+
+    server = migrate(get_settings())
+    click.echo(f"warehouse at revision {migrations.current_revision(server)}")
+
+
+# ----------------------------------------------------------------------------- config
+@cli.command("config")
+def config_cmd() -> None:
+    """Show the effective settings (secrets masked)."""
+    rows = sorted(get_settings().describe().items())
+    click.echo(format_table(["setting", "value"], rows))
+
+
+# ----------------------------------------------------------------------------- demo data
+@cli.command("demo-data")
+@click.option("--items", default=200, show_default=True, type=click.IntRange(1))
+@click.option("--days", default=365, show_default=True, type=click.IntRange(7))
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--fault-rate", default=0.002, show_default=True, type=click.FloatRange(0, 0.5))
+@click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default yesterday).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Output directory (default: the landing zone).")
+def demo_data_cmd(items, days, seed, fault_rate, end_date, out) -> None:
+    """Write realistic SAP, Odoo and accounting exports (deterministic per seed)."""
+    from orchestration.demo_data import generate_demo_data
+
+    out = out or get_settings().resolved_landing_dir
+    summary = generate_demo_data(out, items=items, days=days, seed=seed, fault_rate=fault_rate,
+                                 end_date=end_date.date() if end_date else None,
+                                 progress=lambda msg: click.echo(msg, err=True))
+    click.echo(format_table(["file", "rows"], sorted(summary.files.items())))
+    click.echo(f"{summary.items} items, {summary.start_date} .. {summary.end_date}, "
+               f"faults: {summary.faults}  -> {out}")
+
+
+# ----------------------------------------------------------------------------- demo
+@cli.command("demo")
+@click.option("--items", default=50, show_default=True, type=click.IntRange(1))
+@click.option("--days", default=120, show_default=True, type=click.IntRange(30))
+@click.option("--seed", default=42, show_default=True, type=int)
+def demo_cmd(items: int, days: int, seed: int) -> None:
+    """Generate demo data and run the nightly pipeline on it end to end."""
+    from orchestration.demo import run_demo
+
+    summary = run_demo(get_settings(), items=items, days=days, seed=seed,
+                       echo=lambda msg: click.echo(msg, err=True))
+    click.echo(format_table(["stage", "what", "count"], summary))
+
+
+# ----------------------------------------------------------------------------- ingest
+@cli.command("ingest")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", required=True, help="Source system, e.g. sap, odoo, acct.")
+@click.option("--entity", help="Entity, e.g. stock; inferred from the path when unambiguous.")
+def ingest_cmd(file: Path, source: str, entity: str | None) -> None:
+    """Validate and load one export file as a batch."""
+    from assets.ingest.loader import ingest_file, reject_if_invalid
+    from assets.ingest.registry import infer_entity
+    from resources.bootstrap import ensure_ready
+    from resources.database import connect
+
+    settings = get_settings()
+    entity = entity or infer_entity(source, file)
+    ensure_ready(settings)
+    with connect(settings, autocommit=True) as conn:
+        result = ingest_file(conn, file, source, entity, store_dir=settings.data_dir / "files",
+                             bad_row_threshold=settings.bad_row_threshold)
+    reject_if_invalid(result)
+    click.echo(format_table(
+        ["batch", "source", "entity", "received", "loaded", "quarantined", "status"],
+        [[result.batch_id, result.source_system, result.entity, result.rows_received,
+          result.rows_loaded, result.rows_quarantined, result.status]]))
+
+
+# ----------------------------------------------------------------------------- ui
+@cli.command("ui", context_settings={"ignore_unknown_options": True})
+@click.option("--port", default=3000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.argument("dagster_args", nargs=-1, type=click.UNPROCESSED)
+def ui_cmd(port: int, host: str, dagster_args: tuple[str, ...]) -> None:
+    """Start the Dagster webserver and daemon (`dagster dev`) on Forgecast's instance."""
+    from resources.bootstrap import ensure_ready
+
+    ensure_ready(get_settings())
+    root = Path(__file__).resolve().parent.parent
+    args = [sys.executable, "-m", "dagster", "dev", "-w", str(root / "workspace.yaml"),
+            "-h", host, "-p", str(port), *dagster_args]
+    click.echo(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    os.execv(sys.executable, args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="forgecast", standalone_mode=False)
+    except ServiceError as exc:
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # an unexpected failure: still one line unless --verbose
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"error: OPERATION_ERROR: unexpected {type(exc).__name__}: {exc}", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,679 @@
+"""Realistic demo exports of two ERPs and an accounting system, written to a landing zone.
+
+``generate_demo_data`` writes one file per source and entity declared in
+``assets/ingest/registry.py`` (``OUT/<source>/<entity>/<source>_<entity>.<ext>``):
+
+* SAP (CSV, ';'): material master per plant, routings, daily stock per storage location,
+  goods movements (101 receipts, 261/601 issues), open purchase orders, master changes.
+* Odoo (JSON array): products, daily quants, stock moves (done and expected), operations.
+* Accounting (CSV, ','): monthly standard cost per SKU.
+
+How it stays fast and small: items are processed in chunks. Per item the whole demand
+series is drawn with numpy at once; the inventory of all series of a chunk is simulated
+together (one loop over days, numpy across series), and the rows of a series are built
+with a list comprehension over pre-formatted date strings and written straight to the
+open files. Memory is bounded by one chunk (items x days never sits in memory) and the
+output is byte-identical for the same arguments, because every item draws from its own
+generator seeded with ``(seed, item)``.
+
+The stock is consistent with the movements (end-of-day stock = previous day + receipts -
+issues), replenishment follows the master data (reorder point MINBE, lead time PLIFZ), and
+demand is censored by stock: on a stockout only what was on hand is issued. Data-quality
+faults (bad dates, negative quantities, unknown items, duplicate rows) go into a
+``fault_rate`` share of the stock and movement rows only, never into master data.
+
+Pure Python + numpy: no Dagster import, so the CLI and unit tests can use it directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from orchestration.demo_patterns import (
+    CATEGORIES,
+    CATEGORY_WEIGHTS,
+    ODOO_UOM,
+    PATTERN_BLOCK,
+    PATTERNS,
+    SAP_USERS,
+    SYSTEM_BLOCK,
+    WORK_CENTRES,
+    Calendar,
+    Category,
+    DemandProfile,
+    build_calendar,
+    deal_blocks,
+    demand_units,
+    draw_name,
+    draw_profile,
+    ean13,
+)
+
+FAULT_KINDS = ("bad_date", "negative_quantity", "unknown_item", "duplicate_row")
+
+# Column order of every export. It must equal assets/ingest/registry.py (a unit test
+# compares them); it is repeated here because the row templates below hard-code the
+# order, and so the generator does not depend on the ingest package being importable.
+COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("sap", "material_master"): ("MATNR", "WERKS", "MAKTX", "MATKL", "MEINS", "BISMT", "EAN11",
+                                 "PLIFZ", "EISBE", "MINBE", "LVORM"),
+    ("sap", "routings"): ("MATNR", "WERKS", "PLNNR", "VORNR", "ARBPL", "LTXA1", "VGW01",
+                          "VGW02", "VGE01"),
+    ("sap", "stock"): ("STICHTAG", "MATNR", "WERKS", "LGORT", "LABST", "SPEME", "MEINS"),
+    ("sap", "goods_movements"): ("MBLNR", "ZEILE", "BWART", "MATNR", "WERKS", "LGORT", "BUDAT",
+                                 "MENGE", "MEINS", "SHKZG"),
+    ("sap", "purchase_orders"): ("EBELN", "EBELP", "MATNR", "WERKS", "EINDT", "MENGE", "WEMNG",
+                                 "MEINS"),
+    ("sap", "master_audit"): ("CHANGENR", "OBJECTID", "WERKS", "UDATE", "FNAME", "VALUE_OLD",
+                              "VALUE_NEW", "USERNAME"),
+    ("odoo", "products"): ("id", "default_code", "name", "categ_id", "uom_id", "barcode",
+                           "active", "produce_delay", "safety_stock", "reorder_point"),
+    ("odoo", "stock_quants"): ("date", "product_id", "location_id", "quantity",
+                               "reserved_quantity"),
+    ("odoo", "stock_moves"): ("id", "product_id", "date", "product_uom_qty", "location_id",
+                              "location_dest_id", "state", "reference"),
+    ("odoo", "workcenter_operations"): ("id", "product_id", "workcenter", "name", "sequence",
+                                        "time_cycle_manual", "setup_time"),
+    ("acct", "item_valuation"): ("item_ref", "valuation_date", "standard_cost", "currency",
+                                 "valuation_class"),
+}
+CSV_DELIMITER = {"sap": ";", "acct": ","}
+
+CHUNK_ITEMS = 256  # items simulated together; bounds memory at ~chunk x days values
+MAX_LEAD_DAYS = 60  # PLIFZ range is 3..60; open orders fall 1..60 days after end_date
+HORIZON = MAX_LEAD_DAYS + 2
+# Plants and their storage locations; the second plant is smaller.
+SAP_PLANTS = (("1000", 0.75, 1.0), ("2000", 0.5, 0.6))  # (WERKS, P(item stocked), volume)
+SAP_LGORTS = ("0001", "0002", "0003")
+SAP_LGORT_P = (0.7, 0.2, 0.1)
+ODOO_LOCATION = "WH/Stock"
+ODOO_SHARE = 0.8  # Odoo site volume relative to SAP plant 1000
+# Odoo move times of day: 06:00 .. 17:55 in 5-minute steps.
+TIMES = [f"{h:02d}:{m:02d}:00" for h in range(6, 18) for m in range(0, 60, 5)]
+
+# Movement kinds. 0 = receipt, 1 = delivery to customer, 2 = consumption by production.
+SAP_BWART = ("101", "601", "261")
+SAP_SHKZG = ("S", "H", "H")
+ODOO_MOVE = (  # kind 3 = expected (open) receipt
+    '"location_id":"Partners/Vendors","location_dest_id":"WH/Stock","state":"done"',
+    '"location_id":"WH/Stock","location_dest_id":"Partners/Customers","state":"done"',
+    '"location_id":"WH/Stock","location_dest_id":"Virtual Locations/Production","state":"done"',
+    '"location_id":"Partners/Vendors","location_dest_id":"WH/Stock","state":"assigned"',
+)
+ODOO_REF = ("WH/IN/", "WH/OUT/", "WH/MO/", "WH/IN/")
+
+
+@dataclass
+class DemoSummary:
+    """What was written."""
+
+    files: dict[str, int]  # relative path -> data rows written
+    items: int
+    days: int
+    start_date: date
+    end_date: date
+    faults: dict[str, int]  # fault kind -> count injected
+    patterns: dict[str, int] = field(default_factory=dict)  # demand pattern -> items
+    systems: dict[str, int] = field(default_factory=dict)  # sap / odoo / both -> items
+
+
+# ----------------------------------------------------------------------------- model
+@dataclass
+class _Item:
+    idx: int
+    sku: str
+    system: str  # 'sap', 'odoo' or 'both'
+    profile: DemandProfile
+    cat: Category
+    matkl: str
+    meins: str  # SAP base unit
+    scale: int  # quantity ticks per unit: 1 for pieces, 10 (one decimal) for KG/L/M
+    name: str
+    ean: str  # '' when the ERP has none
+    manufactured: bool
+    spare_share: float  # share of a component's demand sold as spare parts
+    matnr: str
+    odoo_id: int
+    plants: list[tuple[str, str, float]]  # (WERKS, LGORT, volume share) in SAP
+    operations: list[tuple[int, float, float]]  # (work centre, setup min, run min/unit)
+    cost: float
+    currency: str
+
+
+@dataclass
+class _Series:
+    """One stock-keeping point: an item in one SAP plant or in the Odoo warehouse."""
+
+    item: _Item
+    system: str  # 'sap' or 'odoo'
+    werks: str
+    lgort: str
+    rng: np.random.Generator
+    demand: np.ndarray  # true daily demand in ticks
+    lead: int
+    safety: int
+    reorder: int
+    lot: int
+    opening: int
+    speme: int  # blocked stock, constant
+    delay: np.ndarray  # supplier delay per order day
+
+
+def _make_item(idx: int, seed: int, system: str, pattern: str, odoo_id: int,
+               n_days: int) -> _Item:
+    rng = np.random.default_rng([seed, 2, idx])
+    cat = CATEGORIES[int(rng.choice(len(CATEGORIES), p=CATEGORY_WEIGHTS))]
+    meins = cat.units[int(rng.integers(len(cat.units)))]
+    manufactured = bool(rng.random() < cat.manufactured_share)
+    plants: list[tuple[str, str, float]] = []
+    if system != "odoo":
+        for werks, p, share in SAP_PLANTS:
+            if rng.random() < p:
+                plants.append((werks, SAP_LGORTS[int(rng.choice(3, p=SAP_LGORT_P))], share))
+        if not plants:  # every SAP item is stocked somewhere
+            plants.append((SAP_PLANTS[0][0], SAP_LGORTS[0], SAP_PLANTS[0][2]))
+    ops: list[tuple[int, float, float]] = []
+    if manufactured:
+        wcs = np.sort(rng.choice(len(WORK_CENTRES), int(rng.integers(2, 6)), replace=False))
+        ops = [(int(w), float(rng.integers(2, 25)) * 5, round(float(rng.uniform(0.2, 30)), 2))
+               for w in wcs]
+    # Multiplying by a number coprime to 10**k permutes 0..10**k-1, so material numbers and
+    # EANs are unique, look unordered, and still depend only on (seed, item).
+    matnr = 1_000_000 + (idx * 7919 + seed * 104_729) % 9_000_000
+    ean_body = 400_000_000_000 + (idx * 7919 + seed * 131) % 10_000_000_000
+    # 'both' items always share the EAN (the unification needs it); others mostly have one.
+    has_ean = system == "both" or rng.random() < 0.9
+    return _Item(
+        idx=idx, sku=f"FC-{idx + 1:06d}", system=system,
+        profile=draw_profile(rng, pattern, n_days), cat=cat,
+        matkl=cat.matkl[int(rng.integers(len(cat.matkl)))], meins=meins,
+        scale=1 if meins == "ST" else 10, name=draw_name(rng, cat),
+        ean=ean13(ean_body) if has_ean else "", manufactured=manufactured,
+        spare_share=float(rng.uniform(0.05, 0.3)) if cat.key == "component" else 0.0,
+        matnr=f"{matnr:018d}", odoo_id=odoo_id, plants=plants, operations=ops,
+        cost=float(rng.lognormal(np.log(cat.cost), 0.8)),
+        currency="USD" if rng.random() < 0.1 else "EUR",
+    )
+
+
+def _make_series(item: _Item, seed: int, cal: Calendar) -> list[_Series]:
+    points = [("sap", w, lg, share) for w, lg, share in item.plants]
+    if item.system != "sap":
+        points.append(("odoo", "", ODOO_LOCATION, ODOO_SHARE))
+    out = []
+    for k, (system, werks, lgort, share) in enumerate(points):
+        rng = np.random.default_rng([seed, 3, item.idx, k])
+        units = demand_units(rng, item.profile, cal, share)
+        demand = units * item.scale
+        if item.scale > 1:  # KG/L/M: one decimal place
+            demand += (units > 0) * rng.integers(0, item.scale, cal.n_days)
+        prof = item.profile
+        active = demand[prof.launch:prof.stop]
+        mean = float(active.mean()) if active.size else 0.0
+        sd = float(active.std()) if active.size else 0.0
+        lead = int(np.clip(round(rng.lognormal(np.log(14), 0.7)), 3, MAX_LEAD_DAYS))
+        # A low or even negative safety factor makes some items run dry now and then,
+        # which is what the stockout alerts and the demand censoring need.
+        z = rng.uniform(-0.3, 2.2)
+        safety = int(max(0.0, z * sd * np.sqrt(lead)))
+        nonzero = active[active > 0]
+        lot = int(max(mean * rng.uniform(10, 40), nonzero.mean() if nonzero.size else 0,
+                      item.scale))
+        reorder = int(round(mean * lead)) + safety
+        out.append(_Series(
+            item=item, system=system, werks=werks, lgort=lgort, rng=rng, demand=demand,
+            lead=lead, safety=safety, reorder=reorder, lot=lot,
+            opening=int(reorder + lot * rng.uniform(0.3, 1.0)),
+            speme=int(rng.integers(1, 20)) * item.scale if rng.random() < 0.1 else 0,
+            # Suppliers are mostly on time, sometimes early, sometimes a week late.
+            delay=rng.choice(np.array([-2, -1, 0, 0, 0, 0, 1, 2, 4, 7]), cal.n_days),
+        ))
+    return out
+
+
+def _simulate(series: list[_Series], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run a reorder-point policy for all series of a chunk at once.
+
+    Returns (stock, issued, receipts), each day x series in ticks: end-of-day stock, the
+    demand actually issued (censored by stock on hand), and receipts; rows n.. of receipts
+    are orders still open after the last day.
+    """
+    demand = np.stack([s.demand for s in series], axis=1)
+    delay = np.stack([s.delay for s in series], axis=1)
+    lead = np.array([s.lead for s in series])
+    reorder = np.array([s.reorder for s in series])
+    lot = np.array([s.lot for s in series])
+    opening = np.array([s.opening for s in series])
+    launch = np.array([s.item.profile.launch for s in series])
+    stop = np.array([s.item.profile.stop for s in series])
+
+    receipts = np.zeros((n + HORIZON, len(series)), dtype=np.int64)
+    # A new item has no stock before launch; its first lot arrives on the launch day.
+    new = launch > 0
+    on_hand = np.where(new, 0, opening)
+    receipts[launch[new], np.flatnonzero(new)] = opening[new]
+    on_order = np.where(new, opening, 0)
+    stock = np.empty((n, len(series)), dtype=np.int64)
+    issued = np.empty((n, len(series)), dtype=np.int64)
+    for t in range(n):
+        arriving = receipts[t]
+        on_hand += arriving
+        on_order -= arriving
+        out = np.minimum(demand[t], on_hand)  # censoring: no more than is on hand
+        on_hand -= out
+        issued[t] = out
+        stock[t] = on_hand
+        # Reorder when the inventory position falls to the reorder point; discontinued
+        # items are no longer replenished, new ones only after launch.
+        need = np.flatnonzero((on_hand + on_order <= reorder) & (launch <= t) & (t < stop))
+        if need.size:
+            due = t + np.clip(lead[need] + delay[t, need], 1, MAX_LEAD_DAYS)
+            receipts[due, need] += lot[need]
+            on_order[need] += lot[need]
+    return stock, issued, receipts
+
+
+# ----------------------------------------------------------------------------- output
+class _Writer:
+    """One export file. CSV gets a header row; JSON is an array written object by object.
+    Written under a '.part' name and renamed on success, so a landing-zone sensor never
+    picks up half a file."""
+
+    def __init__(self, root: Path, source: str, entity: str, ext: str) -> None:
+        self.rel = f"{source}/{entity}/{source}_{entity}.{ext}"
+        self.path = root / self.rel
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.part = self.path.with_name(self.path.name + ".part")
+        self.json = ext == "json"
+        self.rows = 0
+        self._f = open(self.part, "w", encoding="utf-8", newline="", buffering=1 << 20)  # noqa: SIM115
+        if self.json:
+            self._f.write("[")
+        else:
+            self._f.write(CSV_DELIMITER[source].join(COLUMNS[(source, entity)]) + "\n")
+
+    def add(self, lines: list[str]) -> None:
+        """CSV lines end with a newline; JSON lines are bare objects."""
+        if not lines:
+            return
+        if self.json:
+            self._f.write(("\n" if self.rows == 0 else ",\n") + ",\n".join(lines))
+        else:
+            self._f.write("".join(lines))
+        self.rows += len(lines)
+
+    def close(self, ok: bool) -> None:
+        if self.json:
+            self._f.write("\n]\n" if self.rows else "]\n")
+        self._f.close()
+        if ok:
+            os.replace(self.part, self.path)
+        else:
+            self.part.unlink(missing_ok=True)
+
+
+class _Faults:
+    """Injects data-quality faults into a ``rate`` share of transaction rows and counts them."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.counts = dict.fromkeys(FAULT_KINDS, 0)
+
+    def inject(self, rng_seed: list[int], dates: list, keys: list, qtys: list,
+               bad_date: Callable[[str, int], str], unknown: Callable[[int], object]
+               ) -> list[int]:
+        """Corrupt rows in place (the lists are the row fields); returns rows to duplicate."""
+        n = len(dates)
+        if self.rate <= 0 or n == 0:
+            return []
+        rng = np.random.default_rng(rng_seed)
+        hit = np.flatnonzero(rng.random(n) < self.rate)
+        dups: list[int] = []
+        for i, kind in zip(hit.tolist(), rng.integers(0, 4, hit.size).tolist(), strict=True):
+            name = FAULT_KINDS[kind]
+            if name == "bad_date":
+                dates[i] = bad_date(dates[i], self.counts[name])
+            elif name == "negative_quantity":
+                qtys[i] = -qtys[i] if qtys[i] > 0 else -1
+            elif name == "unknown_item":
+                keys[i] = unknown(self.counts[name])
+            else:
+                dups.append(i)
+            self.counts[name] += 1
+        return dups
+
+
+def _with_duplicates(lines: list[str], dups: list[int]) -> list[str]:
+    # An exact repeat right after the original, like a re-sent export line.
+    for i in sorted(dups, reverse=True):
+        lines.insert(i + 1, lines[i])
+    return lines
+
+
+def _bad_sap_date(value: str, k: int) -> str:
+    return (f"{value[:4]}1345", f"{value[:4]}0230", "00000000")[k % 3]
+
+
+def _bad_iso_date(value: str, k: int) -> str:
+    y, m, d = value[:4], value[5:7], value[8:10]
+    return (f"{y}-13-45", f"{y}-02-30", f"{d}.{m}.{y}")[k % 3]
+
+
+def _qty(ticks: np.ndarray, scale: int) -> list:
+    """Ticks -> Python numbers that print as '12' (pieces) or '12.5' (one decimal)."""
+    return ticks.tolist() if scale == 1 else (ticks / scale).tolist()
+
+
+def _q1(ticks: int, scale: int) -> str:
+    return str(ticks) if scale == 1 else str(ticks / scale)
+
+
+@dataclass
+class _Counters:
+    """Document numbers that run across the whole file (SAP number ranges, Odoo ids)."""
+
+    mblnr: int = 4_900_000_000
+    ebeln: int = 4_500_000_000
+    changenr: int = 100_000
+    plnnr: int = 50_000_000
+    odoo_move: int = 1
+    odoo_op: int = 1
+    odoo_ref: list[int] = field(default_factory=lambda: [1, 1, 1, 1])
+
+
+class _Generator:
+    def __init__(self, out: dict[tuple[str, str], _Writer], cal: Calendar, seed: int,
+                 fault_rate: float) -> None:
+        self.out = out
+        self.cal = cal
+        self.seed = seed
+        self.faults = _Faults(fault_rate)
+        self.c = _Counters()
+        self.month_starts = [k for k in range(cal.n_days) if cal.iso[k].endswith("-01")]
+
+    # -- per chunk ---------------------------------------------------------------------
+    def chunk(self, items: list[_Item]) -> None:
+        series = [s for it in items for s in _make_series(it, self.seed, self.cal)]
+        for it in items:
+            self.valuation(it)
+            if it.system != "sap":
+                self.odoo_product(it, next(s for s in series
+                                           if s.item is it and s.system == "odoo"))
+        if not series:
+            return
+        stock, issued, receipts = _simulate(series, self.cal.n_days)
+        for k, s in enumerate(series):
+            if s.system == "sap":
+                self.sap_master(s)
+                self.sap_stock(s, stock[:, k])
+                self.sap_movements(s, issued[:, k], receipts[:, k])
+                self.sap_open_orders(s, receipts[:, k])
+            else:
+                self.odoo_quants(s, stock[:, k], issued[:, k])
+                self.odoo_moves(s, issued[:, k], receipts[:, k])
+
+    def _fault_seed(self, s: _Series, stream: int) -> list[int]:
+        return [self.seed, 9, s.item.idx, stream, int(s.werks or 0)]
+
+    def _demand_kinds(self, s: _Series, m: int) -> np.ndarray:
+        """1 = delivery to customers (finished goods, spare parts), 2 = used in production."""
+        if s.item.cat.key == "finished":
+            return np.ones(m, dtype=np.int64)
+        if s.item.cat.key == "component":
+            return np.where(s.rng.random(m) < s.item.spare_share, 1, 2)
+        return np.full(m, 2, dtype=np.int64)
+
+    def _events(self, s: _Series, issued: np.ndarray, receipts: np.ndarray,
+                include_open: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Receipts and issues of a series as (day, ticks, kind), ordered by day (receipts
+        first within a day). Open orders (day >= n) are kind 3 when ``include_open``."""
+        n = self.cal.n_days
+        r_days = np.flatnonzero(receipts if include_open else receipts[:n])
+        i_days = np.flatnonzero(issued)
+        r_kind = np.where(r_days >= n, 3, 0)
+        days = np.concatenate([r_days, i_days])
+        order = np.argsort(days, kind="stable")
+        qty = np.concatenate([receipts[r_days], issued[i_days]])[order]
+        kind = np.concatenate([r_kind, self._demand_kinds(s, i_days.size)])[order]
+        return days[order], qty, kind
+
+    # -- SAP -----------------------------------------------------------------------------
+    def sap_master(self, s: _Series) -> None:
+        it, sc = s.item, s.item.scale
+        lvorm = "X" if it.profile.pattern == "discontinued" else ""
+        self.out["sap", "material_master"].add([
+            f"{it.matnr};{s.werks};{it.name.upper()[:40]};{it.matkl};{it.meins};{it.sku};"
+            f"{it.ean};{s.lead};{_q1(s.safety, sc)};{_q1(s.reorder, sc)};{lvorm}\n"])
+        if it.operations:
+            plnnr = self.c.plnnr
+            self.c.plnnr += 1
+            self.out["sap", "routings"].add([
+                f"{it.matnr};{s.werks};{plnnr};{(j + 1) * 10:04d};"
+                f"{WORK_CENTRES[w][0]}-{s.werks[:2]};{WORK_CENTRES[w][1]};{setup:.1f};"
+                f"{run:.2f};MIN\n"
+                for j, (w, setup, run) in enumerate(it.operations)])
+        self.sap_audit(s)
+
+    def sap_audit(self, s: _Series) -> None:
+        """A few planner changes of lead time, safety stock and reorder point over time; the
+        last VALUE_NEW of each field is the current master value."""
+        rng = s.rng
+        if rng.random() >= 0.3:
+            return
+        sc = s.item.scale
+        current = {"PLIFZ": s.lead, "EISBE": s.safety, "MINBE": s.reorder}
+        n_changes = int(rng.integers(1, 4))
+        first = s.item.profile.launch
+        days = np.sort(rng.integers(first, self.cal.n_days, n_changes))
+        changes = [("PLIFZ",), ("EISBE",), ("MINBE",), ("EISBE", "MINBE")]
+        docs = [changes[int(rng.integers(len(changes)))] for _ in range(n_changes)]
+        # Walk back from today's values so the history ends in the master value.
+        values = {f: [v] for f, v in current.items()}
+        for fields in reversed(docs):
+            for f in fields:
+                prev = max(1, round(values[f][0] * rng.uniform(0.6, 1.4)))
+                values[f].insert(0, prev)
+        pos = {f: 0 for f in current}
+        lines = []
+        for day, fields in zip(days.tolist(), docs, strict=True):
+            user = SAP_USERS[int(rng.integers(len(SAP_USERS)))]
+            for f in fields:
+                old, new = values[f][pos[f]], values[f][pos[f] + 1]
+                pos[f] += 1
+                fmt = str if f == "PLIFZ" else (lambda v: _q1(int(v), sc))
+                lines.append(f"{self.c.changenr:010d};{s.item.matnr};{s.werks};"
+                             f"{self.cal.sap[day]};{f};{fmt(old)};{fmt(new)};{user}\n")
+            self.c.changenr += 1
+        self.out["sap", "master_audit"].add(lines)
+
+    def sap_stock(self, s: _Series, stock: np.ndarray) -> None:
+        it = s.item
+        first = it.profile.launch  # new items have no stock rows before launch
+        dates = self.cal.sap[first:self.cal.n_days]
+        keys = [f"{it.matnr};{s.werks};{s.lgort}"] * len(dates)
+        qtys = _qty(stock[first:], it.scale)
+        dups = self.faults.inject(
+            self._fault_seed(s, 1), dates, keys, qtys, _bad_sap_date,
+            lambda k: f"{99_000_000 + k:018d};{s.werks};{s.lgort}")
+        tail = f";{_q1(s.speme, it.scale)};{it.meins}\n"
+        lines = [f"{d};{k};{q}{tail}" for d, k, q in zip(dates, keys, qtys, strict=True)]
+        self.out["sap", "stock"].add(_with_duplicates(lines, dups))
+
+    def sap_movements(self, s: _Series, issued: np.ndarray, receipts: np.ndarray) -> None:
+        it = s.item
+        days, qty, kind = self._events(s, issued, receipts, include_open=False)
+        m = days.size
+        sap = self.cal.sap
+        dates = [sap[d] for d in days.tolist()]
+        keys = [f"{it.matnr};{s.werks};{s.lgort}"] * m
+        qtys = _qty(qty, it.scale)
+        docs = range(self.c.mblnr, self.c.mblnr + m)
+        self.c.mblnr += m
+        dups = self.faults.inject(
+            self._fault_seed(s, 2), dates, keys, qtys, _bad_sap_date,
+            lambda k: f"{99_000_000 + k:018d};{s.werks};{s.lgort}")
+        u = it.meins
+        lines = [f"{mb};1;{SAP_BWART[kd]};{k};{d};{q};{u};{SAP_SHKZG[kd]}\n"
+                 for mb, kd, k, d, q in zip(docs, kind.tolist(), keys, dates, qtys, strict=True)]
+        self.out["sap", "goods_movements"].add(_with_duplicates(lines, dups))
+
+    def sap_open_orders(self, s: _Series, receipts: np.ndarray) -> None:
+        n, it = self.cal.n_days, s.item
+        days = n + np.flatnonzero(receipts[n:])
+        if not days.size:
+            return
+        ebeln = self.c.ebeln
+        self.c.ebeln += 1
+        lines = []
+        for j, d in enumerate(days.tolist()):
+            open_qty = int(receipts[d])
+            # Some lines are partly delivered already: ordered = open + received so far.
+            got = int(open_qty * s.rng.uniform(0.2, 0.5)) if s.rng.random() < 0.2 else 0
+            lines.append(f"{ebeln};{(j + 1) * 10};{it.matnr};{s.werks};{self.cal.sap[d]};"
+                         f"{_q1(open_qty + got, it.scale)};{_q1(got, it.scale)};{it.meins}\n")
+        self.out["sap", "purchase_orders"].add(lines)
+
+    # -- Odoo ----------------------------------------------------------------------------
+    def odoo_product(self, it: _Item, s: _Series) -> None:
+        sc = it.scale
+        self.out["odoo", "products"].add([
+            f'{{"id":{it.odoo_id},"default_code":"{it.sku}","name":{json.dumps(it.name)},'
+            f'"categ_id":"{it.cat.odoo_categ}","uom_id":"{ODOO_UOM[it.meins]}",'
+            f'"barcode":{json.dumps(it.ean or None)},'
+            f'"active":{"false" if it.profile.pattern == "discontinued" else "true"},'
+            f'"produce_delay":{s.lead},"safety_stock":{_q1(s.safety, sc)},'
+            f'"reorder_point":{_q1(s.reorder, sc)}}}'])
+        ops = []
+        for j, (w, setup, run) in enumerate(it.operations):
+            ops.append(f'{{"id":{self.c.odoo_op},"product_id":{it.odoo_id},'
+                       f'"workcenter":"{WORK_CENTRES[w][2]}","name":"{WORK_CENTRES[w][1]}",'
+                       f'"sequence":{(j + 1) * 10},"time_cycle_manual":{run},'
+                       f'"setup_time":{setup}}}')
+            self.c.odoo_op += 1
+        self.out["odoo", "workcenter_operations"].add(ops)
+
+    def odoo_quants(self, s: _Series, stock: np.ndarray, issued: np.ndarray) -> None:
+        it = s.item
+        first = it.profile.launch
+        n = self.cal.n_days
+        # Reserved = what is picked for tomorrow's orders (never more than on hand).
+        tomorrow = np.zeros_like(issued)
+        tomorrow[:-1] = issued[1:]
+        reserved = _qty(np.minimum(stock, tomorrow)[first:], it.scale)
+        dates = self.cal.iso[first:n]
+        keys = [it.odoo_id] * len(dates)
+        qtys = _qty(stock[first:], it.scale)
+        dups = self.faults.inject(self._fault_seed(s, 3), dates, keys, qtys, _bad_iso_date,
+                                  lambda k: 900_000 + k)
+        lines = [f'{{"date":"{d}","product_id":{k},"location_id":"{ODOO_LOCATION}",'
+                 f'"quantity":{q},"reserved_quantity":{r}}}'
+                 for d, k, q, r in zip(dates, keys, qtys, reserved, strict=True)]
+        self.out["odoo", "stock_quants"].add(_with_duplicates(lines, dups))
+
+    def odoo_moves(self, s: _Series, issued: np.ndarray, receipts: np.ndarray) -> None:
+        it = s.item
+        days, qty, kind = self._events(s, issued, receipts, include_open=True)
+        m = days.size
+        iso = self.cal.iso
+        dates = [iso[d] for d in days.tolist()]
+        times = [TIMES[t] for t in s.rng.integers(0, len(TIMES), m).tolist()]
+        keys = [it.odoo_id] * m
+        qtys = _qty(qty, it.scale)
+        ids = range(self.c.odoo_move, self.c.odoo_move + m)
+        self.c.odoo_move += m
+        # Reference numbers run per kind (WH/IN/, WH/OUT/, WH/MO/), like Odoo sequences.
+        kinds = kind.tolist()
+        nums = np.empty(m, dtype=np.int64)
+        for k in range(4):
+            mask = kind == k
+            nums[mask] = self.c.odoo_ref[k] + np.arange(int(mask.sum()))
+            self.c.odoo_ref[k] += int(mask.sum())
+        refs = [f"{ODOO_REF[k]}{num:05d}" for k, num in zip(kinds, nums.tolist(), strict=True)]
+        dups = self.faults.inject(self._fault_seed(s, 4), dates, keys, qtys, _bad_iso_date,
+                                  lambda k: 900_000 + k)
+        lines = [f'{{"id":{i},"product_id":{k},"date":"{d}T{tm}","product_uom_qty":{q},'
+                 f'{ODOO_MOVE[kd]},"reference":"{ref}"}}'
+                 for i, k, d, tm, q, kd, ref in zip(ids, keys, dates, times, qtys, kinds, refs,
+                                                    strict=True)]
+        self.out["odoo", "stock_moves"].add(_with_duplicates(lines, dups))
+
+    # -- accounting ------------------------------------------------------------------------
+    def valuation(self, it: _Item) -> None:
+        """Standard cost per month start: revalued each January, rarely in between."""
+        months = [k for k in self.month_starts if k >= it.profile.launch - 31]
+        if not months:
+            return
+        rng = np.random.default_rng([self.seed, 4, it.idx])
+        jan = np.array([self.cal.iso[k][5:7] == "01" for k in months])
+        step = np.where(jan, rng.uniform(-0.02, 0.06, len(months)), 0.0)
+        step += (rng.random(len(months)) < 0.05) * rng.uniform(-0.03, 0.03, len(months))
+        costs = it.cost * np.cumprod(1 + step)
+        vclass = it.cat.valuation_class
+        self.out["acct", "item_valuation"].add([
+            f"{it.sku},{self.cal.iso[k]},{c:.2f},{it.currency},{vclass}\n"
+            for k, c in zip(months, costs.tolist(), strict=True)])
+
+
+def _odoo_ids(seed: int, systems: list[str]) -> list[int]:
+    """Odoo product ids: increasing integers with gaps (archived and deleted products)."""
+    gaps = np.random.default_rng([seed, 5]).integers(1, 4, len(systems)).tolist()
+    ids, nxt = [], 100
+    for system, gap in zip(systems, gaps, strict=True):
+        if system == "sap":
+            ids.append(0)
+        else:
+            nxt += gap
+            ids.append(nxt)
+    return ids
+
+
+# ----------------------------------------------------------------------------- public API
+def generate_demo_data(out_dir: Path, *, items: int = 200, days: int = 365, seed: int = 42,
+                       end_date: date | None = None, fault_rate: float = 0.002,
+                       progress: Callable[[str], None] | None = None) -> DemoSummary:
+    """Write demo exports for ``items`` items over ``days`` days ending at ``end_date``
+    (default yesterday) into the landing-zone layout under ``out_dir``."""
+    if items < 1 or days < 1:
+        raise ValueError("items and days must be at least 1")
+    if not 0 <= fault_rate < 1:
+        raise ValueError("fault_rate must be in [0, 1)")
+    end = end_date or date.today() - timedelta(days=1)
+    start = end - timedelta(days=days - 1)
+    cal = build_calendar(start, days, HORIZON)
+    systems = deal_blocks(seed, items, SYSTEM_BLOCK, 1)
+    patterns = deal_blocks(seed, items, PATTERN_BLOCK, 2)
+    odoo_ids = _odoo_ids(seed, systems)
+
+    root = Path(out_dir)
+    writers: dict[tuple[str, str], _Writer] = {}
+    ok = False
+    try:
+        for source, entity in COLUMNS:
+            ext = "json" if source == "odoo" else "csv"
+            writers[source, entity] = _Writer(root, source, entity, ext)
+        gen = _Generator(writers, cal, seed, fault_rate)
+        for lo in range(0, items, CHUNK_ITEMS):
+            hi = min(items, lo + CHUNK_ITEMS)
+            gen.chunk([_make_item(i, seed, systems[i], patterns[i], odoo_ids[i], days)
+                       for i in range(lo, hi)])
+            if progress:
+                progress(f"demo data: {hi}/{items} items")
+        ok = True
+    finally:
+        for w in writers.values():
+            w.close(ok)
+
+    return DemoSummary(
+        files={w.rel: w.rows for w in writers.values()},
+        items=items, days=days, start_date=start, end_date=end,
+        faults=dict(gen.faults.counts),
+        patterns={p: patterns.count(p) for p in PATTERNS},
+        systems={s: systems.count(s) for s in ("sap", "odoo", "both")},
+    )

@@ -1,0 +1,237 @@
+"""Where the warehouse and Dagster's storage live, and how to reach them.
+
+Without ``DATABASE_URL`` Forgecast runs a private PostgreSQL server (the ``pgserver``
+wheel's binaries) under ``<data_dir>/pgdata``, listening only on a unix socket inside
+that directory. With ``DATABASE_URL`` it uses that server. Either way the warehouse and
+Dagster's storage are two databases on the same server, and the same code path serves
+tests, the demo and production.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import URL, make_url
+
+from resources.errors import OperationError
+from resources.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# pgserver logs each pg_ctl command line at INFO; keep our output about our work.
+logging.getLogger("pgserver").setLevel(logging.WARNING)
+
+
+@dataclass(frozen=True)
+class Server:
+    """Connection facts for one PostgreSQL server. ``password`` is never printed."""
+
+    host: str  # a host name, or a unix socket directory for the embedded server
+    port: int | None
+    user: str
+    password: str | None
+    warehouse_database: str
+    dagster_database: str
+    embedded: bool
+
+    def url(self, database: str | None = None, driver: str = "psycopg") -> URL:
+        query = {"host": self.host} if self.host.startswith("/") else {}
+        return URL.create(
+            f"postgresql+{driver}",
+            username=self.user,
+            password=self.password or None,
+            host=None if query else self.host,
+            port=self.port,
+            database=database or self.warehouse_database,
+            query=query,
+        )
+
+    def masked_url(self, database: str | None = None) -> str:
+        rendered = self.url(database, driver="psycopg").render_as_string(hide_password=True)
+        return rendered.replace("postgresql+psycopg://", "postgresql://")
+
+    def conninfo(self, database: str | None = None) -> str:
+        return psycopg.conninfo.make_conninfo(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=database or self.warehouse_database,
+            application_name="forgecast",
+        )
+
+    def dagster_url(self) -> str:
+        """SQLAlchemy URL for dagster-postgres. psycopg2 explicitly: SQLAlchemy 2.1 would
+        otherwise pick psycopg 3, which dagster-postgres' NOTIFY statement breaks on."""
+        return self.url(self.dagster_database, driver="psycopg2").render_as_string(
+            hide_password=False
+        )
+
+
+def pgdata_dir(settings: Settings) -> Path:
+    return settings.data_dir / "pgdata"
+
+
+def _external_server(settings: Settings) -> Server:
+    assert settings.database_url is not None
+    try:
+        url = make_url(settings.database_url.get_secret_value())
+    except Exception as exc:  # the URL may hold a password: never echo it
+        raise OperationError("DATABASE_URL is not a valid PostgreSQL URL") from exc
+    if not url.drivername.startswith("postgres"):
+        raise OperationError(f"DATABASE_URL must be a postgresql:// URL, not {url.drivername}://")
+    host = url.host or str(url.query.get("host", "localhost"))
+    return Server(
+        host=host,
+        port=url.port,
+        user=url.username or "postgres",
+        password=url.password,
+        warehouse_database=url.database or settings.warehouse_database,
+        dagster_database=settings.dagster_database,
+        embedded=False,
+    )
+
+
+def _start_embedded(settings: Settings) -> Server:
+    pgdata = pgdata_dir(settings)
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import pgserver  # imported late: only the embedded path needs it
+
+        try:
+            # cleanup_mode=None: the server outlives this process; `forgecast db down` stops it.
+            server = pgserver.get_server(pgdata, cleanup_mode=None)
+        except Exception as exc:
+            raise OperationError(
+                f"the embedded PostgreSQL server did not start (log: {pgdata / 'log'})",
+                details={"pgdata": str(pgdata)},
+            ) from exc
+    uri = make_url(server.get_uri())
+    return Server(
+        host=str(uri.query["host"]),
+        port=None,
+        user=uri.username or "postgres",
+        password=None,
+        warehouse_database=settings.warehouse_database,
+        dagster_database=settings.dagster_database,
+        embedded=True,
+    )
+
+
+def _ensure_databases(server: Server) -> None:
+    """Create the warehouse and Dagster databases if they are missing (idempotent)."""
+    admin_db = "postgres"
+    try:
+        with psycopg.connect(server.conninfo(admin_db), autocommit=True, connect_timeout=10) as conn:
+            for name in (server.warehouse_database, server.dagster_database):
+                exists = conn.execute("select 1 from pg_database where datname = %s", (name,))
+                if exists.fetchone() is None:
+                    try:
+                        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+                    except psycopg.errors.DuplicateDatabase:
+                        pass  # created by a concurrent command
+    except psycopg.OperationalError as exc:
+        raise OperationError(
+            f"cannot reach PostgreSQL at {server.masked_url(admin_db)}",
+            details={"reason": _first_line(exc)},
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+_ready: dict[tuple, Server] = {}
+
+
+def ensure_server(settings: Settings) -> Server:
+    """The server, started (embedded) and holding both databases. Idempotent and cheap
+    after the first call in a process."""
+    key = (settings.data_dir, settings.database_url and settings.database_url.get_secret_value())
+    if key in _ready:
+        return _ready[key]
+    if settings.uses_embedded_database:
+        server = _start_embedded(settings)
+    else:
+        server = _external_server(settings)
+    _ensure_databases(server)
+    _ready[key] = server
+    return server
+
+
+def server_without_starting(settings: Settings) -> Server | None:
+    """Connection facts of the embedded server if it is running, else None (no start)."""
+    if not settings.uses_embedded_database:
+        return _external_server(settings)
+    pid_file = pgdata_dir(settings) / "postmaster.pid"
+    if not pid_file.exists():
+        return None
+    lines = pid_file.read_text().splitlines()
+    # postmaster.pid: pid, data dir, start time, port, socket dir, listen addr, shmem, status
+    if len(lines) < 5 or not _pid_alive(int(lines[0])):
+        return None
+    return Server(
+        host=lines[4],
+        port=None,
+        user="postgres",
+        password=None,
+        warehouse_database=settings.warehouse_database,
+        dagster_database=settings.dagster_database,
+        embedded=True,
+    )
+
+
+def _pid_alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_embedded(settings: Settings, timeout: float = 30.0) -> bool:
+    """Stop the embedded server. Returns False when none was running."""
+    if not settings.uses_embedded_database:
+        raise OperationError("DATABASE_URL is set: Forgecast does not stop an external server")
+    pgdata = pgdata_dir(settings)
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    pid = int(pid_file.read_text().splitlines()[0])
+    if not _pid_alive(pid):
+        return False
+    import os
+    import signal
+
+    # SIGINT = PostgreSQL's "fast" shutdown: roll back open transactions, stop cleanly.
+    os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _pid_alive(pid):
+        os.kill(pid, signal.SIGQUIT)  # immediate shutdown as the last resort
+        time.sleep(1)
+    _ready.clear()
+    return not _pid_alive(pid)
+
+
+def connect(settings: Settings, *, autocommit: bool = False) -> psycopg.Connection:
+    """A psycopg 3 connection to the warehouse database."""
+    server = ensure_server(settings)
+    try:
+        return psycopg.connect(server.conninfo(), autocommit=autocommit, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise OperationError(
+            f"cannot connect to {server.masked_url()}", details={"reason": _first_line(exc)}
+        ) from exc

@@ -1,0 +1,79 @@
+"""Forgecast settings: environment variables > ``.env`` > defaults.
+
+Every variable is ``FORGECAST_<FIELD>`` except ``DATABASE_URL``, which keeps the name
+every platform uses. Secrets are ``SecretStr`` so printing the settings never shows them.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FORGECAST_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        Path(".forgecast"),
+        description="Embedded PostgreSQL, DAGSTER_HOME, landing zone and kept files live here.",
+    )
+    database_url: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("DATABASE_URL", "FORGECAST_DATABASE_URL"),
+        description="An external PostgreSQL server (warehouse database). Unset: embedded server.",
+    )
+    warehouse_database: str = Field("forgecast", description="Warehouse database (embedded).")
+    dagster_database: str = Field("dagster", description="Dagster storage database.")
+    dagster_home: Path | None = Field(None, description="Default: <data_dir>/dagster_home.")
+    landing_dir: Path | None = Field(None, description="Default: <data_dir>/landing.")
+    max_concurrent_runs: int = Field(4, ge=1, description="Run queue concurrency limit.")
+    run_retries: int = Field(2, ge=0, description="Automatic retries of a failed run.")
+    bad_row_threshold: float = Field(
+        0.05, ge=0, le=1, description="Share of quarantined rows above which a batch is rejected."
+    )
+    forecast_horizon_days: int = Field(90, ge=1, description="Days forecast ahead.")
+    timezone: str = Field("UTC", description="Time zone of the nightly schedule.")
+    nightly_cron: str = Field("0 2 * * *", description="Nightly schedule (cron).")
+    notify_secret_key: SecretStr | None = Field(
+        None, description="Key that encrypts apprise URLs at rest. Default: generated in data_dir."
+    )
+    operator_apprise_url: SecretStr | None = Field(
+        None, description="Where run failures are reported (apprise URL)."
+    )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def resolved_dagster_home(self) -> Path:
+        return (self.dagster_home or self.data_dir / "dagster_home").expanduser().resolve()
+
+    @property
+    def resolved_landing_dir(self) -> Path:
+        return (self.landing_dir or self.data_dir / "landing").expanduser().resolve()
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url is None
+
+    def describe(self) -> dict[str, str]:
+        """Settings as printable strings; secrets masked."""
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "**********"
+            out[name] = "" if value is None else str(value)
+        return out
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
