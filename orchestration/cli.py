@@ -11,7 +11,6 @@ import logging
 import os
 import sys
 import traceback
-from datetime import date
 from pathlib import Path
 
 import click

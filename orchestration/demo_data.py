@@ -108,6 +108,7 @@ ODOO_MOVE = (  # kind 3 = expected (open) receipt
     '"location_id":"Partners/Vendors","location_dest_id":"WH/Stock","state":"assigned"',
 )
 ODOO_REF = ("WH/IN/", "WH/OUT/", "WH/MO/", "WH/IN/")
+ODOO_REF_SEQ = (0, 1, 2, 0)  # done and expected receipts share the WH/IN/ sequence
 
 
 @dataclass
@@ -385,7 +386,7 @@ class _Counters:
     plnnr: int = 50_000_000
     odoo_move: int = 1
     odoo_op: int = 1
-    odoo_ref: list[int] = field(default_factory=lambda: [1, 1, 1, 1])
+    odoo_ref: list[int] = field(default_factory=lambda: [1, 1, 1])
 
 
 class _Generator:
@@ -478,18 +479,19 @@ class _Generator:
         values = {f: [v] for f, v in current.items()}
         for fields in reversed(docs):
             for f in fields:
-                prev = max(1, round(values[f][0] * rng.uniform(0.6, 1.4)))
-                values[f].insert(0, prev)
-        pos = {f: 0 for f in current}
+                prev = round(values[f][0] * rng.uniform(0.6, 1.4)) or int(rng.integers(1, 9)) * sc
+                values[f].insert(0, int(np.clip(prev, 3, MAX_LEAD_DAYS)) if f == "PLIFZ" else prev)
+        pos = dict.fromkeys(current, 0)
         lines = []
         for day, fields in zip(days.tolist(), docs, strict=True):
             user = SAP_USERS[int(rng.integers(len(SAP_USERS)))]
             for f in fields:
                 old, new = values[f][pos[f]], values[f][pos[f] + 1]
                 pos[f] += 1
-                fmt = str if f == "PLIFZ" else (lambda v: _q1(int(v), sc))
+                if f != "PLIFZ":  # EISBE/MINBE are quantities in the base unit
+                    old, new = _q1(old, sc), _q1(new, sc)
                 lines.append(f"{self.c.changenr:010d};{s.item.matnr};{s.werks};"
-                             f"{self.cal.sap[day]};{f};{fmt(old)};{fmt(new)};{user}\n")
+                             f"{self.cal.sap[day]};{f};{old};{new};{user}\n")
             self.c.changenr += 1
         self.out["sap", "master_audit"].add(lines)
 
@@ -593,8 +595,9 @@ class _Generator:
         nums = np.empty(m, dtype=np.int64)
         for k in range(4):
             mask = kind == k
-            nums[mask] = self.c.odoo_ref[k] + np.arange(int(mask.sum()))
-            self.c.odoo_ref[k] += int(mask.sum())
+            slot = ODOO_REF_SEQ[k]
+            nums[mask] = self.c.odoo_ref[slot] + np.arange(int(mask.sum()))
+            self.c.odoo_ref[slot] += int(mask.sum())
         refs = [f"{ODOO_REF[k]}{num:05d}" for k, num in zip(kinds, nums.tolist(), strict=True)]
         dups = self.faults.inject(self._fault_seed(s, 4), dates, keys, qtys, _bad_iso_date,
                                   lambda k: 900_000 + k)

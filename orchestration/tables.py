@@ -13,9 +13,8 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
     numeric = [all(_is_number(row[i]) for row in rows) and rows for i in range(len(headers))]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(
-            v.rjust(w) if numeric[i] else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths))
-        ).rstrip()
+        pairs = enumerate(zip(values, widths, strict=True))
+        return "  ".join(v.rjust(w) if numeric[i] else v.ljust(w) for i, (v, w) in pairs).rstrip()
 
     out = [line(list(headers)), "  ".join("-" * w for w in widths)]
     out += [line(row) for row in cells]

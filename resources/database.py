@@ -9,6 +9,7 @@ tests, the demo and production.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import warnings
@@ -133,10 +134,9 @@ def _ensure_databases(server: Server) -> None:
             for name in (server.warehouse_database, server.dagster_database):
                 exists = conn.execute("select 1 from pg_database where datname = %s", (name,))
                 if exists.fetchone() is None:
-                    try:
+                    # A concurrent command may have created it in the meantime.
+                    with contextlib.suppress(psycopg.errors.DuplicateDatabase):
                         conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-                    except psycopg.errors.DuplicateDatabase:
-                        pass  # created by a concurrent command
     except psycopg.OperationalError as exc:
         raise OperationError(
             f"cannot reach PostgreSQL at {server.masked_url(admin_db)}",
@@ -157,10 +157,8 @@ def ensure_server(settings: Settings) -> Server:
     key = (settings.data_dir, settings.database_url and settings.database_url.get_secret_value())
     if key in _ready:
         return _ready[key]
-    if settings.uses_embedded_database:
-        server = _start_embedded(settings)
-    else:
-        server = _external_server(settings)
+    embedded = settings.uses_embedded_database
+    server = _start_embedded(settings) if embedded else _external_server(settings)
     _ensure_databases(server)
     _ready[key] = server
     return server

@@ -6,6 +6,7 @@ sensitive reaches Dagster's run config, logs or UI.
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -57,5 +58,12 @@ class WarehouseResource(dg.ConfigurableResource):
             conn.close()
 
 
+def dbt_executable() -> str:
+    """The dbt beside this interpreter: the venv's bin/ is not always on PATH."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else "dbt"
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR))
+    return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
+                          dbt_executable=dbt_executable())

@@ -2,7 +2,6 @@
 dedup key (type + item + location) with its lifecycle (open / resolved, first and last
 seen, last event)."""
 
-from __future__ import annotations
 
 import json
 from collections import Counter

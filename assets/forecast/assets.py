@@ -3,7 +3,6 @@
 Thin: read from the warehouse, call the pure forecasting code, write append-only.
 """
 
-from __future__ import annotations
 
 import json
 import time

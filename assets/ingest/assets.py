@@ -4,7 +4,6 @@ A single multi-asset (subsettable) so one step scans the whole landing zone; eac
 selected raw table reports its own batches, row counts and a preview.
 """
 
-from __future__ import annotations
 
 from pathlib import Path
 

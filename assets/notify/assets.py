@@ -1,7 +1,6 @@
 """Notifications asset: route alert events to recipients' channels, store each
 delivery under its idempotency key, and send what is due through apprise."""
 
-from __future__ import annotations
 
 from datetime import UTC, datetime
 

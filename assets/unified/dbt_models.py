@@ -2,7 +2,6 @@
 tests as asset checks. Sources map onto the ingest assets' keys (raw/<table>), so the
 lineage runs landing zone -> raw -> staging -> unified without gaps."""
 
-from __future__ import annotations
 
 import os
 from collections.abc import Mapping
@@ -16,10 +15,28 @@ from resources.warehouse import DBT_PROJECT_DIR, WarehouseResource, dbt_profile_
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
+def manifest_is_current(project: DbtProject) -> bool:
+    manifest = project.manifest_path
+    if not manifest.exists():
+        return False
+    built = manifest.stat().st_mtime
+    sources = (p for folder in ("models", "macros", "snapshots", "seeds", "tests")
+               for p in (project.project_dir / folder).rglob("*") if p.is_file())
+    project_files = [project.project_dir / "dbt_project.yml", *sources]
+    return all(p.stat().st_mtime <= built for p in project_files)
+
+
 def ensure_manifest(project: DbtProject) -> None:
-    """A fresh checkout has no manifest: parse once (no database needed)."""
-    if not project.manifest_path.exists():
-        project.preparer.prepare(project)
+    """Parse (in process, no database needed) when the manifest is missing or older than
+    the project's files: a fresh checkout, or a model edited since the last parse."""
+    if manifest_is_current(project):
+        return
+    from dbt.cli.main import dbtRunner
+
+    result = dbtRunner().invoke(["parse", "--quiet", "--project-dir", str(project.project_dir),
+                                 "--profiles-dir", str(project.profiles_dir)])
+    if not result.success:
+        raise RuntimeError(f"dbt parse failed for {project.project_dir}: {result.exception}")
 
 
 ensure_manifest(dbt_project)

@@ -1,0 +1,13 @@
+-- demand_history is a dense daily series: per item-location exactly one row for
+-- every day between its first and last date. Forecasting relies on it.
+select
+    item_id,
+    location_id,
+    min(demand_date) as first_date,
+    max(demand_date) as last_date,
+    count(*) as n_rows,
+    count(distinct demand_date) as n_days
+from {{ ref('demand_history') }}
+group by item_id, location_id
+having count(*) <> max(demand_date) - min(demand_date) + 1
+    or count(distinct demand_date) <> count(*)

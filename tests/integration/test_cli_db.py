@@ -1,0 +1,66 @@
+"""`forgecast db ...` as a user runs it: a private server in its own data dir."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+FORGECAST = [sys.executable, "-m", "orchestration.cli"]
+
+
+def run(args, env):
+    return subprocess.run([*FORGECAST, *args], env=env, capture_output=True, text=True,
+                          timeout=180, cwd=Path(__file__).resolve().parents[2])
+
+
+def project_postgres(pgdata: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if proc.info["name"] == "postgres" and str(pgdata) in " ".join(cmdline):
+            found.append(proc)
+    return found
+
+
+def test_db_up_url_down_leave_nothing_running(tmp_path):
+    env = {**os.environ, "FORGECAST_DATA_DIR": str(tmp_path / "fc")}
+    env.pop("DATABASE_URL", None)
+    up = run(["db", "up"], env)
+    assert up.returncode == 0, up.stderr
+    assert "PostgreSQL (embedded) ready" in up.stdout
+    pgdata = tmp_path / "fc" / "pgdata"
+    assert project_postgres(pgdata)
+    again = run(["db", "up"], env)  # idempotent
+    assert again.returncode == 0, again.stderr
+
+    url = run(["db", "url"], env)
+    assert url.returncode == 0 and url.stdout.startswith("postgresql://postgres@/forgecast")
+    dagster_yaml = (tmp_path / "fc" / "dagster_home" / "dagster.yaml").read_text()
+    assert "QueuedRunCoordinator" in dagster_yaml and "FORGECAST_DAGSTER_PG_URL" in dagster_yaml
+
+    down = run(["db", "down"], env)
+    assert down.returncode == 0 and "stopped" in down.stdout
+    assert project_postgres(pgdata) == []
+    url_after = run(["db", "url"], env)
+    assert url_after.returncode == 1 and "not running" in url_after.stderr
+
+
+def test_db_url_masks_the_password_of_database_url(tmp_path):
+    env = {**os.environ, "FORGECAST_DATA_DIR": str(tmp_path),
+           "DATABASE_URL": "postgresql://app:s3cret-pw@127.0.0.1:5999/warehouse"}
+    out = run(["db", "url"], env)
+    assert out.returncode == 0
+    assert out.stdout.strip() == "postgresql://app:***@127.0.0.1:5999/warehouse"
+    assert "s3cret-pw" not in out.stdout + out.stderr
+
+
+def test_unreachable_database_is_one_clear_line_without_secrets(tmp_path):
+    env = {**os.environ, "FORGECAST_DATA_DIR": str(tmp_path),
+           "DATABASE_URL": "postgresql://app:s3cret-pw@127.0.0.1:5999/warehouse"}
+    out = run(["db", "up"], env)
+    assert out.returncode == 5
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: OPERATION_ERROR: cannot reach PostgreSQL")
+    assert "Traceback" not in out.stderr and "s3cret-pw" not in out.stderr

@@ -1,0 +1,66 @@
+"""Settings precedence and masking, errors, alert lifecycle, CLI tables."""
+
+from assets.alerts.lifecycle import diff_alerts
+from assets.alerts.rules import Alert
+from orchestration.tables import format_table
+from resources.database import Server
+from resources.errors import DuplicateError, ServiceError
+from resources.settings import Settings
+
+
+def test_environment_beats_dotenv_beats_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("FORGECAST_RUN_RETRIES=7\nFORGECAST_FORECAST_HORIZON_DAYS=30\n")
+    monkeypatch.setenv("FORGECAST_FORECAST_HORIZON_DAYS", "45")
+    settings = Settings()
+    assert settings.run_retries == 7  # from .env
+    assert settings.forecast_horizon_days == 45  # env wins
+    assert settings.max_concurrent_runs == 4  # default
+
+
+def test_secrets_are_masked_when_settings_are_described(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:hunter2@db.example:5432/wh")
+    settings = Settings()
+    described = settings.describe()
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(described)
+    assert described["database_url"] == "**********"
+
+
+def test_server_urls_hide_the_password_except_for_dagster_storage():
+    server = Server("db.example", 5432, "app", "hunter2", "wh", "dagster", embedded=False)
+    assert "hunter2" not in server.masked_url()
+    assert server.masked_url() == "postgresql://app:***@db.example:5432/wh"
+    assert server.dagster_url().startswith("postgresql+psycopg2://app:hunter2@")
+    socket = Server("/tmp/pg", None, "postgres", None, "wh", "dagster", embedded=True)
+    assert socket.masked_url() == "postgresql://postgres@/wh?host=%2Ftmp%2Fpg"
+
+
+def test_service_errors_carry_code_message_details():
+    error = DuplicateError("already ingested as batch 3", details={"batch_id": 3})
+    assert isinstance(error, ServiceError)
+    assert str(error) == "DUPLICATE: already ingested as batch 3"
+    assert error.as_dict()["details"] == {"batch_id": 3}
+
+
+def test_alert_lifecycle_events():
+    def alert(kind, severity, item="i1"):
+        return Alert(kind, severity, item, "sap:1000", "m", {})
+
+    changes = diff_alerts(
+        {"stockout:i1:sap:1000": "high", "excess:i2:sap:1000": "low",
+         "below_safety_stock:i3:sap:1000": "medium"},
+        [alert("stockout", "critical"), alert("excess", "low", "i2"), alert("stockout", "high", "i9")],
+    )
+    events = {c.dedup_key: c.event for c in changes}
+    assert events == {
+        "stockout:i1:sap:1000": "escalated",
+        "excess:i2:sap:1000": "unchanged",
+        "stockout:i9:sap:1000": "new",
+        "below_safety_stock:i3:sap:1000": "resolved",
+    }
+
+
+def test_format_table_aligns_numbers_right():
+    text = format_table(["stage", "rows"], [["ingest", 1200], ["dbt", 5]])
+    assert text.splitlines()[2] == "ingest  1,200"
+    assert text.splitlines()[3] == "dbt         5"
