@@ -27,8 +27,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     """Forgecast: ERP exports in, forecasts and inventory alerts out."""
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    if verbose:  # otherwise Dagster and dbt report progress through their own handlers
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
 
 
 # ----------------------------------------------------------------------------- db

@@ -56,13 +56,15 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
     try:
         with connect(settings, autocommit=True) as conn:
             recipient = upsert_recipient(conn, DEMO_RECIPIENT, "Europe/Berlin", "planner")
-            set_channel_preference(conn, settings, recipient, inbox.url, min_severity="high")
+            set_channel_preference(conn, settings, recipient, inbox.url, min_severity="medium")
         from orchestration.definitions import defs
 
         echo("running the nightly job (ingest -> dbt -> forecast -> alerts -> notify)")
         job = defs.resolve_job_def("nightly")
-        result = job.execute_in_process(instance=dg.DagsterInstance.get(),
-                                        raise_on_error=False)
+        result = job.execute_in_process(
+            instance=dg.DagsterInstance.get(), raise_on_error=False,
+            # Step starts and successes, not Dagster's debug chatter.
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}})
         if not result.success:
             failed = [e.step_key for e in result.all_events if e.is_step_failure]
             raise OperationError(f"the nightly run {result.run_id} failed at step(s) "

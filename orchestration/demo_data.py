@@ -10,9 +10,9 @@
 
 How it stays fast and small: items are processed in chunks. Per item the whole demand
 series is drawn with numpy at once; the inventory of all series of a chunk is simulated
-together (one loop over days, numpy across series), and the rows of a series are built
-with a list comprehension over pre-formatted date strings and written straight to the
-open files. Memory is bounded by one chunk (items x days never sits in memory) and the
+together (one loop over days, numpy across series; see ``demo_patterns``), and the rows of
+a series are built with a list comprehension over pre-formatted date strings and written
+straight to the open files. Memory is bounded by one chunk (items x days never sits in memory) and the
 output is byte-identical for the same arguments, because every item draws from its own
 generator seeded with ``(seed, item)``.
 
@@ -37,8 +37,9 @@ from pathlib import Path
 import numpy as np
 
 from orchestration.demo_patterns import (
-    CATEGORIES,
-    CATEGORY_WEIGHTS,
+    HORIZON,
+    MAX_LEAD_DAYS,
+    ODOO_LOCATION,
     ODOO_UOM,
     PATTERN_BLOCK,
     PATTERNS,
@@ -46,14 +47,13 @@ from orchestration.demo_patterns import (
     SYSTEM_BLOCK,
     WORK_CENTRES,
     Calendar,
-    Category,
-    DemandProfile,
+    Item,
+    Series,
     build_calendar,
     deal_blocks,
-    demand_units,
-    draw_name,
-    draw_profile,
-    ean13,
+    make_item,
+    make_series,
+    simulate,
 )
 
 FAULT_KINDS = ("bad_date", "negative_quantity", "unknown_item", "duplicate_row")
@@ -87,14 +87,6 @@ COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
 CSV_DELIMITER = {"sap": ";", "acct": ","}
 
 CHUNK_ITEMS = 256  # items simulated together; bounds memory at ~chunk x days values
-MAX_LEAD_DAYS = 60  # PLIFZ range is 3..60; open orders fall 1..60 days after end_date
-HORIZON = MAX_LEAD_DAYS + 2
-# Plants and their storage locations; the second plant is smaller.
-SAP_PLANTS = (("1000", 0.75, 1.0), ("2000", 0.5, 0.6))  # (WERKS, P(item stocked), volume)
-SAP_LGORTS = ("0001", "0002", "0003")
-SAP_LGORT_P = (0.7, 0.2, 0.1)
-ODOO_LOCATION = "WH/Stock"
-ODOO_SHARE = 0.8  # Odoo site volume relative to SAP plant 1000
 # Odoo move times of day: 06:00 .. 17:55 in 5-minute steps.
 TIMES = [f"{h:02d}:{m:02d}:00" for h in range(6, 18) for m in range(0, 60, 5)]
 
@@ -123,162 +115,6 @@ class DemoSummary:
     faults: dict[str, int]  # fault kind -> count injected
     patterns: dict[str, int] = field(default_factory=dict)  # demand pattern -> items
     systems: dict[str, int] = field(default_factory=dict)  # sap / odoo / both -> items
-
-
-# ----------------------------------------------------------------------------- model
-@dataclass
-class _Item:
-    idx: int
-    sku: str
-    system: str  # 'sap', 'odoo' or 'both'
-    profile: DemandProfile
-    cat: Category
-    matkl: str
-    meins: str  # SAP base unit
-    scale: int  # quantity ticks per unit: 1 for pieces, 10 (one decimal) for KG/L/M
-    name: str
-    ean: str  # '' when the ERP has none
-    manufactured: bool
-    spare_share: float  # share of a component's demand sold as spare parts
-    matnr: str
-    odoo_id: int
-    plants: list[tuple[str, str, float]]  # (WERKS, LGORT, volume share) in SAP
-    operations: list[tuple[int, float, float]]  # (work centre, setup min, run min/unit)
-    cost: float
-    currency: str
-
-
-@dataclass
-class _Series:
-    """One stock-keeping point: an item in one SAP plant or in the Odoo warehouse."""
-
-    item: _Item
-    system: str  # 'sap' or 'odoo'
-    werks: str
-    lgort: str
-    rng: np.random.Generator
-    demand: np.ndarray  # true daily demand in ticks
-    lead: int
-    safety: int
-    reorder: int
-    lot: int
-    opening: int
-    speme: int  # blocked stock, constant
-    delay: np.ndarray  # supplier delay per order day
-
-
-def _make_item(idx: int, seed: int, system: str, pattern: str, odoo_id: int,
-               n_days: int) -> _Item:
-    rng = np.random.default_rng([seed, 2, idx])
-    cat = CATEGORIES[int(rng.choice(len(CATEGORIES), p=CATEGORY_WEIGHTS))]
-    meins = cat.units[int(rng.integers(len(cat.units)))]
-    manufactured = bool(rng.random() < cat.manufactured_share)
-    plants: list[tuple[str, str, float]] = []
-    if system != "odoo":
-        for werks, p, share in SAP_PLANTS:
-            if rng.random() < p:
-                plants.append((werks, SAP_LGORTS[int(rng.choice(3, p=SAP_LGORT_P))], share))
-        if not plants:  # every SAP item is stocked somewhere
-            plants.append((SAP_PLANTS[0][0], SAP_LGORTS[0], SAP_PLANTS[0][2]))
-    ops: list[tuple[int, float, float]] = []
-    if manufactured:
-        wcs = np.sort(rng.choice(len(WORK_CENTRES), int(rng.integers(2, 6)), replace=False))
-        ops = [(int(w), float(rng.integers(2, 25)) * 5, round(float(rng.uniform(0.2, 30)), 2))
-               for w in wcs]
-    # Multiplying by a number coprime to 10**k permutes 0..10**k-1, so material numbers and
-    # EANs are unique, look unordered, and still depend only on (seed, item).
-    matnr = 1_000_000 + (idx * 7919 + seed * 104_729) % 9_000_000
-    ean_body = 400_000_000_000 + (idx * 7919 + seed * 131) % 10_000_000_000
-    # 'both' items always share the EAN (the unification needs it); others mostly have one.
-    has_ean = system == "both" or rng.random() < 0.9
-    return _Item(
-        idx=idx, sku=f"FC-{idx + 1:06d}", system=system,
-        profile=draw_profile(rng, pattern, n_days), cat=cat,
-        matkl=cat.matkl[int(rng.integers(len(cat.matkl)))], meins=meins,
-        scale=1 if meins == "ST" else 10, name=draw_name(rng, cat),
-        ean=ean13(ean_body) if has_ean else "", manufactured=manufactured,
-        spare_share=float(rng.uniform(0.05, 0.3)) if cat.key == "component" else 0.0,
-        matnr=f"{matnr:018d}", odoo_id=odoo_id, plants=plants, operations=ops,
-        cost=float(rng.lognormal(np.log(cat.cost), 0.8)),
-        currency="USD" if rng.random() < 0.1 else "EUR",
-    )
-
-
-def _make_series(item: _Item, seed: int, cal: Calendar) -> list[_Series]:
-    points = [("sap", w, lg, share) for w, lg, share in item.plants]
-    if item.system != "sap":
-        points.append(("odoo", "", ODOO_LOCATION, ODOO_SHARE))
-    out = []
-    for k, (system, werks, lgort, share) in enumerate(points):
-        rng = np.random.default_rng([seed, 3, item.idx, k])
-        units = demand_units(rng, item.profile, cal, share)
-        demand = units * item.scale
-        if item.scale > 1:  # KG/L/M: one decimal place
-            demand += (units > 0) * rng.integers(0, item.scale, cal.n_days)
-        prof = item.profile
-        active = demand[prof.launch:prof.stop]
-        mean = float(active.mean()) if active.size else 0.0
-        sd = float(active.std()) if active.size else 0.0
-        lead = int(np.clip(round(rng.lognormal(np.log(14), 0.7)), 3, MAX_LEAD_DAYS))
-        # A low or even negative safety factor makes some items run dry now and then,
-        # which is what the stockout alerts and the demand censoring need.
-        z = rng.uniform(-0.3, 2.2)
-        safety = int(max(0.0, z * sd * np.sqrt(lead)))
-        nonzero = active[active > 0]
-        lot = int(max(mean * rng.uniform(10, 40), nonzero.mean() if nonzero.size else 0,
-                      item.scale))
-        reorder = int(round(mean * lead)) + safety
-        out.append(_Series(
-            item=item, system=system, werks=werks, lgort=lgort, rng=rng, demand=demand,
-            lead=lead, safety=safety, reorder=reorder, lot=lot,
-            opening=int(reorder + lot * rng.uniform(0.3, 1.0)),
-            speme=int(rng.integers(1, 20)) * item.scale if rng.random() < 0.1 else 0,
-            # Suppliers are mostly on time, sometimes early, sometimes a week late.
-            delay=rng.choice(np.array([-2, -1, 0, 0, 0, 0, 1, 2, 4, 7]), cal.n_days),
-        ))
-    return out
-
-
-def _simulate(series: list[_Series], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run a reorder-point policy for all series of a chunk at once.
-
-    Returns (stock, issued, receipts), each day x series in ticks: end-of-day stock, the
-    demand actually issued (censored by stock on hand), and receipts; rows n.. of receipts
-    are orders still open after the last day.
-    """
-    demand = np.stack([s.demand for s in series], axis=1)
-    delay = np.stack([s.delay for s in series], axis=1)
-    lead = np.array([s.lead for s in series])
-    reorder = np.array([s.reorder for s in series])
-    lot = np.array([s.lot for s in series])
-    opening = np.array([s.opening for s in series])
-    launch = np.array([s.item.profile.launch for s in series])
-    stop = np.array([s.item.profile.stop for s in series])
-
-    receipts = np.zeros((n + HORIZON, len(series)), dtype=np.int64)
-    # A new item has no stock before launch; its first lot arrives on the launch day.
-    new = launch > 0
-    on_hand = np.where(new, 0, opening)
-    receipts[launch[new], np.flatnonzero(new)] = opening[new]
-    on_order = np.where(new, opening, 0)
-    stock = np.empty((n, len(series)), dtype=np.int64)
-    issued = np.empty((n, len(series)), dtype=np.int64)
-    for t in range(n):
-        arriving = receipts[t]
-        on_hand += arriving
-        on_order -= arriving
-        out = np.minimum(demand[t], on_hand)  # censoring: no more than is on hand
-        on_hand -= out
-        issued[t] = out
-        stock[t] = on_hand
-        # Reorder when the inventory position falls to the reorder point; discontinued
-        # items are no longer replenished, new ones only after launch.
-        need = np.flatnonzero((on_hand + on_order <= reorder) & (launch <= t) & (t < stop))
-        if need.size:
-            due = t + np.clip(lead[need] + delay[t, need], 1, MAX_LEAD_DAYS)
-            receipts[due, need] += lot[need]
-            on_order[need] += lot[need]
-    return stock, issued, receipts
 
 
 # ----------------------------------------------------------------------------- output
@@ -390,6 +226,8 @@ class _Counters:
 
 
 class _Generator:
+    """Turns chunks of items into rows of every export, keeping the running numbers."""
+
     def __init__(self, out: dict[tuple[str, str], _Writer], cal: Calendar, seed: int,
                  fault_rate: float) -> None:
         self.out = out
@@ -397,11 +235,15 @@ class _Generator:
         self.seed = seed
         self.faults = _Faults(fault_rate)
         self.c = _Counters()
+        # Month starts as day offsets; the first is the start of the month the history
+        # begins in (possibly before day 0), so every item has a cost from the first day.
         self.month_starts = [k for k in range(cal.n_days) if cal.iso[k].endswith("-01")]
+        if self.month_starts[:1] != [0]:
+            self.month_starts.insert(0, -(cal.start.day - 1))
 
     # -- per chunk ---------------------------------------------------------------------
-    def chunk(self, items: list[_Item]) -> None:
-        series = [s for it in items for s in _make_series(it, self.seed, self.cal)]
+    def chunk(self, items: list[Item]) -> None:
+        series = [s for it in items for s in make_series(it, self.seed, self.cal)]
         for it in items:
             self.valuation(it)
             if it.system != "sap":
@@ -409,7 +251,7 @@ class _Generator:
                                            if s.item is it and s.system == "odoo"))
         if not series:
             return
-        stock, issued, receipts = _simulate(series, self.cal.n_days)
+        stock, issued, receipts = simulate(series, self.cal)
         for k, s in enumerate(series):
             if s.system == "sap":
                 self.sap_master(s)
@@ -420,10 +262,10 @@ class _Generator:
                 self.odoo_quants(s, stock[:, k], issued[:, k])
                 self.odoo_moves(s, issued[:, k], receipts[:, k])
 
-    def _fault_seed(self, s: _Series, stream: int) -> list[int]:
+    def _fault_seed(self, s: Series, stream: int) -> list[int]:
         return [self.seed, 9, s.item.idx, stream, int(s.werks or 0)]
 
-    def _demand_kinds(self, s: _Series, m: int) -> np.ndarray:
+    def _demand_kinds(self, s: Series, m: int) -> np.ndarray:
         """1 = delivery to customers (finished goods, spare parts), 2 = used in production."""
         if s.item.cat.key == "finished":
             return np.ones(m, dtype=np.int64)
@@ -431,7 +273,7 @@ class _Generator:
             return np.where(s.rng.random(m) < s.item.spare_share, 1, 2)
         return np.full(m, 2, dtype=np.int64)
 
-    def _events(self, s: _Series, issued: np.ndarray, receipts: np.ndarray,
+    def _events(self, s: Series, issued: np.ndarray, receipts: np.ndarray,
                 include_open: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Receipts and issues of a series as (day, ticks, kind), ordered by day (receipts
         first within a day). Open orders (day >= n) are kind 3 when ``include_open``."""
@@ -446,7 +288,7 @@ class _Generator:
         return days[order], qty, kind
 
     # -- SAP -----------------------------------------------------------------------------
-    def sap_master(self, s: _Series) -> None:
+    def sap_master(self, s: Series) -> None:
         it, sc = s.item, s.item.scale
         lvorm = "X" if it.profile.pattern == "discontinued" else ""
         self.out["sap", "material_master"].add([
@@ -462,7 +304,7 @@ class _Generator:
                 for j, (w, setup, run) in enumerate(it.operations)])
         self.sap_audit(s)
 
-    def sap_audit(self, s: _Series) -> None:
+    def sap_audit(self, s: Series) -> None:
         """A few planner changes of lead time, safety stock and reorder point over time; the
         last VALUE_NEW of each field is the current master value."""
         rng = s.rng
@@ -495,7 +337,7 @@ class _Generator:
             self.c.changenr += 1
         self.out["sap", "master_audit"].add(lines)
 
-    def sap_stock(self, s: _Series, stock: np.ndarray) -> None:
+    def sap_stock(self, s: Series, stock: np.ndarray) -> None:
         it = s.item
         first = it.profile.launch  # new items have no stock rows before launch
         dates = self.cal.sap[first:self.cal.n_days]
@@ -508,7 +350,7 @@ class _Generator:
         lines = [f"{d};{k};{q}{tail}" for d, k, q in zip(dates, keys, qtys, strict=True)]
         self.out["sap", "stock"].add(_with_duplicates(lines, dups))
 
-    def sap_movements(self, s: _Series, issued: np.ndarray, receipts: np.ndarray) -> None:
+    def sap_movements(self, s: Series, issued: np.ndarray, receipts: np.ndarray) -> None:
         it = s.item
         days, qty, kind = self._events(s, issued, receipts, include_open=False)
         m = days.size
@@ -526,7 +368,7 @@ class _Generator:
                  for mb, kd, k, d, q in zip(docs, kind.tolist(), keys, dates, qtys, strict=True)]
         self.out["sap", "goods_movements"].add(_with_duplicates(lines, dups))
 
-    def sap_open_orders(self, s: _Series, receipts: np.ndarray) -> None:
+    def sap_open_orders(self, s: Series, receipts: np.ndarray) -> None:
         n, it = self.cal.n_days, s.item
         days = n + np.flatnonzero(receipts[n:])
         if not days.size:
@@ -543,7 +385,7 @@ class _Generator:
         self.out["sap", "purchase_orders"].add(lines)
 
     # -- Odoo ----------------------------------------------------------------------------
-    def odoo_product(self, it: _Item, s: _Series) -> None:
+    def odoo_product(self, it: Item, s: Series) -> None:
         sc = it.scale
         self.out["odoo", "products"].add([
             f'{{"id":{it.odoo_id},"default_code":"{it.sku}","name":{json.dumps(it.name)},'
@@ -561,7 +403,7 @@ class _Generator:
             self.c.odoo_op += 1
         self.out["odoo", "workcenter_operations"].add(ops)
 
-    def odoo_quants(self, s: _Series, stock: np.ndarray, issued: np.ndarray) -> None:
+    def odoo_quants(self, s: Series, stock: np.ndarray, issued: np.ndarray) -> None:
         it = s.item
         first = it.profile.launch
         n = self.cal.n_days
@@ -573,13 +415,13 @@ class _Generator:
         keys = [it.odoo_id] * len(dates)
         qtys = _qty(stock[first:], it.scale)
         dups = self.faults.inject(self._fault_seed(s, 3), dates, keys, qtys, _bad_iso_date,
-                                  lambda k: 900_000 + k)
+                                  lambda k: 90_000_000 + k)
         lines = [f'{{"date":"{d}","product_id":{k},"location_id":"{ODOO_LOCATION}",'
                  f'"quantity":{q},"reserved_quantity":{r}}}'
                  for d, k, q, r in zip(dates, keys, qtys, reserved, strict=True)]
         self.out["odoo", "stock_quants"].add(_with_duplicates(lines, dups))
 
-    def odoo_moves(self, s: _Series, issued: np.ndarray, receipts: np.ndarray) -> None:
+    def odoo_moves(self, s: Series, issued: np.ndarray, receipts: np.ndarray) -> None:
         it = s.item
         days, qty, kind = self._events(s, issued, receipts, include_open=True)
         m = days.size
@@ -600,7 +442,7 @@ class _Generator:
             self.c.odoo_ref[slot] += int(mask.sum())
         refs = [f"{ODOO_REF[k]}{num:05d}" for k, num in zip(kinds, nums.tolist(), strict=True)]
         dups = self.faults.inject(self._fault_seed(s, 4), dates, keys, qtys, _bad_iso_date,
-                                  lambda k: 900_000 + k)
+                                  lambda k: 90_000_000 + k)
         lines = [f'{{"id":{i},"product_id":{k},"date":"{d}T{tm}","product_uom_qty":{q},'
                  f'{ODOO_MOVE[kd]},"reference":"{ref}"}}'
                  for i, k, d, tm, q, kd, ref in zip(ids, keys, dates, times, qtys, kinds, refs,
@@ -608,20 +450,21 @@ class _Generator:
         self.out["odoo", "stock_moves"].add(_with_duplicates(lines, dups))
 
     # -- accounting ------------------------------------------------------------------------
-    def valuation(self, it: _Item) -> None:
+    def valuation(self, it: Item) -> None:
         """Standard cost per month start: revalued each January, rarely in between."""
+        # New items are costed from the month before their launch.
         months = [k for k in self.month_starts if k >= it.profile.launch - 31]
-        if not months:
-            return
+        months = months or self.month_starts[-1:]
+        when = [(self.cal.start + timedelta(days=k)).isoformat() for k in months]
         rng = np.random.default_rng([self.seed, 4, it.idx])
-        jan = np.array([self.cal.iso[k][5:7] == "01" for k in months])
+        jan = np.array([w[5:7] == "01" for w in when])
         step = np.where(jan, rng.uniform(-0.02, 0.06, len(months)), 0.0)
         step += (rng.random(len(months)) < 0.05) * rng.uniform(-0.03, 0.03, len(months))
         costs = it.cost * np.cumprod(1 + step)
         vclass = it.cat.valuation_class
         self.out["acct", "item_valuation"].add([
-            f"{it.sku},{self.cal.iso[k]},{c:.2f},{it.currency},{vclass}\n"
-            for k, c in zip(months, costs.tolist(), strict=True)])
+            f"{it.sku},{w},{c:.2f},{it.currency},{vclass}\n"
+            for w, c in zip(when, costs.tolist(), strict=True)])
 
 
 def _odoo_ids(seed: int, systems: list[str]) -> list[int]:
@@ -647,6 +490,7 @@ def generate_demo_data(out_dir: Path, *, items: int = 200, days: int = 365, seed
         raise ValueError("items and days must be at least 1")
     if not 0 <= fault_rate < 1:
         raise ValueError("fault_rate must be in [0, 1)")
+    seed %= 1 << 64  # numpy seed sequences take non-negative entropy only
     end = end_date or date.today() - timedelta(days=1)
     start = end - timedelta(days=days - 1)
     cal = build_calendar(start, days, HORIZON)
@@ -664,7 +508,7 @@ def generate_demo_data(out_dir: Path, *, items: int = 200, days: int = 365, seed
         gen = _Generator(writers, cal, seed, fault_rate)
         for lo in range(0, items, CHUNK_ITEMS):
             hi = min(items, lo + CHUNK_ITEMS)
-            gen.chunk([_make_item(i, seed, systems[i], patterns[i], odoo_ids[i], days)
+            gen.chunk([make_item(i, seed, systems[i], patterns[i], odoo_ids[i], days)
                        for i in range(lo, hi)])
             if progress:
                 progress(f"demo data: {hi}/{items} items")

@@ -1,8 +1,10 @@
-"""Building blocks of the demo data generator: plant calendar, demand patterns, item catalogue.
+"""The model behind the demo data: plant calendar, demand patterns, item catalogue, items
+with their stocking points, and the inventory simulation that turns demand into stock,
+issues and receipts. ``demo_data`` turns the result into export files.
 
 Pure Python + numpy (no Dagster) so the generator can run from the CLI and in unit tests
-without the orchestration stack. Everything takes an explicit ``numpy.random.Generator``
-so the caller controls determinism (one generator per item, see ``demo_data``).
+without the orchestration stack. Randomness comes from explicit generators seeded with
+``(seed, item, ...)``, so every item's data is the same however the items are chunked.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class Calendar:
     weekday: np.ndarray  # 0 = Monday, history only
     day_of_year: np.ndarray
     open_factor: np.ndarray  # weekday factor, 0 on holidays
+    receiving: np.ndarray  # goods receipt open (Mon-Fri, no holiday), history + horizon
     sap: list[str]  # '20250301'
     iso: list[str]  # '2025-03-01'
     years: list[int]
@@ -58,15 +61,15 @@ class Calendar:
 
 def build_calendar(start: date, n_days: int, horizon: int) -> Calendar:
     days = [start + timedelta(days=k) for k in range(n_days + horizon)]
-    hist = days[:n_days]
-    weekday = np.array([d.weekday() for d in hist], dtype=np.int64)
-    holiday = np.array([(d.month, d.day) in HOLIDAYS for d in hist])
+    weekday = np.array([d.weekday() for d in days], dtype=np.int64)
+    holiday = np.array([(d.month, d.day) in HOLIDAYS for d in days])
     return Calendar(
         start=start,
         n_days=n_days,
-        weekday=weekday,
-        day_of_year=np.array([d.timetuple().tm_yday for d in hist], dtype=np.float64),
-        open_factor=np.where(holiday, 0.0, WEEKDAY_FACTOR[weekday]),
+        weekday=weekday[:n_days],
+        day_of_year=np.array([d.timetuple().tm_yday for d in days[:n_days]], dtype=np.float64),
+        open_factor=np.where(holiday, 0.0, WEEKDAY_FACTOR[weekday])[:n_days],
+        receiving=(weekday < 5) & ~holiday,
         sap=[d.strftime("%Y%m%d") for d in days],
         iso=[d.isoformat() for d in days],
         years=[d.year for d in days],
@@ -196,6 +199,15 @@ WORK_CENTRES = (
 )
 SAP_USERS = ("MRP_CTRL1", "JSCHMIDT", "AMUELLER", "BATCH_MRP", "KWEBER")
 
+MAX_LEAD_DAYS = 60  # PLIFZ range is 3..60; open orders fall 1..60 days after end_date
+HORIZON = MAX_LEAD_DAYS + 2  # calendar days kept after the history for open orders
+# Plants and their storage locations; the second plant is smaller.
+SAP_PLANTS = (("1000", 0.75, 1.0), ("2000", 0.5, 0.6))  # (WERKS, P(item stocked), volume)
+SAP_LGORTS = ("0001", "0002", "0003")
+SAP_LGORT_P = (0.7, 0.2, 0.1)
+ODOO_LOCATION = "WH/Stock"
+ODOO_SHARE = 0.8  # Odoo site volume relative to SAP plant 1000
+
 
 def draw_name(rng: np.random.Generator, cat: Category) -> str:
     """A plausible product name; plain ASCII without ';', ',' or quotes (safe in any CSV)."""
@@ -209,3 +221,177 @@ def ean13(body12: int) -> str:
     digits = f"{body12:012d}"
     total = sum(int(c) * (3 if k % 2 else 1) for k, c in enumerate(digits))
     return digits + str((10 - total % 10) % 10)
+
+
+# ----------------------------------------------------------------------------- items and stock
+@dataclass
+class Item:
+    idx: int
+    sku: str
+    system: str  # 'sap', 'odoo' or 'both'
+    profile: DemandProfile
+    cat: Category
+    matkl: str
+    meins: str  # SAP base unit
+    scale: int  # quantity ticks per unit: 1 for pieces, 10 (one decimal) for KG/L/M
+    name: str
+    ean: str  # '' when the ERP has none
+    manufactured: bool
+    spare_share: float  # share of a component's demand sold as spare parts
+    matnr: str
+    odoo_id: int
+    plants: list[tuple[str, str, float]]  # (WERKS, LGORT, volume share) in SAP
+    operations: list[tuple[int, float, float]]  # (work centre, setup min, run min/unit)
+    cost: float
+    currency: str
+
+
+@dataclass
+class Series:
+    """One stock-keeping point: an item in one SAP plant or in the Odoo warehouse."""
+
+    item: Item
+    system: str  # 'sap' or 'odoo'
+    werks: str
+    lgort: str
+    rng: np.random.Generator
+    demand: np.ndarray  # true daily demand in ticks
+    lead: int
+    safety: int
+    reorder: int
+    lot: int
+    opening: int
+    speme: int  # blocked stock, constant
+    delay: np.ndarray  # supplier delay per order day
+
+
+def make_item(idx: int, seed: int, system: str, pattern: str, odoo_id: int,
+               n_days: int) -> Item:
+    rng = np.random.default_rng([seed, 2, idx])
+    cat = CATEGORIES[int(rng.choice(len(CATEGORIES), p=CATEGORY_WEIGHTS))]
+    meins = cat.units[int(rng.integers(len(cat.units)))]
+    manufactured = bool(rng.random() < cat.manufactured_share)
+    plants: list[tuple[str, str, float]] = []
+    if system != "odoo":
+        for werks, p, share in SAP_PLANTS:
+            if rng.random() < p:
+                plants.append((werks, SAP_LGORTS[int(rng.choice(3, p=SAP_LGORT_P))], share))
+        if not plants:  # every SAP item is stocked somewhere
+            plants.append((SAP_PLANTS[0][0], SAP_LGORTS[0], SAP_PLANTS[0][2]))
+    ops: list[tuple[int, float, float]] = []
+    if manufactured:
+        wcs = np.sort(rng.choice(len(WORK_CENTRES), int(rng.integers(2, 6)), replace=False))
+        ops = [(int(w), float(rng.integers(2, 25)) * 5, round(float(rng.uniform(0.2, 30)), 2))
+               for w in wcs]
+    # Multiplying by a number coprime to 10**k permutes 0..10**k-1, so material numbers and
+    # EANs are unique, look unordered, and still depend only on (seed, item).
+    matnr = 1_000_000 + (idx * 7919 + seed * 104_729) % 9_000_000
+    ean_body = 400_000_000_000 + (idx * 7919 + seed * 131) % 10_000_000_000
+    # 'both' items always share the EAN (the unification needs it); others mostly have one.
+    has_ean = system == "both" or rng.random() < 0.9
+    return Item(
+        idx=idx, sku=f"FC-{idx + 1:06d}", system=system,
+        profile=draw_profile(rng, pattern, n_days), cat=cat,
+        matkl=cat.matkl[int(rng.integers(len(cat.matkl)))], meins=meins,
+        scale=1 if meins == "ST" else 10, name=draw_name(rng, cat),
+        ean=ean13(ean_body) if has_ean else "", manufactured=manufactured,
+        spare_share=float(rng.uniform(0.05, 0.3)) if cat.key == "component" else 0.0,
+        matnr=f"{matnr:018d}", odoo_id=odoo_id, plants=plants, operations=ops,
+        cost=float(rng.lognormal(np.log(cat.cost), 0.8)),
+        currency="USD" if rng.random() < 0.1 else "EUR",
+    )
+
+
+def make_series(item: Item, seed: int, cal: Calendar) -> list[Series]:
+    points = [("sap", w, lg, share) for w, lg, share in item.plants]
+    if item.system != "sap":
+        points.append(("odoo", "", ODOO_LOCATION, ODOO_SHARE))
+    out = []
+    for k, (system, werks, lgort, share) in enumerate(points):
+        rng = np.random.default_rng([seed, 3, item.idx, k])
+        units = demand_units(rng, item.profile, cal, share)
+        demand = units * item.scale
+        if item.scale > 1:  # KG/L/M: one decimal place
+            demand += (units > 0) * rng.integers(0, item.scale, cal.n_days)
+        prof = item.profile
+        active = demand[prof.launch:prof.stop]
+        # Planners size the parameters on recent demand (a trend makes it exceed the mean).
+        recent = active[-max(1, active.size // 4):]
+        mean = max(float(active.mean()), float(recent.mean())) if active.size else 0.0
+        mean *= 1 + prof.season_amp / 2  # and keep some headroom for the seasonal peak
+        sd = float(active.std()) if active.size else 0.0
+        lead = int(np.clip(round(rng.lognormal(np.log(14), 0.7)), 3, MAX_LEAD_DAYS))
+        # Most items are planned with a comfortable safety factor; about one in five is
+        # planned tight and runs dry now and then, which is what the stockout alerts and
+        # the demand censoring need.
+        z = rng.uniform(-0.3, 1.0) if rng.random() < 0.2 else rng.uniform(1.5, 3.0)
+        safety = int(max(0.0, z * sd * np.sqrt(lead)))
+        nonzero = active[active > 0]
+        lot = int(max(mean * rng.uniform(15, 60), nonzero.mean() if nonzero.size else 0,
+                      item.scale))
+        reorder = int(round(mean * lead)) + safety
+        out.append(Series(
+            item=item, system=system, werks=werks, lgort=lgort, rng=rng, demand=demand,
+            lead=lead, safety=safety, reorder=reorder, lot=lot,
+            opening=int(reorder + lot * rng.uniform(0.3, 1.0)),
+            speme=int(rng.integers(1, 20)) * item.scale if rng.random() < 0.1 else 0,
+            # Suppliers are mostly on time, sometimes early, sometimes up to a week late.
+            delay=rng.choice(np.array([-2, -1, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 5]), cal.n_days),
+        ))
+    return out
+
+
+def _receiving_day(cal: Calendar) -> tuple[np.ndarray, np.ndarray]:
+    """For every day the next and the previous day the goods receipt is open."""
+    idx = np.arange(cal.receiving.size)
+    last = idx[-1]
+    nxt = np.minimum.accumulate(np.where(cal.receiving, idx, last)[::-1])[::-1]
+    prev = np.maximum.accumulate(np.where(cal.receiving, idx, -1))
+    return nxt, np.where(prev < 0, idx, prev)
+
+
+def simulate(series: list[Series], cal: Calendar) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run a reorder-point policy for all series of a chunk at once.
+
+    Returns (stock, issued, receipts), each day x series in ticks: end-of-day stock, the
+    demand actually issued (censored by stock on hand), and receipts; rows n.. of receipts
+    are orders still open after the last day.
+    """
+    n = cal.n_days
+    next_open, prev_open = _receiving_day(cal)
+    demand = np.stack([s.demand for s in series], axis=1)
+    delay = np.stack([s.delay for s in series], axis=1)
+    lead = np.array([s.lead for s in series])
+    reorder = np.array([s.reorder for s in series])
+    lot = np.array([s.lot for s in series])
+    opening = np.array([s.opening for s in series])
+    launch = np.array([s.item.profile.launch for s in series])
+    stop = np.array([s.item.profile.stop for s in series])
+
+    receipts = np.zeros((n + HORIZON, len(series)), dtype=np.int64)
+    # A new item has no stock before launch; its first lot arrives on the launch day.
+    new = launch > 0
+    on_hand = np.where(new, 0, opening)
+    receipts[launch[new], np.flatnonzero(new)] = opening[new]
+    on_order = np.where(new, opening, 0)
+    stock = np.empty((n, len(series)), dtype=np.int64)
+    issued = np.empty((n, len(series)), dtype=np.int64)
+    for t in range(n):
+        arriving = receipts[t]
+        on_hand += arriving
+        on_order -= arriving
+        out = np.minimum(demand[t], on_hand)  # censoring: no more than is on hand
+        on_hand -= out
+        issued[t] = out
+        stock[t] = on_hand
+        # Reorder when the inventory position falls to the reorder point; discontinued
+        # items are no longer replenished, new ones only after launch.
+        need = np.flatnonzero((on_hand + on_order <= reorder) & (launch <= t) & (t < stop))
+        if need.size:
+            due = t + np.clip(lead[need] + delay[t, need], 1, MAX_LEAD_DAYS)
+            # Suppliers deliver on working days: the next one, unless that breaks the
+            # 60-day limit of open orders, then the one before.
+            due = np.where(next_open[due] - t <= MAX_LEAD_DAYS, next_open[due], prev_open[due])
+            receipts[due, need] += lot[need]
+            on_order[need] += lot[need]
+    return stock, issued, receipts

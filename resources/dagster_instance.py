@@ -24,8 +24,6 @@ storage:
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
-  config:
-    max_concurrent_runs: {max_concurrent_runs}
 run_retries:
   enabled: true
   max_retries: {run_retries}
@@ -34,7 +32,10 @@ run_monitoring:
   start_timeout_seconds: 180
   max_resume_run_attempts: 0
 concurrency:
+  runs:
+    max_concurrent_runs: {max_concurrent_runs}
   pools:
+    # Heavy database steps (ingest COPY, dbt) and forecasting don't pile up.
     default_limit: 2
 telemetry:
   enabled: false

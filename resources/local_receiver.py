@@ -1,9 +1,10 @@
 """A tiny local HTTP inbox for apprise ``json://`` notifications.
 
-Used by the demo (as the planner's inbox) and by the delivery tests. It binds
-127.0.0.1 on a free port, keeps every accepted JSON payload in memory and, optionally,
-appends it as one line to a file. ``fail_next(n)`` makes the next n requests answer
-HTTP 500, to exercise retries.
+Used by the demo (as the planner's inbox) and by the delivery tests. It listens on
+127.0.0.1 only, on a free port unless given one (the demo pins a port so the channel
+URL stored in its preference stays valid across runs). Every accepted JSON payload is
+kept in memory and, optionally, appended as one line to a file. ``fail_next(n)`` makes
+the next n requests answer HTTP 500, to exercise retries.
 
     with LocalReceiver(log_path="inbox.jsonl") as inbox:
         deliver(inbox.url, "subject", "body", "text")
@@ -50,8 +51,9 @@ class _Server(ThreadingHTTPServer):
 
 
 class LocalReceiver:
-    def __init__(self, path: str = "/inbox", log_path: str | Path | None = None) -> None:
+    def __init__(self, path: str = "/inbox", log_path: str | Path | None = None, port: int = 0) -> None:
         self.path = "/" + path.lstrip("/")
+        self.requested_port = port  # 0: let the OS pick a free port
         self.log_path = Path(log_path) if log_path is not None else None
         self._lock = threading.Lock()
         self._received: list = []
@@ -62,7 +64,7 @@ class LocalReceiver:
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> LocalReceiver:
         if self._server is None:
-            self._server = _Server(("127.0.0.1", 0), _Handler)  # port 0: any free port
+            self._server = _Server(("127.0.0.1", self.requested_port), _Handler)
             self._server.receiver = self
             self._thread = threading.Thread(
                 target=self._server.serve_forever, name="local-receiver", daemon=True

@@ -40,9 +40,9 @@ select p.item_id, p.location_id, i.sku, i.name, coalesce(i.lead_time_days, 0) as
 from (select distinct item_id, location_id from forecast.projected_inventory
       where forecast_date = %(as_of)s) p
 join unified.manufacturing_items i on i.item_id::text = p.item_id
-left join latest_stock s using (item_id, location_id)
-left join recent_demand d using (item_id, location_id)
-left join last_interval l using (item_id, location_id)
+left join latest_stock s on s.item_id::text = p.item_id and s.location_id = p.location_id
+left join recent_demand d on d.item_id::text = p.item_id and d.location_id = p.location_id
+left join last_interval l on l.item_id = p.item_id and l.location_id = p.location_id
 where i.status = 'active'
 """
 

@@ -89,9 +89,7 @@ def _lookahead(
     if projection is None or projection.empty:
         return projection
     days = max(int(item.lead_time_days or 0), policy.min_lookahead_days)
-    dates = pd.Series(
-        [pd.Timestamp(d).date() for d in projection["target_date"]], index=projection.index
-    )
+    dates = pd.Series([pd.Timestamp(d).date() for d in projection["target_date"]], index=projection.index)
     window = projection.assign(target_date=dates)
     window = window[(dates >= today) & (dates <= today + timedelta(days=days))]
     return window.sort_values("target_date")

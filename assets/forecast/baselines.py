@@ -99,9 +99,7 @@ def _croston_sba(values: np.ndarray, alpha: float = CROSTON_ALPHA) -> tuple[np.n
     return fitted, forecast
 
 
-def _fit(
-    method: str, observed: pd.Series, target_days: pd.DatetimeIndex
-) -> tuple[np.ndarray, pd.Series]:
+def _fit(method: str, observed: pd.Series, target_days: pd.DatetimeIndex) -> tuple[np.ndarray, pd.Series]:
     """Return (point forecast per target day, in-sample one-step fitted values).
 
     ``observed`` holds only uncensored days, so "the last N days" means the last N
@@ -185,9 +183,7 @@ def forecast_baseline(
     )
 
 
-def classify_demand(
-    history: pd.Series, censored: pd.Series | None = None, as_of: date | None = None
-) -> str:
+def classify_demand(history: pd.Series, censored: pd.Series | None = None, as_of: date | None = None) -> str:
     """Syntetos-Boylan class: smooth / erratic / intermittent / lumpy, or new / dead.
 
     - dead: no demand in the last 90 days (including an empty or all-zero history);

@@ -94,9 +94,7 @@ def project_inventory(
     return result
 
 
-def first_stockout_date(
-    projection: pd.DataFrame, column: str = "projected_on_hand"
-) -> date | None:
+def first_stockout_date(projection: pd.DataFrame, column: str = "projected_on_hand") -> date | None:
     """First target date on which ``column`` goes below zero, or None."""
     if projection is None or projection.empty:
         return None

@@ -148,7 +148,7 @@ def _load(conn, batch_id, export, stored_path, file_name, fmt, threshold, today)
         sql.Identifier("raw", export.raw_table), sql.SQL(", ").join(columns)
     )
     with open_rows(stored_path, fmt) as (header, rows):
-        plan = plan_header(export, header, file_name)
+        plan = plan_header(export, header or [c.name for c in export.columns], file_name)
         validator = RowValidator(export, plan, today)
         with conn.cursor().copy(copy_sql) as copy:
             for row_number, row in enumerate(rows, start=1):
@@ -164,9 +164,7 @@ def _load(conn, batch_id, export, stored_path, file_name, fmt, threshold, today)
     quarantined = len(bad_rows)
     _store_problems(conn, batch_id, problems)
     share = quarantined / received if received else 0.0
-    if received == 0:
-        status, summary = "rejected", f"{file_name}: no data rows"
-    elif share > threshold:
+    if share > threshold:
         status = "rejected"
         summary = (f"{file_name}: {quarantined} of {received} rows ({share:.1%}) failed "
                    f"validation, above the {threshold:.0%} threshold; first: "

@@ -19,6 +19,7 @@ from pathlib import Path
 from resources.errors import ValidationError
 
 CSV_DELIMITERS = ";,\t|"
+Rows = Iterator[list[str | None]]
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,8 @@ def _open_binary(path: Path, compressed: bool):
 
 
 @contextmanager
-def open_rows(path: Path, fmt: FileFormat) -> Iterator[tuple[list[str], Iterator[list[str | None]]]]:
-    """Yield (header, row iterator). Row numbers are 1-based over data rows."""
+def open_rows(path: Path, fmt: FileFormat) -> Iterator[tuple[list[str] | None, Rows]]:
+    """Yield (header, row iterator); header None for an empty JSON export."""
     with _open_binary(path, fmt.compressed) as raw:
         text = io.TextIOWrapper(raw, encoding=fmt.encoding, newline="")
         if fmt.format == "csv":
@@ -130,7 +131,7 @@ def _json_rows(path: Path, text: io.TextIOWrapper):
     try:
         first_record = next(records_iter)
     except StopIteration:
-        raise ValidationError(f"{path.name}: no records", details={"file": path.name}) from None
+        return None, iter(())  # an empty export is valid: nothing happened that day
     header = list(first_record.keys())
 
     def rows() -> Iterator[list[str | None]]:

@@ -45,9 +45,7 @@ def mask_url(url: str) -> str:
     return f"{scheme}://***" if sep and scheme else "***"
 
 
-def backoff_delay(
-    attempt: int, base_seconds: float = 60, cap_seconds: float = 3600, rng=random
-) -> float:
+def backoff_delay(attempt: int, base_seconds: float = 60, cap_seconds: float = 3600, rng=random) -> float:
     """Seconds to wait after failed attempt number ``attempt`` (1-based).
 
     Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**(attempt-1))].
@@ -122,11 +120,7 @@ def _quiet_loggers() -> Iterator[None]:
 
 
 def _failure_text(result: apprise.AppriseResult) -> str:
-    messages = [
-        entry.message
-        for entry in result.logs()
-        if entry.level not in ("DEBUG", "TRACE", "INFO")
-    ]
+    messages = [entry.message for entry in result.logs() if entry.level not in ("DEBUG", "TRACE", "INFO")]
     return "; ".join(dict.fromkeys(messages))  # de-duplicated, order kept
 
 

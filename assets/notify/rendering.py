@@ -41,9 +41,7 @@ class TemplateRenderError(ValueError):
 
 class _StrictSandbox(ImmutableSandboxedEnvironment):
     def unsafe_undefined(self, obj, attribute):
-        raise SecurityError(
-            f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe"
-        )
+        raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")
 
 
 _TEXT_ENV = _StrictSandbox(autoescape=False, keep_trailing_newline=True)
@@ -52,9 +50,7 @@ _HTML_ENV = _StrictSandbox(autoescape=True, keep_trailing_newline=True)
 # --- default templates -------------------------------------------------------------
 # Each alert type has a headline and labelled facts; each body format lays them out.
 
-_SUBJECT_PREFIX = (
-    "{% if event == 'resolved' %}[RESOLVED]{% else %}[{{ severity | upper }}]{% endif %} "
-)
+_SUBJECT_PREFIX = "{% if event == 'resolved' %}[RESOLVED]{% else %}[{{ severity | upper }}]{% endif %} "
 _WHAT = "{{ details.sku or item_id }} at {{ location_id }}"
 
 _HEADLINES = {
@@ -67,10 +63,8 @@ _GENERIC_HEADLINE = "{{ alert_type | replace('_', ' ') | capitalize }}: " + _WHA
 
 _FACTS: dict[str, list[tuple[str, str]]] = {
     "stockout": [
-        ("Projected stockout", "{{ details.stockout_date }}"
-                               " (in {{ details.days_until_stockout }} days)"),
-        ("Order by", "{{ details.order_by_date }}"
-                     "{% if details.order_overdue %} (overdue){% endif %}"),
+        ("Projected stockout", "{{ details.stockout_date }} (in {{ details.days_until_stockout }} days)"),
+        ("Order by", "{{ details.order_by_date }}{% if details.order_overdue %} (overdue){% endif %}"),
         ("Shortfall", "{{ details.shortfall_qty | round(1) }} units"),
         ("Lead time", "{{ details.lead_time_days }} days"),
         ("On hand", "{{ details.on_hand | round(1) }}"),
@@ -83,16 +77,19 @@ _FACTS: dict[str, list[tuple[str, str]]] = {
     ],
     "excess": [
         ("On hand", "{{ details.on_hand | round(1) }}"),
-        ("Days of cover", "{{ details.days_of_cover if details.days_of_cover is not none"
-                          " else 'no recent demand' }}"),
+        (
+            "Days of cover",
+            "{{ details.days_of_cover if details.days_of_cover is not none else 'no recent demand' }}",
+        ),
         ("Excess quantity", "{{ details.excess_qty | round(1) }}"),
-        ("Excess value", "{{ details.excess_value if details.excess_value is not none"
-                         " else 'unknown' }}"),
+        ("Excess value", "{{ details.excess_value if details.excess_value is not none else 'unknown' }}"),
     ],
     "demand_anomaly": [
         ("Latest demand", "{{ details.actual | round(1) }}"),
-        ("Expected range", "{{ details.expected_lower | round(1) }}"
-                           " to {{ details.expected_upper | round(1) }}"),
+        (
+            "Expected range",
+            "{{ details.expected_lower | round(1) }} to {{ details.expected_upper | round(1) }}",
+        ),
     ],
 }
 _HEADLINE_TEXT = "{% if event == 'resolved' %}Resolved: {% endif %}{{ message }}"
@@ -101,8 +98,7 @@ _HEADLINE_TEXT = "{% if event == 'resolved' %}Resolved: {% endif %}{{ message }}
 def _layout(body_format: str, facts: list[tuple[str, str]]) -> str:
     if body_format == "html":
         rows = "".join(
-            f'<tr><th align="left">{escape(label)}</th><td>{value}</td></tr>\n'
-            for label, value in facts
+            f'<tr><th align="left">{escape(label)}</th><td>{value}</td></tr>\n' for label, value in facts
         )
         return "<p>" + _HEADLINE_TEXT + "</p>\n<table>\n" + rows + "</table>\n"
     if body_format == "markdown":
@@ -155,9 +151,7 @@ def build_context(event: AlertEvent, recipient: Recipient | None = None) -> dict
     return context
 
 
-def render(
-    template_subject: str, template_body: str, context: dict, html: bool
-) -> tuple[str, str]:
+def render(template_subject: str, template_body: str, context: dict, html: bool) -> tuple[str, str]:
     """Render (subject, body). The subject is always plain text on a single line."""
     try:
         subject = _TEXT_ENV.from_string(template_subject).render(context)

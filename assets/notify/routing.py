@@ -118,9 +118,7 @@ def in_quiet_hours(local_time: time, quiet_hours: tuple[time, time] | None) -> b
     return local_time >= start or local_time < end
 
 
-def quiet_hours_end(
-    now: datetime, tz_name: str, quiet_hours: tuple[time, time] | None
-) -> datetime | None:
+def quiet_hours_end(now: datetime, tz_name: str, quiet_hours: tuple[time, time] | None) -> datetime | None:
     """When the quiet period containing ``now`` ends (UTC), or None if not quiet now."""
     zone = ZoneInfo(tz_name)
     local = now.astimezone(zone)
@@ -201,9 +199,7 @@ def plan_deliveries(
             recipient = by_id.get(str(pref.recipient_id))
             if recipient is None or not _wants(event, pref, now):
                 continue
-            key = idempotency_key(
-                event, recipient.id, pref.channel_url, now, pref.repeat_interval_hours
-            )
+            key = idempotency_key(event, recipient.id, pref.channel_url, now, pref.repeat_interval_hours)
             if key in seen_keys:  # two preferences pointing at the same channel
                 continue
             seen_keys.add(key)

@@ -18,7 +18,8 @@
     the registry are recognised: 'YYYYMMDD' (SAP) and 'YYYY-MM-DD' (the others).
 #}
 {% macro safe_cast_date(col, fmt='YYYY-MM-DD') -%}
-    {%- set shapes = {'YYYYMMDD': '^[0-9]{8}$', 'YYYY-MM-DD': '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'} -%}
+    {#- strptime, which validated the value, also accepts 2024-3-1: so does to_date. -#}
+    {%- set shapes = {'YYYYMMDD': '^[0-9]{8}$', 'YYYY-MM-DD': '^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$'} -%}
     {%- if fmt not in shapes -%}
         {{ exceptions.raise_compiler_error("safe_cast_date: unsupported format " ~ fmt) }}
     {%- endif -%}
@@ -45,16 +46,14 @@
 
 
 {#
-    Decimal text -> numeric. Accepts '1234.5' and, because SAP exports written
-    with a German locale use it, a single decimal comma '1234,5'. Thousands
-    separators are not accepted (ambiguous between locales).
+    Decimal text -> numeric: plain decimal notation with optional sign and exponent,
+    what ingest validation (Python Decimal) lets through and JSON floats look like
+    ('12.0', '1e-05').
 #}
 {% macro safe_cast_numeric(col) -%}
     case
         when trim({{ col }}) ~ '^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$'
             then trim({{ col }})::numeric
-        when trim({{ col }}) ~ '^[+-]?[0-9]*,[0-9]+$'
-            then replace(trim({{ col }}), ',', '.')::numeric
     end
 {%- endmacro %}
 

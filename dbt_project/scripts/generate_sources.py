@@ -31,20 +31,25 @@ HEADER = """\
 # Do not edit by hand: change the registry and re-run the script.
 """
 
-BATCH_STATUSES = ["received", "validating", "loaded", "rejected", "superseded"]
+# raw_data_batches is owned by the Alembic migration (resources/migrations); keep these
+# in step with its status check.
+BATCH_STATUSES = ["received", "validating", "loaded", "rejected", "superseded", "failed"]
 
-# Only the columns staging relies on; ingest may keep more bookkeeping columns.
+# Only the columns staging relies on or that help debugging; the table has more.
 BATCH_COLUMNS = [
     ("id", "bigint", "Batch id; raw rows reference it as _batch_id. Higher = later."),
     ("source_system", "text", "Source system of the export: sap, odoo, acct."),
     ("entity", "text", "Entity of the export, e.g. material_master."),
+    ("file_name", "text", "Name of the ingested file."),
     (
         "status",
         "text",
-        "received, validating, loaded, rejected or superseded. Staging reads only the "
-        "rows of 'loaded' batches.",
+        "received, validating, loaded, rejected, superseded or failed. Staging reads only "
+        "the rows of 'loaded' batches.",
     ),
-    ("loaded_at", "timestamptz", "When the batch finished loading into raw."),
+    ("rows_loaded", "integer", "Rows landed in the raw table (quarantined rows excluded)."),
+    ("received_at", "timestamptz", "When the file was received."),
+    ("finished_at", "timestamptz", "When loading finished (or failed)."),
 ]
 
 # strptime -> a human-readable pattern for the docs.
@@ -123,18 +128,23 @@ def _table(export: ExportType) -> dict[str, Any]:
 
 
 def build_sources() -> dict[str, Any]:
+    batch_tests: dict[str, list[Any]] = {
+        "id": ["unique", "not_null"],
+        "status": [{"accepted_values": {"arguments": {"values": BATCH_STATUSES}}}],
+    }
     batches: dict[str, Any] = {
         "name": "raw_data_batches",
         "description": "One row per ingested export file and its lifecycle status.",
         "columns": [
-            {"name": name, "data_type": data_type, "description": doc}
+            {
+                "name": name,
+                "data_type": data_type,
+                "description": doc,
+                **({"data_tests": batch_tests[name]} if name in batch_tests else {}),
+            }
             for name, data_type, doc in BATCH_COLUMNS
         ],
     }
-    batches["columns"][0]["data_tests"] = ["unique", "not_null"]
-    batches["columns"][3]["data_tests"] = [
-        {"accepted_values": {"arguments": {"values": BATCH_STATUSES}}}
-    ]
     return {
         "version": 2,
         "sources": [

@@ -91,9 +91,16 @@ def test_planned_alert_is_rendered_and_delivered_end_to_end(inbox):
         item_id=42,
         location_id="WH-MAIN",
         message="BLT-M8-30 (Hex bolt M8x30) at WH-MAIN: projected stockout on 2026-03-05",
-        details={"sku": "BLT-M8-30", "stockout_date": "2026-03-05", "days_until_stockout": 3,
-                 "order_by_date": "2026-02-20", "order_overdue": True, "shortfall_qty": 54.0,
-                 "lead_time_days": 13, "on_hand": 20.0},
+        details={
+            "sku": "BLT-M8-30",
+            "stockout_date": "2026-03-05",
+            "days_until_stockout": 3,
+            "order_by_date": "2026-02-20",
+            "order_overdue": True,
+            "shortfall_qty": 54.0,
+            "lead_time_days": 13,
+            "on_hand": 20.0,
+        },
         status="open",
         event="new",
     )
@@ -111,3 +118,13 @@ def test_planned_alert_is_rendered_and_delivered_end_to_end(inbox):
     [payload] = inbox.received
     assert payload["title"] == "[CRITICAL] Stockout risk: BLT-M8-30 at WH-MAIN on 2026-03-05"
     assert "Order by: 2026-02-20 (overdue)" in payload["message"]
+
+
+def test_receiver_can_listen_on_a_chosen_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with LocalReceiver(port=port, path="planner") as receiver:
+        assert receiver.url == f"json://127.0.0.1:{port}/planner"
+        assert deliver(receiver.url, "hello", "inbox", "markdown").ok
+        assert receiver.received[0]["title"] == "hello"

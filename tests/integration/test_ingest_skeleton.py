@@ -61,3 +61,22 @@ def test_batch_over_the_bad_row_threshold_is_rejected_whole(conn, settings, tmp_
     count = conn.execute("select count(*) from raw.sap_stock where _batch_id = %s",
                          (result.batch_id,)).fetchone()[0]
     assert count == 0
+
+
+def test_json_array_and_an_empty_export_load(conn, settings, tmp_path):
+    moves = tmp_path / "odoo_stock_moves.json"
+    moves.write_text('[{"id": 1, "product_id": 7, "date": "2025-06-01T10:00:00", '
+                     '"product_uom_qty": 3, "location_id": "WH/Stock", '
+                     '"location_dest_id": "Partners/Customers", "state": "done", "reference": null}]')
+    result = ingest_file(conn, moves, "odoo", "stock_moves", store_dir=settings.data_dir / "files",
+                         today=date(2025, 6, 30))
+    assert (result.status, result.rows_loaded) == ("loaded", 1)
+    row = conn.execute("select id, product_uom_qty, state, reference from raw.odoo_stock_moves "
+                       "where _batch_id = %s", (result.batch_id,)).fetchone()
+    assert row == ("1", "3", "done", None)
+
+    empty = tmp_path / "odoo_workcenter_operations.json"
+    empty.write_text("[]")
+    result = ingest_file(conn, empty, "odoo", "workcenter_operations",
+                         store_dir=settings.data_dir / "files")
+    assert (result.status, result.rows_received, result.rows_loaded) == ("loaded", 0, 0)

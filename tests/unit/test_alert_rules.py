@@ -102,9 +102,7 @@ def test_pessimistic_policy_uses_the_upper_path():
     proj = projection(100, 8, upper=12)  # expected never < 0 in 10 days; upper at d = 8
     plain = by_type(evaluate_item_alerts(BOLT, proj, None, None, TODAY))
     careful = by_type(
-        evaluate_item_alerts(
-            BOLT, proj, None, None, TODAY, AlertPolicy(use_pessimistic_projection=True)
-        )
+        evaluate_item_alerts(BOLT, proj, None, None, TODAY, AlertPolicy(use_pessimistic_projection=True))
     )
     assert "stockout" not in plain
     assert careful["stockout"].details["stockout_date"] == "2026-03-10"

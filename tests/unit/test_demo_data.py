@@ -139,8 +139,13 @@ def test_no_demand_on_plant_holidays(tmp_path):
                        fault_rate=0)
     _, moves = _csv(tmp_path, "sap", "goods_movements")
     issue_days = Counter(r["BUDAT"] for r in moves if r["SHKZG"] == "H")
-    for holiday in ("20241224", "20241225", "20241226", "20250101"):
+    holidays = ("20241224", "20241225", "20241226", "20250101")
+    for holiday in holidays:
         assert issue_days[holiday] == 0
+    # Suppliers deliver on working days (a new item's first stock may land any day).
+    receipts = [r for r in moves if r["BWART"] == "101"]
+    late = sum(r["BUDAT"] in holidays or _sap_date(r["BUDAT"]).weekday() >= 5 for r in receipts)
+    assert receipts and late <= 2
     sundays = [d for d in issue_days if _sap_date(d).weekday() == 6]
     weekdays = [d for d in issue_days if _sap_date(d).weekday() < 5]
     assert sum(issue_days[d] for d in sundays) * 10 < sum(issue_days[d] for d in weekdays)
@@ -262,3 +267,11 @@ def test_rejects_bad_arguments(tmp_path):
         generate_demo_data(tmp_path, items=0)
     with pytest.raises(ValueError):
         generate_demo_data(tmp_path, items=5, fault_rate=1.5)
+
+
+def test_short_window_still_values_every_item(tmp_path):
+    summary = generate_demo_data(tmp_path, items=12, days=7, seed=1, end_date=END, fault_rate=0)
+    _, valuation = _csv(tmp_path, "acct", "item_valuation")
+    assert {r["item_ref"] for r in valuation} == {f"FC-{i:06d}" for i in range(1, 13)}
+    assert all(date.fromisoformat(r["valuation_date"]).day == 1 for r in valuation)
+    assert summary.files["sap/stock/sap_stock.csv"] > 0

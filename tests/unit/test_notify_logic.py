@@ -181,9 +181,7 @@ def test_quiet_hours_end_same_morning_and_in_summer_time():
     early = datetime(2026, 1, 16, 5, 30, tzinfo=UTC)  # 06:30 CET
     assert quiet_hours_end(early, "Europe/Berlin", NIGHT) == datetime(2026, 1, 16, 6, 0, tzinfo=UTC)
     summer = datetime(2026, 7, 15, 21, 30, tzinfo=UTC)  # 23:30 CEST
-    assert quiet_hours_end(summer, "Europe/Berlin", NIGHT) == datetime(
-        2026, 7, 16, 5, 0, tzinfo=UTC
-    )
+    assert quiet_hours_end(summer, "Europe/Berlin", NIGHT) == datetime(2026, 7, 16, 5, 0, tzinfo=UTC)
     assert quiet_hours_end(NOON, "Europe/Berlin", NIGHT) is None
 
 
@@ -240,18 +238,30 @@ def test_idempotency_key_does_not_contain_the_url():
 def realistic_events() -> list[AlertEvent]:
     """Events carrying exactly the details the alert rules produce."""
     today = date(2026, 3, 2)
-    item = ItemContext(42, "BLT-M8-30", "Hex bolt <M8x30> & washer", "WH-MAIN", 10, 40.0,
-                       160.0, 2.5, 100.0, 12.0)
+    item = ItemContext(
+        42, "BLT-M8-30", "Hex bolt <M8x30> & washer", "WH-MAIN", 10, 40.0, 160.0, 2.5, 100.0, 12.0
+    )
     forecast = pd.DataFrame(
         {"target_date": [today + timedelta(days=i) for i in range(20)], "yhat": [14.0] * 20}
     )
     alerts = evaluate_item_alerts(item, project_inventory(100, forecast, None), 40.0, (6, 18), today)
-    alerts += evaluate_item_alerts(item, project_inventory(100, forecast.assign(yhat=8.0), None),
-                                   None, None, today)
+    alerts += evaluate_item_alerts(
+        item, project_inventory(100, forecast.assign(yhat=8.0), None), None, None, today
+    )
     alerts += evaluate_item_alerts(replace(item, on_hand=5000), None, None, None, today)
     return [
-        AlertEvent(i, a.dedup_key, a.alert_type, a.severity, a.item_id, a.location_id,
-                   a.message, a.details, "open", "new")
+        AlertEvent(
+            i,
+            a.dedup_key,
+            a.alert_type,
+            a.severity,
+            a.item_id,
+            a.location_id,
+            a.message,
+            a.details,
+            "open",
+            "new",
+        )
         for i, a in enumerate(alerts)
     ]
 
@@ -265,8 +275,7 @@ def test_every_default_template_renders_with_rule_details():
         assert subject.startswith("[") and "BLT-M8-30" in subject and "\n" not in subject
         assert "WH-MAIN" in subject
         assert "None" not in body and "BLT-M8-30" in body
-    stockout_text = render(*template_for("stockout", "json"), build_context(events["stockout"]),
-                           False)[1]
+    stockout_text = render(*template_for("stockout", "json"), build_context(events["stockout"]), False)[1]
     assert "Order by: 2026-02-27 (overdue)" in stockout_text
 
 

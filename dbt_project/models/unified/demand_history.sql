@@ -3,7 +3,10 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key=['item_id', 'location_id', 'demand_date'],
-        pre_hook="{{ delete_date_window('demand_date') }}",
+        pre_hook=[
+            "{{ prefer_hash_joins() }}",
+            "{{ delete_date_window('demand_date') }}",
+        ],
         on_schema_change='append_new_columns',
     )
 }}
@@ -22,6 +25,10 @@ odoo_moves as (
 
 external_ids as (
     select * from {{ ref('item_external_ids') }}
+),
+
+exported_stock_days as (
+    select * from {{ ref('int_exported_stock_days') }}
 ),
 
 inventory as (
@@ -43,6 +50,7 @@ sap_demand as (
         and external_ids.external_id = goods_movements.material_number
     where goods_movements.movement_type in ('261', '601')
         and goods_movements.debit_credit = 'H'
+        and goods_movements.posting_date is not null
     group by 1, 2, 3
 ),
 
@@ -59,6 +67,7 @@ odoo_demand as (
         on external_ids.source_system = 'odoo'
         and external_ids.external_id = odoo_moves.product_id::text
     where odoo_moves.state = 'done'
+        and odoo_moves.move_date is not null
         and {{ odoo_is_internal_location('odoo_moves.source_location') }}
         and (
             {{ odoo_is_customer_location('odoo_moves.destination_location') }}
@@ -73,11 +82,11 @@ demand as (
     select * from odoo_demand
 ),
 
--- Days an item-location shows up in the data at all: demand or stock.
+-- Days an item-location shows up in the data at all: demand or exported stock.
 activity as (
     select item_id, location_id, demand_date as activity_date from demand
     union all
-    select item_id, location_id, snapshot_date as activity_date from inventory
+    select item_id, location_id, snapshot_date as activity_date from exported_stock_days
 ),
 
 -- Zero-fill up to the latest day of the item-location's source system, not the
@@ -112,25 +121,40 @@ calendar as (
     cross join lateral generate_series(spans.first_date, spans.last_date, interval '1 day') as day
 ),
 
+-- Calendar, demand and stock stacked and summed per day rather than joined: one
+-- aggregate, whatever the planner believes about the row counts of the views.
+-- Every demand and stock day lies inside its item-location's calendar (stock
+-- days are carried forward only between exported days).
+stacked as (
+    select item_id, location_id, demand_date, 0 as quantity, false as is_stockout, true as in_calendar
+    from calendar
+    union all
+    select item_id, location_id, demand_date, quantity, false, false
+    from demand
+    union all
+    -- A stockout day has no stock to consume: forecasting can treat its zero
+    -- (or low) demand as censored rather than as a real absence of demand.
+    select item_id, location_id, snapshot_date, 0, on_hand = 0, false
+    from inventory
+),
+
+windowed as (
+    select * from stacked
+    where true {{ date_window_filter('demand_date') }}
+),
+
 final as (
     select
-        calendar.item_id,
-        calendar.location_id,
-        calendar.demand_date,
-        coalesce(demand.quantity, 0) as quantity,
-        -- A stockout day has no stock to consume: forecasting can treat its zero
-        -- (or low) demand as censored rather than as real absence of demand.
-        coalesce(inventory.on_hand = 0, false) as is_stockout
-    from calendar
-    left join demand
-        on calendar.item_id = demand.item_id
-        and calendar.location_id = demand.location_id
-        and calendar.demand_date = demand.demand_date
-    left join inventory
-        on calendar.item_id = inventory.item_id
-        and calendar.location_id = inventory.location_id
-        and calendar.demand_date = inventory.snapshot_date
-    where true {{ date_window_filter('calendar.demand_date') }}
+        item_id,
+        location_id,
+        demand_date,
+        sum(quantity) as quantity,
+        coalesce(bool_or(is_stockout), false) as is_stockout
+    from windowed
+    group by item_id, location_id, demand_date
+    -- Only calendar days: guards against stale inventory_snapshots rows when
+    -- demand_history is run on its own.
+    having bool_or(in_calendar)
 )
 
 select * from final

@@ -3,7 +3,10 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key=['item_id', 'location_id', 'snapshot_date'],
-        pre_hook="{{ delete_date_window('snapshot_date') }}",
+        pre_hook=[
+            "{{ prefer_hash_joins() }}",
+            "{{ delete_date_window('snapshot_date') }}",
+        ],
         on_schema_change='append_new_columns',
     )
 }}
@@ -15,115 +18,56 @@
 -- window), so an incremental run gives exactly the rows a full refresh gives.
 with
 
-sap_stock as (
-    select * from {{ ref('stg_sap__stock') }}
-),
-
-odoo_quants as (
-    select * from {{ ref('stg_odoo__stock_quants') }}
-),
-
-external_ids as (
-    select * from {{ ref('item_external_ids') }}
+exported_days as (
+    select * from {{ ref('int_exported_stock_days') }}
 ),
 
 open_supply as (
     select * from {{ ref('open_supply') }}
 ),
 
--- SAP: storage locations summed to the plant. Nothing is reserved in MARD terms.
-sap_days as (
+-- Each exported day stands for itself and for the missing days up to the next
+-- exported day of the item-location (carried forward). The last exported day
+-- stands only for itself: nothing is invented after the data ends.
+exported_with_next as (
     select
-        external_ids.item_id,
-        {{ location_id('sap', 'sap_stock.plant') }} as location_id,
-        sap_stock.snapshot_date,
-        sum(sap_stock.on_hand) as on_hand,
-        0::numeric as allocated
-    from sap_stock
-    inner join external_ids
-        on external_ids.source_system = 'sap'
-        and external_ids.external_id = sap_stock.material_number
-    group by 1, 2, 3
-),
-
-odoo_days as (
-    select
-        external_ids.item_id,
-        {{ location_id('odoo', 'odoo_quants.location') }} as location_id,
-        odoo_quants.snapshot_date,
-        sum(odoo_quants.on_hand) as on_hand,
-        sum(odoo_quants.reserved) as allocated
-    from odoo_quants
-    inner join external_ids
-        on external_ids.source_system = 'odoo'
-        and external_ids.external_id = odoo_quants.product_id::text
-    group by 1, 2, 3
-),
-
-exported_days as (
-    select * from sap_days
-    union all
-    select * from odoo_days
-),
-
-spans as (
-    select
-        item_id,
-        location_id,
-        min(snapshot_date) as first_date,
-        max(snapshot_date) as last_date
+        *,
+        lead(snapshot_date) over (
+            partition by item_id, location_id
+            order by snapshot_date
+        ) as next_exported_date
     from exported_days
-    group by item_id, location_id
-),
-
-calendar as (
-    select
-        spans.item_id,
-        spans.location_id,
-        day::date as snapshot_date
-    from spans
-    cross join lateral generate_series(spans.first_date, spans.last_date, interval '1 day') as day
-),
-
--- fill_group counts exported days so far: a missing day shares the group of the
--- last exported day before it, whose values it takes.
-calendar_with_exports as (
-    select
-        calendar.item_id,
-        calendar.location_id,
-        calendar.snapshot_date,
-        exported_days.on_hand,
-        exported_days.allocated,
-        exported_days.snapshot_date is null as is_carried_forward,
-        count(exported_days.snapshot_date) over (
-            partition by calendar.item_id, calendar.location_id
-            order by calendar.snapshot_date
-        ) as fill_group
-    from calendar
-    left join exported_days
-        on calendar.item_id = exported_days.item_id
-        and calendar.location_id = exported_days.location_id
-        and calendar.snapshot_date = exported_days.snapshot_date
 ),
 
 filled as (
     select
-        item_id,
-        location_id,
-        snapshot_date,
-        first_value(on_hand) over fill_window as on_hand,
-        first_value(allocated) over fill_window as allocated,
-        is_carried_forward
-    from calendar_with_exports
-    window fill_window as (
-        partition by item_id, location_id, fill_group
-        order by snapshot_date
-    )
+        exported_with_next.item_id,
+        exported_with_next.location_id,
+        day::date as snapshot_date,
+        exported_with_next.on_hand,
+        exported_with_next.allocated,
+        day::date > exported_with_next.snapshot_date as is_carried_forward
+    from exported_with_next
+    cross join lateral generate_series(
+        exported_with_next.snapshot_date,
+        coalesce(exported_with_next.next_exported_date - 1, exported_with_next.snapshot_date),
+        interval '1 day'
+    ) as day
 ),
 
 windowed as (
     select * from filled
     where true {{ date_window_filter('snapshot_date') }}
+),
+
+supply_by_day as (
+    select
+        item_id,
+        location_id,
+        expected_date,
+        sum(quantity) as quantity
+    from open_supply
+    group by item_id, location_id, expected_date
 ),
 
 -- Approximation: we only know today's open supply, so "on order" on a day is the
@@ -134,14 +78,14 @@ with_on_order as (
         windowed.location_id,
         windowed.snapshot_date,
         windowed.on_hand,
-        coalesce(sum(open_supply.quantity), 0) as on_order,
+        coalesce(sum(supply_by_day.quantity), 0) as on_order,
         windowed.allocated,
         windowed.is_carried_forward
     from windowed
-    left join open_supply
-        on windowed.item_id = open_supply.item_id
-        and windowed.location_id = open_supply.location_id
-        and open_supply.expected_date > windowed.snapshot_date
+    left join supply_by_day
+        on windowed.item_id = supply_by_day.item_id
+        and windowed.location_id = supply_by_day.location_id
+        and supply_by_day.expected_date > windowed.snapshot_date
     group by
         windowed.item_id,
         windowed.location_id,

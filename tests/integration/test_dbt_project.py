@@ -1,0 +1,697 @@
+"""Integration tests of the dbt project against a throwaway embedded PostgreSQL.
+
+One module-scoped fixture does all the (slow, ~5 s each) dbt work once:
+
+1. ``dbt build`` of the whole project on a small hand-made raw data set;
+2. new raw batches arrive and one is superseded, then ``dbt build`` of
+   manufacturing_items, the snapshot and the incremental models with the partition
+   vars ``min_date``/``max_date`` (what Dagster does per partition);
+3. ``dbt build --full-refresh`` of the incremental models, to compare with step 2.
+
+The tables are captured after each step, so the tests only read Python data and
+do not depend on their order.
+
+Data set (March 2024, days 1-5):
+
+- FC-100 in both ERPs: SAP material 100100 (plants 1000 and 2000) and Odoo product 7;
+- FC-200 SAP only, FC-300 Odoo only, FC-400 Odoo only and archived;
+- SAP material 900900 without BISMT (no SKU): left out, with a warning;
+- SAP stock of FC-100 misses 2024-03-03; a superseded batch has that day: ignored;
+- Odoo stock of product 7 misses 2024-03-03; a rejected batch is ignored;
+- the material master of FC-100 / plant 1000 arrives twice: the later batch wins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pgserver
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
+
+from assets.ingest.registry import EXPORT_TYPES
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT = REPO_ROOT / "dbt_project"
+
+D = dt.date
+WINDOW = {"min_date": "2024-03-03", "max_date": "2024-03-05"}
+
+# --------------------------------------------------------------------------- data
+
+BATCHES = [
+    # id, source_system, entity, status
+    (1, "sap", "material_master", "loaded"),
+    (2, "sap", "material_master", "loaded"),
+    (3, "sap", "stock", "loaded"),
+    (4, "sap", "stock", "superseded"),
+    (5, "sap", "goods_movements", "loaded"),
+    (6, "sap", "purchase_orders", "loaded"),
+    (7, "sap", "routings", "loaded"),
+    (8, "sap", "master_audit", "loaded"),
+    (9, "odoo", "products", "loaded"),
+    (10, "odoo", "stock_quants", "loaded"),
+    (11, "odoo", "stock_moves", "loaded"),
+    (12, "odoo", "workcenter_operations", "loaded"),
+    (13, "acct", "item_valuation", "loaded"),
+    (14, "odoo", "stock_quants", "rejected"),
+    (15, "odoo", "stock_quants", "loaded"),
+    (16, "acct", "item_valuation", "failed"),
+]
+
+M100 = "000000000000100100"
+M200 = "000000000000200200"
+M900 = "000000000000900900"
+
+RawRows = list[tuple[int, dict[str, str]]]
+
+
+def _batch(batch_id: int, columns: str, *rows: tuple[str, ...]) -> RawRows:
+    """Rows of one raw batch: `columns` are the lower-case raw column names."""
+    names = columns.split()
+    return [(batch_id, dict(zip(names, row, strict=True))) for row in rows]
+
+
+MM = "matnr werks maktx matkl meins bismt ean11 plifz eisbe minbe lvorm"
+STOCK = "stichtag matnr werks lgort labst speme meins"
+MOVES = "mblnr zeile bwart matnr werks lgort budat menge meins shkzg"
+QUANTS = "date product_id location_id quantity reserved_quantity"
+
+# fmt: off
+ROWS: dict[str, RawRows] = {
+    "sap_material_master": [
+        *_batch(1, MM,
+            (M100, "1000", "Widget", "001", "ST", "FC-100", "4000000000017", "5", "10", "30", ""),
+            (M100, "2000", "Widget", "001", "ST", "FC-100", "", "9", "50", "80", ""),
+            (M200, "1000", "Steel sheet", "002", "KG", "FC-200", "", "12", "100", "250", ""),
+            (M900, "1000", "Legacy part", "003", "ST", "", "", "3", "0", "0", ""),  # no SKU
+        ),
+        # Later batch, same natural key: safety stock 10 -> 20 must win.
+        *_batch(2, MM,
+            (M100, "1000", "Widget", "001", "ST", "FC-100", "4000000000017", "5", "20", "30", ""),
+        ),
+    ],
+    "sap_stock": [
+        *_batch(3, STOCK,
+            # FC-100: two storage locations; 2024-03-03 missing.
+            ("20240301", M100, "1000", "0001", "40", "0", "ST"),
+            ("20240301", M100, "1000", "0002", "10", "0", "ST"),
+            ("20240302", M100, "1000", "0001", "35", "0", "ST"),
+            ("20240302", M100, "1000", "0002", "10", "0", "ST"),
+            ("20240304", M100, "1000", "0001", "30", "0", "ST"),
+            ("20240304", M100, "1000", "0002", "12", "0", "ST"),
+            ("20240305", M100, "1000", "0001", "28", "0", "ST"),
+            ("20240305", M100, "1000", "0002", "12", "0", "ST"),
+            # FC-200: every day, out of stock on 2024-03-04.
+            ("20240301", M200, "1000", "0001", "500", "0", "KG"),
+            ("20240302", M200, "1000", "0001", "480", "0", "KG"),
+            ("20240303", M200, "1000", "0001", "470", "0", "KG"),
+            ("20240304", M200, "1000", "0001", "0", "0", "KG"),
+            ("20240305", M200, "1000", "0001", "450.5", "", "KG"),  # speme empty
+            # Material without SKU: left out.
+            ("20240301", M900, "1000", "0001", "5", "0", "ST"),
+        ),
+        # Superseded batch: ignored, so FC-100 stays missing on 2024-03-03.
+        *_batch(4, STOCK, ("20240303", M100, "1000", "0001", "9999", "", "ST")),
+    ],
+    "sap_goods_movements": _batch(5, MOVES,
+        ("4900000001", "1", "261", M100, "1000", "0001", "20240302", "5", "ST", "H"),
+        ("4900000002", "1", "601", M100, "1000", "0001", "20240304", "3", "ST", "H"),
+        ("4900000002", "2", "601", M100, "1000", "0002", "20240304", "1", "ST", "H"),
+        ("4900000003", "1", "101", M200, "1000", "0001", "20240302", "100", "KG", "S"),  # GR
+        ("4900000004", "1", "261", M200, "1000", "0001", "20240305", "20", "KG", "H"),
+    ),
+    "sap_purchase_orders": _batch(6, "ebeln ebelp matnr werks eindt menge wemng meins",
+        ("4500000001", "10", M200, "1000", "20240310", "100", "40", "KG"),
+        ("4500000001", "20", M200, "1000", "20240303", "50", "50", "KG"),  # fully received
+        ("4500000002", "10", M100, "1000", "20240304", "30", "0", "ST"),
+    ),
+    "sap_routings": _batch(7, "matnr werks plnnr vornr arbpl ltxa1 vgw01 vgw02 vge01",
+        (M100, "1000", "50000001", "0010", "CUT-01", "Cut", "15", "2.5", "MIN"),
+        (M100, "1000", "50000001", "0020", "ASM-01", "Assemble", "0.5", "0.1", "H"),
+    ),
+    "sap_master_audit": _batch(8, "changenr objectid werks udate fname value_old value_new",
+        ("0000012345", M100, "1000", "20240301", "EISBE", "10", "20"),
+    ),
+    "odoo_products": _batch(9, "id default_code name categ_id uom_id barcode active"
+                               " produce_delay safety_stock reorder_point",
+        ("7", "FC-100", "Widget (Odoo)", "All / Finished", "Units", "", "true", "4", "15", "25"),
+        ("9", "FC-300", "Gadget", "All / Saleable / Gadgets", "Units", "", "true", "2", "5", "10"),
+        ("11", "FC-400", "Old gizmo", "All / Components", "kg", "", "false", "1", "", ""),
+    ),
+    "odoo_stock_quants": [
+        *_batch(10, QUANTS,
+            ("2024-03-01", "9", "WH/Stock", "10", "2"),
+            ("2024-03-02", "9", "WH/Stock", "6", "1"),
+            ("2024-03-03", "9", "WH/Stock", "6", "0"),
+            ("2024-03-04", "9", "WH/Stock", "0", "0"),
+            ("2024-03-05", "9", "WH/Stock", "8", "0"),
+            # product 7: 2024-03-03 missing
+            ("2024-03-01", "7", "WH/Stock", "20", "5"),
+            ("2024-03-02", "7", "WH/Stock", "20", "5"),
+            ("2024-03-04", "7", "WH/Stock", "18", "0"),
+            ("2024-03-05", "7", "WH/Stock", "18", "0"),
+            ("2024-03-01", "55", "WH/Stock", "1", "0"),  # unknown product: left out
+        ),
+        # Rejected batch: ignored.
+        *_batch(14, QUANTS, ("2024-03-01", "9", "WH/Stock", "999", "0")),
+        # A second location on one day only (superseded before the incremental run).
+        *_batch(15, QUANTS, ("2024-03-03", "9", "WH/Quality", "2", "0")),
+    ],
+    "odoo_stock_moves": _batch(11, "id product_id date product_uom_qty location_id"
+                                   " location_dest_id state reference",
+        ("101", "9", "2024-03-02T09:30:00", "4", "WH/Stock", "Partners/Customers", "done",
+         "WH/OUT/00001"),
+        ("102", "7", "2024-03-03 14:00:00", "2", "WH/Stock", "Virtual Locations/Production",
+         "done", "MO/00001"),
+        ("103", "9", "2024-03-08T08:00:00", "50", "Partners/Vendors", "WH/Stock", "assigned",
+         "WH/IN/00002"),
+        ("104", "9", "2024-03-01T10:00:00", "12", "Partners/Vendors", "WH/Stock", "done",
+         "WH/IN/00001"),  # a receipt, not demand
+        # 23:30 at UTC-2 is 01:30 UTC on the next day.
+        ("105", "9", "2024-03-04T23:30:00-02:00", "1", "WH/Stock", "Partners/Customers", "done",
+         "WH/OUT/00002"),
+        ("106", "9", "2024-03-06T10:00:00", "3", "WH/Stock", "Partners/Customers", "assigned",
+         "WH/OUT/00003"),  # an expected delivery, not supply
+    ),
+    "odoo_workcenter_operations": _batch(12, "id product_id workcenter name sequence"
+                                             " time_cycle_manual setup_time",
+        ("1", "7", "Assembly line", "Assemble", "10", "3.5", "10"),
+        ("2", "9", "Packing", "Pack", "10", "1.0", ""),
+    ),
+    "acct_item_valuation": _batch(13, "item_ref valuation_date standard_cost currency"
+                                      " valuation_class",
+        ("FC-100", "2024-01-01", "12.50", "EUR", "7920"),
+        ("FC-100", "2024-03-01", "13.10", "EUR", "7920"),
+        ("FC-200", "2024-02-01", "2.40", "eur", "3000"),
+        ("FC-999", "2024-02-01", "1.00", "EUR", ""),  # unknown SKU
+    ),
+}
+# fmt: on
+
+
+def _create_raw(conn: psycopg.Connection) -> None:
+    """The raw layout of the migration and ingest (resources/migrations, assets/ingest/
+    raw_tables.py), reduced to what staging reads: registry columns as text, lower-cased."""
+    conn.execute("create schema raw")
+    conn.execute(
+        """
+        create table raw.raw_data_batches (
+            id bigint primary key,
+            source_system text not null,
+            entity text not null,
+            file_name text not null default 'test',
+            status text not null check (status in
+                ('received', 'validating', 'loaded', 'rejected', 'superseded', 'failed')),
+            rows_loaded integer not null default 0,
+            received_at timestamptz not null default now(),
+            finished_at timestamptz
+        )
+        """
+    )
+    for export in EXPORT_TYPES:
+        columns = [
+            sql.SQL("_batch_id bigint not null references raw.raw_data_batches (id)"),
+            sql.SQL("_row_number integer not null"),
+            *(sql.SQL("{} text").format(sql.Identifier(c.lower())) for c in export.column_names),
+            sql.SQL("primary key (_batch_id, _row_number)"),
+        ]
+        conn.execute(
+            sql.SQL("create table raw.{} ({})").format(
+                sql.Identifier(export.raw_table), sql.SQL(", ").join(columns)
+            )
+        )
+
+
+def _insert_batches(conn: psycopg.Connection, batches: list[tuple[int, str, str, str]]) -> None:
+    conn.cursor().executemany(
+        "insert into raw.raw_data_batches (id, source_system, entity, status) values (%s, %s, %s, %s)",
+        batches,
+    )
+
+
+def _insert_rows(conn: psycopg.Connection, table: str, rows: RawRows) -> None:
+    for row_number, (batch_id, values) in enumerate(rows, start=1):
+        names = ["_batch_id", "_row_number", *values]
+        conn.execute(
+            sql.SQL("insert into raw.{} ({}) values ({})").format(
+                sql.Identifier(table),
+                sql.SQL(", ").join(map(sql.Identifier, names)),
+                sql.SQL(", ").join(sql.Placeholder() * len(names)),
+            ),
+            [batch_id, row_number, *values.values()],
+        )
+
+
+# --------------------------------------------------------------------------- dbt
+
+
+class DbtRun:
+    """Outcome of one dbt invocation: success and the status of every node."""
+
+    def __init__(self, result: Any) -> None:
+        self.success = result.success
+        self.exception = result.exception
+        self.statuses: dict[str, str] = {
+            r.node.unique_id: str(getattr(r.status, "value", r.status))
+            for r in (getattr(result.result, "results", None) or [])
+        }
+
+    def with_status(self, *statuses: str) -> list[str]:
+        return sorted(uid for uid, s in self.statuses.items() if s in statuses)
+
+    def problems(self) -> str:
+        return f"{self.exception!r}; failed: {self.with_status('error', 'fail')}"
+
+
+def _dbt(work_dir: Path, *args: str) -> DbtRun:
+    from dbt.cli.main import dbtRunner
+
+    argv = [
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT),
+        "--profiles-dir",
+        str(DBT_PROJECT),
+        # Keep artefacts out of the developer's dbt_project/target.
+        "--target-path",
+        str(work_dir / "target"),
+        "--log-path",
+        str(work_dir / "logs"),
+    ]
+    return DbtRun(dbtRunner().invoke(argv))
+
+
+def _fetch(conn: psycopg.Connection, query: str, *params: Any) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(query, params)
+        return cur.fetchall()
+
+
+def _capture(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]:
+    return {
+        "inventory_snapshots": _fetch(
+            conn,
+            "select * from unified.inventory_snapshots order by item_id, location_id, snapshot_date",
+        ),
+        "demand_history": _fetch(
+            conn,
+            "select * from unified.demand_history order by item_id, location_id, demand_date",
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+    try:
+        yield {"uri": server.get_uri(), **conninfo_to_dict(server.get_uri())}
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def dbt_env(postgres: dict[str, str]) -> Iterator[None]:
+    """The FORGECAST_DBT_* variables profiles.yml reads, pointing at the test server."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FORGECAST_DBT_TARGET", "ci")
+        mp.setenv("FORGECAST_DBT_HOST", str(postgres["host"]))  # the unix-socket directory
+        mp.setenv("FORGECAST_DBT_PORT", str(postgres.get("port") or 5432))
+        mp.setenv("FORGECAST_DBT_USER", str(postgres.get("user") or "postgres"))
+        mp.setenv("FORGECAST_DBT_PASSWORD", str(postgres.get("password") or ""))
+        mp.setenv("FORGECAST_DBT_DBNAME", str(postgres.get("dbname") or "postgres"))
+        mp.setenv("FORGECAST_DBT_THREADS", "4")
+        mp.setenv("DO_NOT_TRACK", "1")
+        yield
+
+
+@pytest.fixture(scope="module")
+def warehouse(postgres, dbt_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    work_dir = tmp_path_factory.mktemp("dbt")
+    out: dict[str, Any] = {}
+    with psycopg.connect(postgres["uri"], autocommit=True) as conn:
+        _create_raw(conn)
+        _insert_batches(conn, BATCHES)
+        for table, rows in ROWS.items():
+            _insert_rows(conn, table, rows)
+
+        # 1. Full build of the project.
+        out["build"] = _dbt(work_dir, "build")
+        assert out["build"].success, out["build"].problems()
+        out["item_ids"] = {
+            r["sku"]: r["item_id"] for r in _fetch(conn, "select * from unified.manufacturing_items")
+        }
+        out["tables"] = {
+            name: _fetch(conn, f"select * from unified.{name}")
+            for name in [
+                "manufacturing_items",
+                "item_external_ids",
+                "manufacturing_processes",
+                "open_supply",
+                "inventory_snapshots",
+                "demand_history",
+                "item_master_snapshot",
+            ]
+        }
+        out["staging_material_master"] = _fetch(conn, "select * from staging.stg_sap__material_master")
+        out["initial"] = _capture(conn)
+
+        # 2. New batches land in the window, one batch is superseded, then the
+        #    incremental models are rebuilt for the window only.
+        fc200 = out["item_ids"]["FC-200"]
+        _insert_batches(
+            conn,
+            [
+                (20, "sap", "stock", "loaded"),
+                (21, "sap", "goods_movements", "loaded"),
+                (22, "sap", "material_master", "loaded"),
+            ],
+        )
+        _insert_rows(
+            conn,
+            "sap_stock",
+            _batch(
+                20,
+                STOCK,
+                ("20240304", M200, "1000", "0001", "15", "", "KG"),
+            ),
+        )
+        _insert_rows(
+            conn,
+            "sap_goods_movements",
+            _batch(
+                21,
+                MOVES,
+                ("4900000005", "1", "601", M200, "1000", "0001", "20240303", "7", "KG", "H"),
+            ),
+        )
+        _insert_rows(
+            conn,
+            "sap_material_master",
+            _batch(
+                22,
+                MM,
+                (M200, "1000", "Steel sheet", "002", "KG", "FC-200", "", "12", "120", "250", ""),
+            ),
+        )
+        conn.execute("update raw.raw_data_batches set status = 'superseded' where id = 15")
+        # A marker outside the window: the windowed run must leave it alone.
+        marker = (
+            " unified.inventory_snapshots where item_id = %s and location_id = 'sap:1000'"
+            " and snapshot_date = date '2024-03-01'"
+        )
+        conn.execute(
+            "update unified.inventory_snapshots set on_hand = on_hand + 1000"
+            " where (item_id, location_id, snapshot_date) in"
+            f" (select item_id, location_id, snapshot_date from {marker})",
+            [fc200],
+        )
+        out["incremental"] = _dbt(
+            work_dir,
+            "build",
+            "--select",
+            "manufacturing_items",
+            "item_master_snapshot",
+            "inventory_snapshots",
+            "demand_history",
+            "--vars",
+            json.dumps(WINDOW),
+        )
+        assert out["incremental"].success, out["incremental"].problems()
+        out["marker_after_incremental"] = _fetch(conn, f"select on_hand from {marker}", fc200)
+        conn.execute(
+            "update unified.inventory_snapshots set on_hand = on_hand - 1000"
+            " where (item_id, location_id, snapshot_date) in"
+            f" (select item_id, location_id, snapshot_date from {marker})",
+            [fc200],
+        )
+        out["after_incremental"] = _capture(conn)
+        out["snapshot_after_incremental"] = _fetch(
+            conn, "select * from unified.item_master_snapshot order by sku, dbt_valid_from"
+        )
+
+        # 3. Full refresh of the incremental models over the same data.
+        out["full_refresh"] = _dbt(
+            work_dir,
+            "build",
+            "--full-refresh",
+            "--select",
+            "inventory_snapshots",
+            "demand_history",
+        )
+        assert out["full_refresh"].success, out["full_refresh"].problems()
+        out["after_full_refresh"] = _capture(conn)
+    yield out
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _rows(warehouse: dict[str, Any], table: str, **where: Any) -> list[dict[str, Any]]:
+    return [r for r in warehouse["tables"][table] if all(r[k] == v for k, v in where.items())]
+
+
+def _series(rows: list[dict[str, Any]], date_col: str, value_col: str) -> dict[dt.date, Any]:
+    return {r[date_col]: r[value_col] for r in sorted(rows, key=lambda r: r[date_col])}
+
+
+# --------------------------------------------------------------------------- project files
+
+
+def _load_generator():
+    path = DBT_PROJECT / "scripts" / "generate_sources.py"
+    spec = importlib.util.spec_from_file_location("forgecast_generate_sources", path)
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sources_yml_is_generated_from_registry() -> None:
+    generator = _load_generator()
+    committed = (DBT_PROJECT / "models" / "staging" / "_sources.yml").read_text()
+    assert committed == generator.render(), (
+        "models/staging/_sources.yml is stale: run .venv/bin/python dbt_project/scripts/generate_sources.py"
+    )
+
+
+def test_every_raw_table_has_a_staging_model() -> None:
+    staging = DBT_PROJECT / "models" / "staging"
+    missing = [
+        e.raw_table for e in EXPORT_TYPES if not (staging / f"stg_{e.source_system}__{e.entity}.sql").exists()
+    ]
+    assert missing == []
+
+
+def test_gitignore_keeps_dbt_artefacts_out() -> None:
+    ignored = (DBT_PROJECT / ".gitignore").read_text().split()
+    assert {"target/", "logs/"} <= set(ignored)
+
+
+# --------------------------------------------------------------------------- dbt build
+
+
+def test_build_passes_with_expected_warnings(warehouse) -> None:
+    build = warehouse["build"]
+    assert build.with_status("error", "fail", "skipped") == []
+    # The material without SKU and the unknown ids are reported, not fatal.
+    warned = build.with_status("warn")
+    assert any("assert_sap_materials_have_sku" in uid for uid in warned), warned
+    assert any("assert_source_rows_map_to_items" in uid for uid in warned), warned
+    tests = [uid for uid in build.statuses if uid.startswith("test.")]
+    assert len(tests) > 50
+    assert any("assert_external_ids_map_to_one_item" in uid for uid in tests)
+    assert any("assert_demand_history_has_no_date_gaps" in uid for uid in tests)
+    assert any("non_negative_inventory_snapshots_on_hand" in uid for uid in tests)
+    assert build.statuses["snapshot.forgecast.item_master_snapshot"] == "success"
+
+
+def test_items_are_unified_across_erps(warehouse) -> None:
+    items = {r["sku"]: r for r in warehouse["tables"]["manufacturing_items"]}
+    assert set(items) == {"FC-100", "FC-200", "FC-300", "FC-400"}  # M900 has no SKU
+    assert items["FC-100"]["source_systems"] == "odoo,sap"
+    assert items["FC-200"]["source_systems"] == "sap"
+    assert items["FC-300"]["source_systems"] == "odoo"
+    assert items["FC-400"]["status"] == "discontinued"
+    assert {items[s]["status"] for s in ("FC-100", "FC-200", "FC-300")} == {"active"}
+
+
+def test_cross_erp_item_takes_sap_lowest_plant_and_latest_batch(warehouse) -> None:
+    fc100 = next(r for r in warehouse["tables"]["manufacturing_items"] if r["sku"] == "FC-100")
+    assert fc100["name"] == "Widget"  # SAP before Odoo
+    assert fc100["lead_time_days"] == 5  # plant 1000, not plant 2000's 9
+    assert fc100["safety_stock"] == Decimal("20")  # batch 2 beat batch 1's 10
+    assert fc100["reorder_point"] == Decimal("30")
+    assert fc100["uom"] == "EA"  # SAP ST
+    assert fc100["unit_cost"] == Decimal("13.10")  # latest valuation
+    assert fc100["currency"] == "EUR"
+    fc300 = next(r for r in warehouse["tables"]["manufacturing_items"] if r["sku"] == "FC-300")
+    assert (fc300["uom"], fc300["category"], fc300["unit_cost"]) == ("EA", "Gadgets", None)
+
+
+def test_item_ids_are_deterministic_uuids(warehouse) -> None:
+    import hashlib
+    import uuid
+
+    for sku, item_id in warehouse["item_ids"].items():
+        expected = uuid.UUID(hashlib.md5(f"forgecast:item:{sku}".encode()).hexdigest())
+        assert item_id == str(expected)
+
+
+def test_cross_erp_item_has_one_item_and_its_external_ids(warehouse) -> None:
+    fc100 = warehouse["item_ids"]["FC-100"]
+    ids = {
+        (r["source_system"], r["external_id"]) for r in _rows(warehouse, "item_external_ids", item_id=fc100)
+    }
+    assert ids == {("sap", M100), ("odoo", "7"), ("acct", "FC-100")}
+    all_ids = warehouse["tables"]["item_external_ids"]
+    assert len(all_ids) == len({(r["source_system"], r["external_id"]) for r in all_ids})
+    # Unknown SKU in accounting and the material without SKU are not mapped.
+    assert not [r for r in all_ids if r["external_id"] in ("FC-999", M900)]
+    assert len(all_ids) == 7
+
+
+def test_staging_keeps_latest_loaded_batch(warehouse) -> None:
+    rows = [
+        r
+        for r in warehouse["staging_material_master"]
+        if (r["material_number"], r["plant"]) == (M100, "1000")
+    ]
+    assert len(rows) == 1
+    assert rows[0]["batch_id"] == 2
+    assert rows[0]["safety_stock"] == Decimal("20")
+
+
+def test_inventory_carries_forward_missing_day(warehouse) -> None:
+    fc100 = warehouse["item_ids"]["FC-100"]
+    sap = _rows(warehouse, "inventory_snapshots", item_id=fc100, location_id="sap:1000")
+    # Storage locations summed; the superseded 9999 is ignored; 03-03 repeats 03-02.
+    assert _series(sap, "snapshot_date", "on_hand") == {
+        D(2024, 3, 1): 50,
+        D(2024, 3, 2): 45,
+        D(2024, 3, 3): 45,
+        D(2024, 3, 4): 42,
+        D(2024, 3, 5): 40,
+    }
+    assert _series(sap, "snapshot_date", "is_carried_forward") == {
+        D(2024, 3, 1): False,
+        D(2024, 3, 2): False,
+        D(2024, 3, 3): True,
+        D(2024, 3, 4): False,
+        D(2024, 3, 5): False,
+    }
+    # Open PO 4500000002 (30 EA) expected 03-04 is on order before that day.
+    assert _series(sap, "snapshot_date", "on_order") == {
+        D(2024, 3, 1): 30,
+        D(2024, 3, 2): 30,
+        D(2024, 3, 3): 30,
+        D(2024, 3, 4): 0,
+        D(2024, 3, 5): 0,
+    }
+    assert {r["allocated"] for r in sap} == {0}
+
+    odoo = _rows(warehouse, "inventory_snapshots", item_id=fc100, location_id="odoo:WH/Stock")
+    day3 = next(r for r in odoo if r["snapshot_date"] == D(2024, 3, 3))
+    assert (day3["on_hand"], day3["allocated"], day3["is_carried_forward"]) == (20, 5, True)
+
+
+def test_inventory_ignores_rejected_batch_and_unknown_items(warehouse) -> None:
+    fc300 = warehouse["item_ids"]["FC-300"]
+    odoo = _rows(warehouse, "inventory_snapshots", item_id=fc300, location_id="odoo:WH/Stock")
+    assert _series(odoo, "snapshot_date", "on_hand")[D(2024, 3, 1)] == 10  # not 999
+    assert {r["on_order"] for r in odoo} == {50}  # assigned receipt WH/IN/00002 on 03-08
+    items = set(warehouse["item_ids"].values())
+    assert {r["item_id"] for r in warehouse["tables"]["inventory_snapshots"]} <= items
+    assert len({r["location_id"] for r in warehouse["tables"]["inventory_snapshots"]}) == 3
+
+
+def test_demand_is_zero_filled(warehouse) -> None:
+    ids = warehouse["item_ids"]
+    sap = _rows(warehouse, "demand_history", item_id=ids["FC-100"], location_id="sap:1000")
+    assert _series(sap, "demand_date", "quantity") == {
+        D(2024, 3, 1): 0,
+        D(2024, 3, 2): 5,
+        D(2024, 3, 3): 0,
+        D(2024, 3, 4): 4,
+        D(2024, 3, 5): 0,
+    }
+    odoo = _rows(warehouse, "demand_history", item_id=ids["FC-300"], location_id="odoo:WH/Stock")
+    # The receipt (104) is not demand; move 105 is 03-05 in UTC.
+    assert _series(odoo, "demand_date", "quantity") == {
+        D(2024, 3, 1): 0,
+        D(2024, 3, 2): 4,
+        D(2024, 3, 3): 0,
+        D(2024, 3, 4): 0,
+        D(2024, 3, 5): 1,
+    }
+    assert _series(odoo, "demand_date", "is_stockout")[D(2024, 3, 4)] is True
+    production = _rows(warehouse, "demand_history", item_id=ids["FC-100"], location_id="odoo:WH/Stock")
+    assert _series(production, "demand_date", "quantity")[D(2024, 3, 3)] == 2
+    fc200 = _rows(warehouse, "demand_history", item_id=ids["FC-200"], location_id="sap:1000")
+    assert [d for d, s in _series(fc200, "demand_date", "is_stockout").items() if s] == [D(2024, 3, 4)]
+    # The single-day second location is zero-filled to Odoo's last day.
+    quality = _rows(warehouse, "demand_history", item_id=ids["FC-300"], location_id="odoo:WH/Quality")
+    assert sorted(r["demand_date"] for r in quality) == [D(2024, 3, d) for d in (3, 4, 5)]
+
+
+def test_open_supply(warehouse) -> None:
+    supply = {r["reference"]: r for r in warehouse["tables"]["open_supply"]}
+    assert set(supply) == {"4500000001/10", "4500000002/10", "WH/IN/00002"}
+    assert supply["4500000001/10"]["quantity"] == 60
+    assert supply["4500000001/10"]["supply_type"] == "purchase_order"
+    assert supply["WH/IN/00002"]["supply_type"] == "receipt"
+    assert supply["WH/IN/00002"]["location_id"] == "odoo:WH/Stock"
+    assert supply["WH/IN/00002"]["expected_date"] == D(2024, 3, 8)
+
+
+def test_processes_in_minutes(warehouse) -> None:
+    processes = warehouse["tables"]["manufacturing_processes"]
+    assert len(processes) == 4
+    assemble = next(r for r in processes if r["work_center"] == "ASM-01")
+    assert (assemble["sequence"], assemble["setup_minutes"], assemble["run_minutes_per_unit"]) == (20, 30, 6)
+    packing = next(r for r in processes if r["work_center"] == "Packing")
+    assert packing["setup_minutes"] == 0
+
+
+# --------------------------------------------------------------------------- incremental
+
+
+def test_incremental_window_applies_new_batches(warehouse) -> None:
+    assert warehouse["incremental"].with_status("error", "fail", "skipped") == []
+    fc200 = warehouse["item_ids"]["FC-200"]
+    inv = [r for r in warehouse["after_incremental"]["inventory_snapshots"] if r["item_id"] == fc200]
+    day4 = next(r for r in inv if r["snapshot_date"] == D(2024, 3, 4))
+    assert (day4["on_hand"], day4["is_carried_forward"]) == (15, False)
+    demand = [r for r in warehouse["after_incremental"]["demand_history"] if r["item_id"] == fc200]
+    assert _series(demand, "demand_date", "quantity")[D(2024, 3, 3)] == 7
+    assert not any(_series(demand, "demand_date", "is_stockout").values())
+    # Rows of the superseded batch vanish from the window, not only updated keys.
+    for table in ("inventory_snapshots", "demand_history"):
+        assert not [r for r in warehouse["after_incremental"][table] if r["location_id"] == "odoo:WH/Quality"]
+
+
+def test_incremental_window_leaves_other_days_alone(warehouse) -> None:
+    # The marker added on 2024-03-01 (outside the window) survived the windowed run.
+    assert warehouse["marker_after_incremental"] == [{"on_hand": Decimal("1500")}]
+
+
+def test_incremental_equals_full_refresh(warehouse) -> None:
+    assert warehouse["after_incremental"] == warehouse["after_full_refresh"]
+    assert warehouse["after_incremental"] != warehouse["initial"]
+
+
+def test_snapshot_records_changed_planning_parameters(warehouse) -> None:
+    versions = [r for r in warehouse["snapshot_after_incremental"] if r["sku"] == "FC-200"]
+    assert [v["safety_stock"] for v in versions] == [Decimal("100"), Decimal("120")]
+    assert versions[0]["dbt_valid_to"] is not None and versions[1]["dbt_valid_to"] is None
+    unchanged = [r for r in warehouse["snapshot_after_incremental"] if r["sku"] == "FC-100"]
+    assert len(unchanged) == 1
