@@ -45,14 +45,25 @@ RAW_SPECS = [
 ]
 
 
-@dg.multi_asset(specs=RAW_SPECS, can_subset=True, name="ingest_landing_zone",
+BATCHES_KEY = dg.AssetKey(["raw", "raw_data_batches"])
+BATCHES_SPEC = dg.AssetSpec(
+    BATCHES_KEY,
+    group_name=INGEST_GROUP,
+    kinds={"postgres"},
+    description="One row per ingested file: source, entity, sha256, format, row counts "
+    "(received / loaded / quarantined), status and error summary. Staging reads only the "
+    "rows of batches whose status is 'loaded'.",
+)
+
+
+@dg.multi_asset(specs=[*RAW_SPECS, BATCHES_SPEC], can_subset=True, name="ingest_landing_zone",
                 pool="warehouse")
 def ingest_landing_zone(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Ingest every new file in the landing zone; already-loaded content is skipped."""
     settings = warehouse.settings
     by_key = {raw_asset_key(e): e for e in EXPORT_TYPES}
     with warehouse.connection(autocommit=True) as conn:
-        for key in sorted(context.selected_asset_keys, key=lambda k: k.path):
+        for key in sorted(context.selected_asset_keys - {BATCHES_KEY}, key=lambda k: k.path):
             export = by_key[key]
             results: list[BatchResult] = []
             skipped = failed = 0
@@ -81,6 +92,14 @@ def ingest_landing_zone(context: dg.AssetExecutionContext, warehouse: WarehouseR
                     "batches": dg.MetadataValue.md(_batches_markdown(results)),
                 },
             )
+        if BATCHES_KEY in context.selected_asset_keys:
+            yield dg.MaterializeResult(asset_key=BATCHES_KEY, metadata=_batch_status_metadata(conn))
+
+
+def _batch_status_metadata(conn) -> dict:
+    counts = dict(conn.execute("select status, count(*) from raw.raw_data_batches group by status"
+                               ).fetchall())
+    return {"batches_by_status": counts, "dagster/row_count": sum(counts.values())}
 
 
 def _batches_markdown(results: list[BatchResult]) -> str:
