@@ -15,6 +15,8 @@ from pathlib import Path
 
 import click
 
+from orchestration.cli_ingest import ingest_cmd
+from orchestration.cli_notify import notify_group
 from orchestration.tables import format_table
 from resources.errors import ServiceError
 from resources.settings import get_settings
@@ -123,31 +125,6 @@ def demo_cmd(items: int, days: int, seed: int) -> None:
     click.echo(format_table(["stage", "what", "count"], summary))
 
 
-# ----------------------------------------------------------------------------- ingest
-@cli.command("ingest")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--source", required=True, help="Source system, e.g. sap, odoo, acct.")
-@click.option("--entity", help="Entity, e.g. stock; inferred from the path when unambiguous.")
-def ingest_cmd(file: Path, source: str, entity: str | None) -> None:
-    """Validate and load one export file as a batch."""
-    from assets.ingest.loader import ingest_file, reject_if_invalid
-    from assets.ingest.registry import infer_entity
-    from resources.bootstrap import ensure_ready
-    from resources.database import connect
-
-    settings = get_settings()
-    entity = entity or infer_entity(source, file)
-    ensure_ready(settings)
-    with connect(settings, autocommit=True) as conn:
-        result = ingest_file(conn, file, source, entity, store_dir=settings.data_dir / "files",
-                             bad_row_threshold=settings.bad_row_threshold)
-    reject_if_invalid(result)
-    click.echo(format_table(
-        ["batch", "source", "entity", "received", "loaded", "quarantined", "status"],
-        [[result.batch_id, result.source_system, result.entity, result.rows_received,
-          result.rows_loaded, result.rows_quarantined, result.status]]))
-
-
 # ----------------------------------------------------------------------------- ui
 @cli.command("ui", context_settings={"ignore_unknown_options": True})
 @click.option("--port", default=3000, show_default=True, type=int)
@@ -163,6 +140,11 @@ def ui_cmd(port: int, host: str, dagster_args: tuple[str, ...]) -> None:
             "-h", host, "-p", str(port), *dagster_args]
     click.echo(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
     os.execv(sys.executable, args)
+
+
+# Stage command groups live beside this module, one file each.
+cli.add_command(ingest_cmd)
+cli.add_command(notify_group)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,29 +1,27 @@
-"""The Forgecast code location. It only assembles: assets, jobs (with their retry
-policy), schedules and resources each come from their own module."""
+"""The Forgecast code location. It only assembles: each stage's assets and checks,
+jobs (with their retry policy), schedules, sensors and resources come from their own
+modules."""
 
 import dagster as dg
 
-from assets.alerts.assets import forecast_alerts
-from assets.forecast.assets import forecasts, projected_inventory
-from assets.ingest.assets import ingest_landing_zone
-from assets.notify.assets import notifications
-from assets.unified.dbt_models import forgecast_dbt_models
+from assets.alerts import assets as alerts
+from assets.forecast import assets as forecast
+from assets.ingest import assets as ingest
+from assets.notify import assets as notify
+from assets.unified import dbt_models as unified
 from orchestration.jobs import nightly_job
 from orchestration.schedules import nightly_schedule
+from orchestration.sensors import JOBS as SENSOR_JOBS
+from orchestration.sensors import SENSORS
 from resources.warehouse import WarehouseResource, dbt_resource
 
-ALL_ASSETS = [
-    ingest_landing_zone,
-    forgecast_dbt_models,
-    forecasts,
-    projected_inventory,
-    forecast_alerts,
-    notifications,
-]
+STAGES = (ingest, unified, forecast, alerts, notify)
 
 defs = dg.Definitions(
-    assets=ALL_ASSETS,
-    jobs=[nightly_job],
+    assets=[asset for stage in STAGES for asset in stage.ASSETS],
+    asset_checks=[check for stage in STAGES for check in stage.ASSET_CHECKS],
+    jobs=[nightly_job, *SENSOR_JOBS],
     schedules=[nightly_schedule()],
+    sensors=SENSORS,
     resources={"warehouse": WarehouseResource(), "dbt": dbt_resource()},
 )

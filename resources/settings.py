@@ -37,7 +37,8 @@ class Settings(BaseSettings):
         0.05, ge=0, le=1, description="Share of quarantined rows above which a batch is rejected."
     )
     forecast_horizon_days: int = Field(90, ge=1, description="Days forecast ahead.")
-    timezone: str = Field("UTC", description="Time zone of the nightly schedule.")
+    timezone: str = Field("UTC", description="Time zone of the nightly schedule and partitions.")
+    partitions_start: str = Field("2024-01-01", description="First daily partition (YYYY-MM-DD).")
     nightly_cron: str = Field("0 2 * * *", description="Nightly schedule (cron).")
     notify_secret_key: SecretStr | None = Field(
         None, description="Key that encrypts apprise URLs at rest. Default: generated in data_dir."

@@ -127,3 +127,7 @@ def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         "dagster/row_count": len(open_now),
         "open_alerts_preview": dg.MetadataValue.md(preview),
     })
+
+
+ASSETS = [forecast_alerts]
+ASSET_CHECKS: list = []

@@ -130,3 +130,7 @@ def projected_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseR
         "items_going_below_zero": int(below_zero),
         "dagster/row_count": len(frame),
     })
+
+
+ASSETS = [forecasts, projected_inventory]
+ASSET_CHECKS: list = []

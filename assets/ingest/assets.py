@@ -110,3 +110,7 @@ def _batches_markdown(results: list[BatchResult]) -> str:
     lines += [f"| {r.batch_id} | {r.file_name} | {r.status} | {r.rows_received} | "
               f"{r.rows_loaded} | {r.rows_quarantined} |" for r in results[:20]]
     return "\n".join(lines)
+
+
+ASSETS = [ingest_landing_zone]
+ASSET_CHECKS: list = []

@@ -44,3 +44,7 @@ def notifications(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         "by_status": totals,
         "dagster/row_count": sum(totals.values()),
     })
+
+
+ASSETS = [notifications]
+ASSET_CHECKS: list = []

@@ -67,3 +67,7 @@ def forgecast_dbt_models(
     """Staging (rename, cast, current batches only) and unified models, with tests."""
     os.environ.update(dbt_profile_env(warehouse.server()))
     yield from dbt.cli(["build"], context=context).stream()
+
+
+ASSETS = [forgecast_dbt_models]
+ASSET_CHECKS: list = []

@@ -1,0 +1,18 @@
+"""Partitions shared by every stage (one definition each, imported everywhere).
+
+- ``daily_partitions``: the day a nightly run closes; dbt receives its window as vars,
+  forecasts and alerts are made as of that day.
+- ``landing_file_partitions``: one dynamic partition per ingested file, keyed by the
+  file's sha256 (the landing-zone sensor adds them).
+"""
+
+import dagster as dg
+
+from resources.settings import get_settings
+
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=get_settings().partitions_start,
+    timezone=get_settings().timezone,
+)
+
+landing_file_partitions = dg.DynamicPartitionsDefinition(name="landing_files")

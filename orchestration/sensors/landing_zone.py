@@ -1,0 +1,4 @@
+"""Sensors of the landing zone (filled in by its stage)."""
+
+SENSORS: list = []
+JOBS: list = []

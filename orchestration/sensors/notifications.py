@@ -1,0 +1,4 @@
+"""Sensors of the notifications (filled in by its stage)."""
+
+SENSORS: list = []
+JOBS: list = []
