@@ -1,6 +1,6 @@
 """`forgecast demo`: demo exports into the landing zone, then the nightly job end to end.
 
-The planner's inbox is a local HTTP receiver (apprise json://) on a fixed loopback port,
+The planner's inbox is a local HTTP receiver (apprise json://) on a fixed loopback port (setting demo_inbox_port),
 so the demo delivers real notifications; received messages are appended to
 ``<data_dir>/demo_inbox.jsonl``. Running the demo again adds nothing twice: identical
 files are skipped by their sha256, forecasts are append-only per as-of date, alerts are
@@ -14,7 +14,6 @@ from collections.abc import Callable
 from resources.settings import Settings
 
 DEMO_RECIPIENT = "demo-planner"
-DEMO_INBOX_PORT = 18765
 
 SUMMARY_SQL = [
     ("ingest", "rows loaded (current batches)",
@@ -49,10 +48,10 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
          f"{settings.resolved_landing_dir}")
     generate_demo_data(settings.resolved_landing_dir, items=items, days=days, seed=seed)
     try:
-        inbox = LocalReceiver(port=DEMO_INBOX_PORT,
+        inbox = LocalReceiver(port=settings.demo_inbox_port,
                               log_path=settings.data_dir / "demo_inbox.jsonl").start()
     except OSError as exc:
-        raise OperationError(f"the demo inbox port {DEMO_INBOX_PORT} is busy: {exc}") from exc
+        raise OperationError(f"the demo inbox port {settings.demo_inbox_port} is busy (set FORGECAST_DEMO_INBOX_PORT): {exc}") from exc
     try:
         with connect(settings, autocommit=True) as conn:
             recipient = upsert_recipient(conn, DEMO_RECIPIENT, "Europe/Berlin", "planner")

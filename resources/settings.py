@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     notify_secret_key: SecretStr | None = Field(
         None, description="Key that encrypts apprise URLs at rest. Default: generated in data_dir."
     )
+    demo_inbox_port: int = Field(18765, ge=0, description="Loopback port of the demo's inbox.")
     operator_apprise_url: SecretStr | None = Field(
         None, description="Where run failures are reported (apprise URL)."
     )

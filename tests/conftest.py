@@ -4,6 +4,7 @@ migrated once per session; tests share it and clean up only what they create."""
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 from pathlib import Path
 
@@ -13,6 +14,16 @@ import pytest
 _DATA_DIR = Path(tempfile.mkdtemp(prefix="fc-test-"))
 os.environ["FORGECAST_DATA_DIR"] = str(_DATA_DIR)
 os.environ.pop("DAGSTER_HOME", None)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# Several suites may run at once on one machine: the demo inbox must not collide.
+os.environ["FORGECAST_DEMO_INBOX_PORT"] = str(_free_port())
 
 
 @pytest.fixture(scope="session")
