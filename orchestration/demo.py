@@ -1,8 +1,8 @@
 """`forgecast demo`: demo exports into the landing zone, then the nightly job end to end.
 
-The planner's inbox is a local HTTP receiver (apprise json://) on a fixed loopback port (setting demo_inbox_port),
-so the demo delivers real notifications; received messages are appended to
-``<data_dir>/demo_inbox.jsonl``. Running the demo again adds nothing twice: identical
+The planner's inbox is a local HTTP receiver (apprise json://) on a fixed loopback port
+(setting demo_inbox_port), so the demo delivers real notifications; received messages are
+appended to ``<data_dir>/demo_inbox.jsonl``. Running the demo again adds nothing twice: identical
 files are skipped by their sha256, forecasts are append-only per as-of date, alerts are
 keyed by type + item + location and notifications by their idempotency key.
 """
