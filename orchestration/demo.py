@@ -51,7 +51,8 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
         inbox = LocalReceiver(port=settings.demo_inbox_port,
                               log_path=settings.data_dir / "demo_inbox.jsonl").start()
     except OSError as exc:
-        raise OperationError(f"the demo inbox port {settings.demo_inbox_port} is busy (set FORGECAST_DEMO_INBOX_PORT): {exc}") from exc
+        raise OperationError(f"the demo inbox port {settings.demo_inbox_port} is busy "
+                             f"(set FORGECAST_DEMO_INBOX_PORT): {exc}") from exc
     try:
         with connect(settings, autocommit=True) as conn:
             recipient = upsert_recipient(conn, DEMO_RECIPIENT, "Europe/Berlin", "planner")
