@@ -36,7 +36,9 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
              echo: Callable[[str], None] = print) -> list[tuple[str, str, int]]:
     import dagster as dg
 
+    from assets.notify.assets import NOTIFICATIONS
     from assets.notify.store import set_channel_preference, upsert_recipient
+    from orchestration.definitions import defs
     from orchestration.demo_data import generate_demo_data
     from resources.bootstrap import ensure_ready
     from resources.database import connect
@@ -46,7 +48,10 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
     ensure_ready(settings)
     echo(f"writing demo exports for {items} items x {days} days into "
          f"{settings.resolved_landing_dir}")
-    generate_demo_data(settings.resolved_landing_dir, items=items, days=days, seed=seed)
+    data = generate_demo_data(settings.resolved_landing_dir, items=items, days=days, seed=seed)
+    with connect(settings, autocommit=True) as conn:
+        batches = ingest_landing_zone(conn, settings)
+    echo(f"ingested {len(batches)} new file(s) from the landing zone")
     try:
         inbox = LocalReceiver(port=settings.demo_inbox_port,
                               log_path=settings.data_dir / "demo_inbox.jsonl").start()
@@ -57,23 +62,48 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
         with connect(settings, autocommit=True) as conn:
             recipient = upsert_recipient(conn, DEMO_RECIPIENT, "Europe/Berlin", "planner")
             set_channel_preference(conn, settings, recipient, inbox.url, min_severity="medium")
-        from orchestration.definitions import defs
-
-        echo("running the nightly job (ingest -> dbt -> forecast -> alerts -> notify)")
-        job = defs.resolve_job_def("nightly")
-        result = job.execute_in_process(
-            instance=dg.DagsterInstance.get(), raise_on_error=False,
-            # Step starts and successes, not Dagster's debug chatter.
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}})
-        if not result.success:
-            failed = [e.step_key for e in result.all_events if e.is_step_failure]
-            raise OperationError(f"the nightly run {result.run_id} failed at step(s) "
-                                 f"{', '.join(failed) or '?'}: see `forgecast ui`",
-                                 details={"run_id": result.run_id})
-        echo(f"run {result.run_id} succeeded; the planner's inbox received "
-             f"{len(inbox.received)} message(s)")
+        day = data.end_date.isoformat()
+        echo(f"running the nightly job for {day} (dbt -> forecast -> alerts)")
+        instance = dg.DagsterInstance.get()
+        _execute(defs.resolve_job_def("nightly"), instance, partition_key=day)
+        echo("delivering notifications")
+        _execute(defs.resolve_implicit_global_asset_job_def().get_subset(
+            asset_selection={NOTIFICATIONS}), instance)
+        echo(f"the planner's inbox received {len(inbox.received)} message(s)")
     finally:
         inbox.stop()
     with connect(settings) as conn:
         return [(stage, what, conn.execute(query).fetchone()[0])
                 for stage, what, query in SUMMARY_SQL]
+
+
+def ingest_landing_zone(conn, settings: Settings) -> list:
+    """Every new file of the landing zone, through the same code path as the CLI."""
+    from assets.ingest.assets import landing_files
+    from assets.ingest.loader import ingest_file
+    from assets.ingest.registry import EXPORT_TYPES
+    from resources.errors import DuplicateError
+
+    results = []
+    for export in EXPORT_TYPES:
+        for path in landing_files(settings.resolved_landing_dir, export):
+            try:
+                results.append(ingest_file(conn, path, export.source_system, export.entity,
+                                           store_dir=settings.data_dir / "files",
+                                           bad_row_threshold=settings.bad_row_threshold))
+            except DuplicateError:
+                continue
+    return results
+
+
+def _execute(job, instance, **kwargs) -> None:
+    from resources.errors import OperationError
+
+    result = job.execute_in_process(
+        instance=instance, raise_on_error=False,
+        # Step starts and successes, not Dagster's debug chatter.
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}}, **kwargs)
+    if not result.success:
+        failed = [e.step_key for e in result.all_events if e.is_step_failure]
+        raise OperationError(f"run {result.run_id} failed at step(s) {', '.join(failed) or '?'}: "
+                             "see `forgecast ui`", details={"run_id": result.run_id})

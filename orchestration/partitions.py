@@ -6,6 +6,8 @@
   file's sha256 (the landing-zone sensor adds them).
 """
 
+from datetime import date, timedelta
+
 import dagster as dg
 
 from resources.settings import get_settings
@@ -16,3 +18,10 @@ daily_partitions = dg.DailyPartitionsDefinition(
 )
 
 landing_file_partitions = dg.DynamicPartitionsDefinition(name="landing_files")
+
+
+def partition_date(context) -> date:
+    """The day a daily-partitioned step works for (the last day of a range)."""
+    if context.has_partition_key_range:
+        return (context.partition_time_window.end - timedelta(days=1)).date()
+    return date.fromisoformat(context.partition_key)

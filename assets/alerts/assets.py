@@ -12,6 +12,7 @@ import dagster as dg
 from assets.alerts.lifecycle import diff_alerts
 from assets.alerts.rules import ItemContext, evaluate_item_alerts
 from assets.forecast.assets import PROJECTED_INVENTORY, UNIFIED
+from orchestration.partitions import daily_partitions, partition_date
 from resources.frames import read_frame
 from resources.warehouse import WarehouseResource
 
@@ -52,16 +53,20 @@ where i.status = 'active'
     deps=[PROJECTED_INVENTORY, UNIFIED["manufacturing_items"]],
     group_name="forecast",
     kinds={"python", "postgres"},
+    partitions_def=daily_partitions,
     description="Inventory alerts: projected stockout inside the lead time, below safety "
     "stock, excess cover, demand outside the forecast interval. One row per type + item + "
     "location; resolved when the condition no longer holds.",
 )
 def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     with warehouse.connection() as conn:
-        as_of = conn.execute("select max(forecast_date) from forecast.projected_inventory"
-                             ).fetchone()[0]
-        if as_of is None:
-            return dg.MaterializeResult(metadata={"open_alerts": 0})
+        as_of = partition_date(context)
+        newest = conn.execute("select max(forecast_date) from forecast.projected_inventory"
+                              ).fetchone()[0]
+        if newest is not None and as_of < newest:
+            # Alerts are the current state: an older day (a backfill) must not reopen or
+            # resolve what the newest day decided.
+            return dg.MaterializeResult(metadata={"skipped": f"{as_of} is older than {newest}"})
         items = read_frame(conn, ITEM_CONTEXT_SQL, {"as_of": as_of})
         projection = read_frame(conn, "select item_id, location_id, target_date, "
                                       "projected_on_hand, projected_on_hand_p80 from "

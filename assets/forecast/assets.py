@@ -12,6 +12,7 @@ import pandas as pd
 
 from assets.forecast.portfolio import MODEL_VERSION, forecast_portfolio
 from assets.forecast.projection import project_inventory
+from orchestration.partitions import daily_partitions, partition_date
 from resources.frames import copy_frame, read_frame
 from resources.warehouse import WarehouseResource
 
@@ -31,6 +32,7 @@ FORECAST_COLUMNS = ["run_id", "forecast_date", "item_id", "location_id", "target
     deps=[UNIFIED["demand_history"]],
     group_name=FORECAST_GROUP,
     kinds={"python", "postgres"},
+    partitions_def=daily_partitions,
     pool="forecast",
     description="Daily demand forecast per item x location for the horizon (yhat and an 80% "
     "interval), from the best baseline for the item's demand class. Append-only: a "
@@ -40,11 +42,12 @@ def forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     settings = warehouse.settings
     started = time.monotonic()
     with warehouse.connection() as conn:
+        as_of = partition_date(context)
         demand = read_frame(conn, "select item_id, location_id, demand_date, quantity, "
-                                  "is_stockout from unified.demand_history")
+                                  "is_stockout from unified.demand_history "
+                                  "where demand_date <= %s", (as_of,))
         if demand.empty:
             return dg.MaterializeResult(metadata={"items_forecast": 0, "note": "no demand yet"})
-        as_of = pd.to_datetime(demand["demand_date"]).max().date()
         result = forecast_portfolio(demand, settings.forecast_horizon_days, as_of)
         rows = result.forecasts.assign(run_id=context.run_id, forecast_date=as_of)
         # Append-only: a forecast for (as-of date, item, location, day) is written once.
@@ -89,14 +92,13 @@ def forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     deps=[FORECASTS, UNIFIED["inventory_snapshots"], UNIFIED["open_supply"]],
     group_name=FORECAST_GROUP,
     kinds={"python", "postgres"},
+    partitions_def=daily_partitions,
     description="Projected on hand per item x location x day: latest on hand + open supply "
     "- cumulative forecast, with a pessimistic path on the interval's upper bound.",
 )
 def projected_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     with warehouse.connection() as conn:
-        latest = conn.execute("select max(forecast_date) from forecast.forecasts").fetchone()[0]
-        if latest is None:
-            return dg.MaterializeResult(metadata={"items_projected": 0})
+        latest = partition_date(context)
         fc = read_frame(conn, "select item_id, location_id, target_date, horizon_day, yhat, "
                               "yhat_upper from forecast.forecasts where forecast_date = %s",
                         (latest,))
@@ -106,6 +108,8 @@ def projected_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseR
                                  "snapshot_date desc", (latest,))
         supply = read_frame(conn, "select item_id, location_id, expected_date, quantity "
                                   "from unified.open_supply")
+        if fc.empty:
+            return dg.MaterializeResult(metadata={"items_projected": 0})
         on_hand = {(r.item_id, r.location_id): float(r.on_hand)
                    for r in stock.itertuples(index=False)}
         supply_by_key = dict(tuple(supply.groupby(["item_id", "location_id"])))

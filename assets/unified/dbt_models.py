@@ -3,13 +3,16 @@ tests as asset checks. Sources map onto the ingest assets' keys (raw/<table>), s
 lineage runs landing zone -> raw -> staging -> unified without gaps."""
 
 
+import json
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from orchestration.partitions import daily_partitions
 from resources.warehouse import DBT_PROJECT_DIR, WarehouseResource, dbt_profile_env
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -54,19 +57,42 @@ class ForgecastDbtTranslator(DagsterDbtTranslator):
             group_name=schema,
         ).merge_attributes(kinds={"postgres"})
 
+    def get_partition_mapping(self, dbt_resource_props, dbt_parent_resource_props):
+        # A day's models read every current raw batch, whatever file brought it.
+        if dbt_parent_resource_props.get("resource_type") == "source":
+            return dg.AllPartitionMapping()
+        return super().get_partition_mapping(dbt_resource_props, dbt_parent_resource_props)
+
+
+def partition_window_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """dbt vars for the run's partition window (inclusive dates): one day for a nightly
+    run, the whole range for a backfill, which runs as one dbt invocation."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        return {}
+    window = context.partition_time_window
+    last_day = window.end - timedelta(days=1)
+    return {"min_date": window.start.date().isoformat(), "max_date": last_day.date().isoformat()}
+
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=ForgecastDbtTranslator(),
+    partitions_def=daily_partitions,
+    # A backfill over many days is one dbt invocation with the whole window as vars.
+    backfill_policy=dg.BackfillPolicy.single_run(),
     pool="warehouse",
 )
 def forgecast_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ):
-    """Staging (rename, cast, current batches only) and unified models, with tests."""
+    """Staging (rename, cast, current batches only) and unified models, with tests. The
+    incremental models rewrite only the partition window (dbt vars min_date/max_date)."""
     os.environ.update(dbt_profile_env(warehouse.server()))
-    yield from dbt.cli(["build"], context=context).stream()
+    window = partition_window_vars(context)
+    args = ["build", "--vars", json.dumps(window)] if window else ["build"]
+    context.log.info(f"dbt {' '.join(args)}")
+    yield from dbt.cli(args, context=context).stream()
 
 
 ASSETS = [forgecast_dbt_models]

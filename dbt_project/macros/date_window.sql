@@ -18,8 +18,13 @@
 {%- endmacro %}
 
 
-{# SQL predicate(s) ` and <col> >= ... and <col> <= ...`; empty when no vars are given. #}
+{#
+    SQL predicate(s) ` and <col> >= ... and <col> <= ...`; empty when no vars are given,
+    and empty when the table is built from scratch (first run or --full-refresh): a new
+    table holds all history, whatever partition happened to create it.
+#}
 {% macro date_window_filter(date_column) -%}
+    {%- if not is_incremental() -%}{{ return('') }}{%- endif -%}
     {%- set min_date = forgecast_window_date('min_date') -%}
     {%- set max_date = forgecast_window_date('max_date') -%}
     {%- if min_date is not none %} and {{ date_column }} >= date '{{ min_date }}'{% endif -%}
