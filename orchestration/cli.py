@@ -125,6 +125,19 @@ def demo_cmd(items: int, days: int, seed: int) -> None:
     click.echo(format_table(["stage", "what", "count"], summary))
 
 
+# ----------------------------------------------------------------------------- backfill
+@cli.command("backfill")
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]))
+def backfill_cmd(start, end) -> None:
+    """Rebuild a range of days: dbt once for the range, then forecasts and alerts per day."""
+    from orchestration.backfill import run_backfill
+
+    run_ids = run_backfill(get_settings(), start.date(), end.date(),
+                           echo=lambda msg: click.echo(msg, err=True))
+    click.echo(f"backfill done: {len(run_ids) - 1} day(s), runs {run_ids[0]} .. {run_ids[-1]}")
+
+
 # ----------------------------------------------------------------------------- ui
 @cli.command("ui", context_settings={"ignore_unknown_options": True})
 @click.option("--port", default=3000, show_default=True, type=int)

@@ -1,10 +1,18 @@
-"""A tiny local HTTP inbox for apprise ``json://`` notifications.
+"""A tiny local HTTP inbox for apprise ``json://`` and ``form://`` notifications.
 
-Used by the demo (as the planner's inbox) and by the delivery tests. It listens on
-127.0.0.1 only, on a free port unless given one (the demo pins a port so the channel
-URL stored in its preference stays valid across runs). Every accepted JSON payload is
-kept in memory and, optionally, appended as one line to a file. ``fail_next(n)`` makes
-the next n requests answer HTTP 500, to exercise retries.
+Used by the demo (as the planner's inbox), the delivery tests and the benchmark. It
+listens on 127.0.0.1 only, on a free port unless given one (the demo pins a port so the
+channel URL stored in its preference stays valid across runs). Every accepted payload is
+kept in memory and, optionally, appended as one line to a file.
+
+- ``json://``: the JSON document apprise posts (title, message, type, attachments as
+  base64), kept as is.
+- ``form://``: url-encoded or multipart fields; multipart files (attachments) are kept
+  under ``files`` of the request record.
+
+Failure injection, to exercise retries: ``fail_next(n)`` answers the next n requests
+with HTTP 500; ``drop_rate`` answers that share of requests (at random, seeded) with
+HTTP 503. A failed request is never stored.
 
     with LocalReceiver(log_path="inbox.jsonl") as inbox:
         deliver(inbox.url, "subject", "body", "text")
@@ -14,9 +22,42 @@ the next n requests answer HTTP 500, to exercise retries.
 from __future__ import annotations
 
 import json
+import random
 import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from email import policy
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qsl
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """One accepted request: where it was posted and what it carried."""
+
+    path: str
+    content_type: str
+    payload: object  # the JSON document, or the form fields as a dict
+    files: dict[str, tuple[str | None, bytes, str]] = field(default_factory=dict)  # name: (filename, data, type)
+
+
+def _parse_multipart(content_type: str, raw: bytes) -> tuple[dict, dict]:
+    message = BytesParser(policy=policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw
+    )
+    fields: dict[str, str] = {}
+    files: dict[str, tuple[str | None, bytes, str]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        filename = part.get_filename()
+        data = part.get_payload(decode=True) or b""
+        if filename is not None:
+            files[name or filename] = (filename, data, part.get_content_type())
+        elif name is not None:
+            fields[name] = data.decode(part.get_content_charset() or "utf-8", "replace")
+    return fields, files
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -25,15 +66,23 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         receiver = self.server.receiver
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if receiver._take_failure():
-            self._reply(500)
+        failure = receiver._take_failure()
+        if failure:
+            self._reply(failure)
             return
+        content_type = self.headers.get("Content-Type") or ""
         try:
-            payload = json.loads(raw or b"null")
+            files: dict = {}
+            if content_type.startswith("multipart/form-data"):
+                payload, files = _parse_multipart(content_type, raw)
+            elif content_type.startswith("application/x-www-form-urlencoded"):
+                payload = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+            else:
+                payload = json.loads(raw or b"null")
         except ValueError:
             self._reply(400)
             return
-        receiver._store(payload)
+        receiver._store(ReceivedRequest(self.path, content_type, payload, files))
         self._reply(200)
 
     def _reply(self, code: int) -> None:
@@ -47,17 +96,24 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128
     receiver: LocalReceiver
 
 
 class LocalReceiver:
-    def __init__(self, path: str = "/inbox", log_path: str | Path | None = None, port: int = 0) -> None:
+    def __init__(self, path: str = "/inbox", log_path: str | Path | None = None, port: int = 0,
+                 *, drop_rate: float = 0.0, seed: int | None = None) -> None:
+        if not 0.0 <= drop_rate < 1.0:
+            raise ValueError("drop_rate must be in [0, 1)")
         self.path = "/" + path.lstrip("/")
         self.requested_port = port  # 0: let the OS pick a free port
         self.log_path = Path(log_path) if log_path is not None else None
+        self.drop_rate = drop_rate
+        self._rng = random.Random(seed)
         self._lock = threading.Lock()
-        self._received: list = []
+        self._requests: list[ReceivedRequest] = []
         self._failures_left = 0
+        self.failed_requests = 0  # answered 500/503 (injected failures)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -94,31 +150,52 @@ class LocalReceiver:
 
     @property
     def url(self) -> str:
-        """apprise URL that posts to this receiver."""
-        return f"json://127.0.0.1:{self.port}{self.path}"
+        """apprise json:// URL that posts to this receiver."""
+        return self.url_for("json")
+
+    def url_for(self, scheme: str = "json", path: str | None = None, userinfo: str | None = None) -> str:
+        """An apprise URL (json:// or form://) posting to ``path`` (default: this inbox)."""
+        where = "/" + (path or self.path).lstrip("/")
+        auth = f"{userinfo}@" if userinfo else ""
+        return f"{scheme}://{auth}127.0.0.1:{self.port}{where}"
 
     # -- inbox --------------------------------------------------------------------------
     @property
     def received(self) -> list:
         """Copy of the accepted payloads, oldest first."""
         with self._lock:
-            return list(self._received)
+            return [r.payload for r in self._requests]
+
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        """Copy of the accepted requests (path, content type, payload, files), oldest first."""
+        with self._lock:
+            return list(self._requests)
+
+    def count_by_path(self) -> Counter:
+        with self._lock:
+            return Counter(r.path for r in self._requests)
 
     def fail_next(self, count: int) -> None:
         """Answer the next ``count`` requests with HTTP 500."""
         with self._lock:
             self._failures_left = max(0, int(count))
 
-    def _take_failure(self) -> bool:
+    def _take_failure(self) -> int:
+        """0 to accept the request, else the HTTP status to fail it with."""
         with self._lock:
             if self._failures_left > 0:
                 self._failures_left -= 1
-                return True
-            return False
+                self.failed_requests += 1
+                return 500
+            if self.drop_rate and self._rng.random() < self.drop_rate:
+                self.failed_requests += 1
+                return 503
+            return 0
 
-    def _store(self, payload: object) -> None:
+    def _store(self, request: ReceivedRequest) -> None:
         with self._lock:
-            self._received.append(payload)
+            self._requests.append(request)
             if self.log_path is not None:
                 with self.log_path.open("a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(payload, ensure_ascii=False) + "\n")
+                    handle.write(json.dumps(request.payload, ensure_ascii=False) + "\n")

@@ -47,6 +47,25 @@ class Settings(BaseSettings):
     operator_apprise_url: SecretStr | None = Field(
         None, description="Where run failures are reported (apprise URL)."
     )
+    # --- notifications (assets/notify) ---
+    notify_repeat_interval_hours: int = Field(
+        24, ge=0, description="An unchanged open alert is re-sent at most this often (0: never)."
+    )
+    notify_max_attempts: int = Field(5, ge=1, description="Delivery attempts before 'dead'.")
+    notify_backoff_base_seconds: float = Field(
+        60, gt=0, description="First retry delay ceiling; doubles per attempt (full jitter)."
+    )
+    notify_backoff_cap_seconds: float = Field(3600, gt=0, description="Longest retry delay.")
+    notify_workers: int = Field(8, ge=1, le=64, description="Concurrent apprise sends.")
+    notify_digest_hour: int = Field(
+        8, ge=0, le=23, description="Default recipient-local hour of the daily digest."
+    )
+    notify_sending_lease_seconds: int = Field(
+        900, ge=30, description="A delivery left 'sending' this long by a lost worker is dead."
+    )
+    notify_due_interval_seconds: int = Field(
+        60, ge=10, description="How often the sensor looks for due retries and digests."
+    )
 
     @field_validator("data_dir")
     @classmethod

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import random
 import re
 import threading
@@ -119,9 +120,54 @@ def _quiet_loggers() -> Iterator[None]:
                     logger.removeHandler(_null_handler)
 
 
-def _failure_text(result: apprise.AppriseResult) -> str:
-    messages = [entry.message for entry in result.logs() if entry.level not in ("DEBUG", "TRACE", "INFO")]
+def _failure_text(entries) -> str:
+    messages = [entry.message for entry in entries if entry.level not in ("DEBUG", "TRACE", "INFO")]
     return "; ".join(dict.fromkeys(messages))  # de-duplicated, order kept
+
+
+# One asset for every client: services run on the calling thread (no hop through
+# apprise's shared pool, which is sized for the CPU count, not for network waits) and
+# without apprise's own retries: retries are ours, recorded, with backoff.
+# Each request is still bounded by the service's socket timeouts (URL ``cto=``/``rto=``).
+_ASSET = apprise.AppriseAsset(async_mode=False, service_timeout=0)
+
+# apprise's notify types colour/label a message on many services.
+NOTIFY_TYPE_BY_SEVERITY = {"critical": "failure", "high": "warning", "medium": "warning", "low": "info"}
+
+
+def notify_type_for(event: str, severity: str | None) -> str:
+    if event == "resolved":
+        return "success"
+    if event in ("digest", "test") or severity is None:
+        return "info"
+    return NOTIFY_TYPE_BY_SEVERITY.get(severity, "info")
+
+
+class ChannelClients:
+    """apprise clients built once per channel URL and reused (one per thread).
+
+    Building an ``Apprise`` object parses the URL and loads its plugin; doing that per
+    message is the naive way. A client per thread keeps plugin state (apprise's
+    per-service throttle clock, SMTP settings) out of reach of other threads.
+    Keys are URL fingerprints, so the cache holds no URL in its keys.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def get(self, channel_url: str) -> apprise.Apprise | None:
+        """The client for this URL, or None when apprise cannot use the URL."""
+        cache = self._local.__dict__.setdefault("clients", {})
+        key = hashlib.sha256(channel_url.encode("utf-8")).hexdigest()
+        if key not in cache:
+            with _quiet_loggers():
+                client = apprise.Apprise(asset=_ASSET)
+                cache[key] = client if client.add(channel_url) else None
+        return cache[key]
+
+    def supports_attachments(self, channel_url: str) -> bool:
+        client = self.get(channel_url)
+        return bool(client is not None and len(client) and client[0].attachment_support)
 
 
 def deliver(
@@ -132,12 +178,21 @@ def deliver(
     attachments: list[str] | None = None,
     *,
     notify_type: str = "info",
-    timeout_seconds: float = 30.0,
+    timeout_seconds: float = 0,
+    clients: ChannelClients | None = None,
 ) -> DeliveryResult:
-    """Send one notification to one apprise URL. Never raises for delivery problems."""
+    """Send one notification to one apprise URL. Never raises for delivery problems.
+
+    The outcome comes from apprise's per-service result for this URL (status, url id,
+    its log lines), so a failure is always this channel's own. Attachments are sent
+    only where the service supports them and the file exists; elsewhere they are
+    skipped, never a reason to fail. ``timeout_seconds`` > 0 bounds the whole call
+    (apprise then runs it in its own pool); 0 relies on the socket timeouts.
+    """
     if body_format not in BODY_FORMATS:
         raise ValueError(f"body_format must be one of {BODY_FORMATS}")
     started = time.perf_counter()
+    clients = clients or ChannelClients()
 
     def finish(ok: bool, status: str, error: str | None, url_id: str) -> DeliveryResult:
         if error is not None:
@@ -148,8 +203,8 @@ def deliver(
     url_id = _fallback_url_id(channel_url)
     with _quiet_loggers():
         try:
-            client = apprise.Apprise()
-            if not client.add(channel_url):
+            client = clients.get(channel_url)
+            if client is None:
                 return finish(
                     False,
                     "invalid_url",
@@ -157,18 +212,28 @@ def deliver(
                     url_id,
                 )
             url_id = client[0].url_id() or url_id
+            attach = None
+            if attachments and client[0].attachment_support:
+                attach = [path for path in attachments if path and os.path.isfile(path)] or None
             with client.notify(
                 body=body,
                 title=subject,
                 body_format=body_format,
                 notify_type=notify_type,
-                attach=attachments or None,
+                attach=attach,
                 timeout=timeout_seconds,
             ) as result:
-                status = result.status.name.lower()
-                if result:
+                services = list(result)
+                if not services:  # nothing dispatched: the call itself was refused
+                    status = result.status.name.lower()
+                    error = _failure_text(result.logs()) or f"apprise reported {status}"
+                    return finish(bool(result), status, None if result else error, url_id)
+                service = services[0]  # one URL per client: its own per-service result
+                status = service.status.name.lower()
+                url_id = service.url_id or url_id
+                if service:
                     return finish(True, status, None, url_id)
-                error = _failure_text(result) or f"apprise reported {status}"
-                return finish(False, status, error, url_id)
+                error = _failure_text(service.logs()) or _failure_text(result.logs())
+                return finish(False, status, error or f"apprise reported {status}", url_id)
         except Exception as exc:  # noqa: BLE001 - any apprise/plugin crash is a failed send
             return finish(False, "error", f"{type(exc).__name__}: {exc}", url_id)

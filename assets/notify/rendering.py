@@ -11,6 +11,7 @@ subjects and text/markdown bodies are not, so they read naturally.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
 
 from jinja2 import TemplateError
@@ -123,14 +124,72 @@ DEFAULT_TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
     for kind in ("json", "mailto", "slack")
 }
 
+# --- the daily digest and the channel test message ------------------------------------
+# A digest's context: ``items`` (severity, event, alert_type, subject, message, item_id,
+# location_id), ``counts`` by severity, ``recipient`` and ``date`` (recipient-local).
+_DIGEST_SUBJECT = (
+    "[Forgecast] Daily digest {{ date }}: {{ items | length }} alert update"
+    "{{ 's' if items | length != 1 }}"
+    "{% if counts.critical %} ({{ counts.critical }} critical){% endif %}"
+)
+_DIGEST_BODIES = {
+    "text": (
+        "{{ items | length }} alert update{{ 's' if items | length != 1 }} since the last digest:\n\n"
+        "{% for i in items %}- [{{ i.severity | upper }}] {{ i.event }}: {{ i.message }}\n{% endfor %}"
+    ),
+    "markdown": (
+        "*{{ items | length }} alert update{{ 's' if items | length != 1 }} since the last digest*\n\n"
+        "{% for i in items %}• *{{ i.severity | upper }}* {{ i.event }}: {{ i.message }}\n{% endfor %}"
+    ),
+    "html": (
+        "<p>{{ items | length }} alert update{{ 's' if items | length != 1 }} since the last "
+        "digest:</p>\n<table>\n<tr><th align=\"left\">Severity</th><th align=\"left\">Event</th>"
+        "<th align=\"left\">Alert</th></tr>\n"
+        "{% for i in items %}<tr><td>{{ i.severity | upper }}</td><td>{{ i.event }}</td>"
+        "<td>{{ i.message }}</td></tr>\n{% endfor %}</table>\n"
+    ),
+}
+_TEST_SUBJECT = "[Forgecast] Test message for {{ recipient.name }}"
+_TEST_BODIES = {
+    "text": "This is a test message from Forgecast to {{ recipient.name }} through a "
+    "{{ channel_kind }} channel. If you can read it, alerts will reach you here.\n",
+    "markdown": "*Forgecast test message* for {{ recipient.name }} through a {{ channel_kind }} "
+    "channel. If you can read it, alerts will reach you here.\n",
+    "html": "<p>This is a test message from Forgecast to {{ recipient.name }} through a "
+    "{{ channel_kind }} channel. If you can read it, alerts will reach you here.</p>\n",
+}
+SPECIAL_TYPES = ("digest", "test")
+
 
 def template_for(alert_type: str, kind: str) -> tuple[str, str]:
     """The default (subject, body) templates, falling back by body format and type."""
     if (alert_type, kind) in DEFAULT_TEMPLATES:
         return DEFAULT_TEMPLATES[(alert_type, kind)]
+    body_format = body_format_for(kind)
+    if alert_type == "digest":
+        return _DIGEST_SUBJECT, _DIGEST_BODIES[body_format]
+    if alert_type == "test":
+        return _TEST_SUBJECT, _TEST_BODIES[body_format]
     headline = _HEADLINES.get(alert_type, _GENERIC_HEADLINE)
     facts = _FACTS.get(alert_type, [])
-    return _SUBJECT_PREFIX + headline, _layout(body_format_for(kind), facts)
+    return _SUBJECT_PREFIX + headline, _layout(body_format, facts)
+
+
+# Kinds whose defaults are stored in notify.notification_templates: one per body format
+# ('default' is plain text and serves every kind without its own row).
+SEEDED_KINDS = {"default": "text", "mailto": "html", "slack": "markdown"}
+SEEDED_ALERT_TYPES = (*_HEADLINES, "accuracy_degraded", *SPECIAL_TYPES)
+
+
+def default_template_rows() -> list[tuple[str, str, str, str, str]]:
+    """(alert_type, channel_kind, subject, body, body_format) rows shipped as defaults."""
+    rows = []
+    for alert_type in SEEDED_ALERT_TYPES:
+        for kind, body_format in SEEDED_KINDS.items():
+            lookup_kind = "json" if kind == "default" else kind
+            subject, body = template_for(alert_type, lookup_kind)
+            rows.append((alert_type, kind, subject, body, body_format))
+    return rows
 
 
 def build_context(event: AlertEvent, recipient: Recipient | None = None) -> dict:
@@ -151,14 +210,22 @@ def build_context(event: AlertEvent, recipient: Recipient | None = None) -> dict
     return context
 
 
+@lru_cache(maxsize=1024)
+def _compiled(source: str, html: bool):
+    """Templates compile once per process: rendering 30,000 notifications must not
+    parse the same template 30,000 times. Compiled templates are safe to share."""
+    return (_HTML_ENV if html else _TEXT_ENV).from_string(source)
+
+
 def render(template_subject: str, template_body: str, context: dict, html: bool) -> tuple[str, str]:
     """Render (subject, body). The subject is always plain text on a single line."""
     try:
-        subject = _TEXT_ENV.from_string(template_subject).render(context)
-        body = (_HTML_ENV if html else _TEXT_ENV).from_string(template_body).render(context)
+        subject = _compiled(template_subject, False).render(context)
+        body = _compiled(template_body, html).render(context)
     except SecurityError as exc:
         raise TemplateSecurityError(f"template is not allowed to do this: {exc}") from exc
-    except TemplateError as exc:
-        raise TemplateRenderError(f"template error: {exc}") from exc
+    except (TemplateError, TypeError, ValueError, ArithmeticError) as exc:
+        # e.g. a filter applied to a fact the alert does not carry ('round' of undefined)
+        raise TemplateRenderError(f"template error: {type(exc).__name__}: {exc}") from exc
     subject = " ".join(subject.split())  # no header injection via newlines
     return subject, body

@@ -11,6 +11,7 @@ out of the idempotency key (only a sha256 fingerprint goes in).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from assets.alerts.rules import severity_rank
 
 EVENTS = ("new", "escalated", "unchanged", "resolved")
+DELIVERY_MODES = ("immediate", "digest")
 
 # apprise's TLS variants ("jsons://", "mailtos://") format messages like the plain ones.
 _KIND_ALIASES = {
@@ -71,9 +73,23 @@ class Preference:
     quiet_hours: tuple[time, time] | None = None  # recipient-local, may wrap midnight
     repeat_interval_hours: int = 24  # <= 0: never repeat an unchanged alert
     notify_on_resolve: bool = False
+    id: str | int | None = None  # the stored preference (history is kept per preference)
+    item_category: str | None = None  # None: every category
+    location_id: str | None = None  # None: every location
+    delivery_mode: str = "immediate"  # 'immediate' | 'digest'
+    digest_hour: int = 8  # recipient-local hour of the daily digest
+    # sha256 identity of the channel. The store passes the one it keeps beside the
+    # encrypted URL (planning then never decrypts); otherwise it is the URL's sha256.
+    fingerprint: str | None = None
 
     def __post_init__(self) -> None:
+        if not self.fingerprint:
+            object.__setattr__(self, "fingerprint", channel_fingerprint(self.channel_url))
         severity_rank(self.min_severity)  # fail fast on a typo
+        if self.delivery_mode not in DELIVERY_MODES:
+            raise ValueError(f"delivery_mode must be one of {DELIVERY_MODES}")
+        if not 0 <= int(self.digest_hour) <= 23:
+            raise ValueError("digest_hour must be 0..23")
         if self.alert_types is not None:
             object.__setattr__(self, "alert_types", frozenset(self.alert_types))
         if not self.channel_kind:
@@ -92,7 +108,21 @@ class AlertEvent:
     details: dict
     status: str  # 'open' | 'resolved'
     event: str  # 'new' | 'escalated' | 'unchanged' | 'resolved'
-    last_notified_at: datetime | None = None
+    last_notified_at: datetime | None = None  # used when plan_deliveries gets no history
+    episode: str = ""  # when this opening of the alert began: a reopened alert is new news
+    item_category: str | None = None
+    chart_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What a preference was last told about an alert (from the notifications table).
+
+    ``last_at``: when the latest notice that was not dead or superseded was sent (or,
+    if not sent yet, queued): a reminder waits a repeat interval from there.
+    """
+
+    last_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -103,7 +133,10 @@ class PlannedDelivery:
     channel_kind: str
     event: AlertEvent
     idempotency_key: str
-    send_after: datetime  # tz-aware UTC
+    send_after: datetime  # tz-aware UTC; for a digest item, its digest's time
+    preference_id: str | int | None = None
+    delivery_mode: str = "immediate"
+    channel_fingerprint: str = ""
 
 
 def in_quiet_hours(local_time: time, quiet_hours: tuple[time, time] | None) -> bool:
@@ -131,48 +164,78 @@ def quiet_hours_end(now: datetime, tz_name: str, quiet_hours: tuple[time, time] 
     return datetime.combine(end_day, end, tzinfo=zone).astimezone(UTC)
 
 
+def next_digest_at(now: datetime, tz_name: str, hour: int) -> datetime:
+    """The first ``hour``:00 recipient-local strictly after ``now`` (UTC).
+
+    Everything planned for a digest preference during one day waits for the same time,
+    so it leaves as one message. DST gaps resolve the way zoneinfo does (fold=0).
+    """
+    zone = ZoneInfo(tz_name)
+    local = now.astimezone(zone)
+    candidate = datetime.combine(local.date(), time(hour), tzinfo=zone)
+    if candidate <= local:
+        candidate = datetime.combine(local.date() + timedelta(days=1), time(hour), tzinfo=zone)
+    return candidate.astimezone(UTC)
+
+
 def _occurrence(event: AlertEvent, now: datetime, repeat_hours: int) -> str:
     """What makes one sending of this event distinct from another.
 
-    new/escalated/resolved: the alert row and its severity (a re-escalation to the same
-    severity of the same alert is the same news). unchanged: the repeat window that
-    ``now`` falls in, counted from the epoch, so a reminder goes out at most once per
-    repeat interval no matter how often planning runs.
+    new/escalated/resolved: the alert row, its episode (a resolved alert that opens
+    again is news again) and its severity (a re-escalation to the same severity within
+    one episode is the same news). unchanged: the repeat window that ``now`` falls in,
+    counted from the epoch, so a reminder goes out at most once per repeat interval no
+    matter how often planning runs.
     """
     if event.event == "unchanged":
         window = int(now.timestamp() // (max(repeat_hours, 1) * 3600))
-        return f"{event.alert_id}:repeat:{window}"
-    return f"{event.alert_id}:{event.severity}"
+        return f"{event.alert_id}:{event.episode}:repeat:{window}"
+    return f"{event.alert_id}:{event.episode}:{event.severity}"
 
 
 def idempotency_key(
-    event: AlertEvent, recipient_id: str | int, channel_url: str, now: datetime, repeat_hours: int
+    event: AlertEvent, recipient_id: str | int, fingerprint: str, now: datetime, repeat_hours: int
 ) -> str:
+    """sha256 over what makes a notice unique: alert, event, recipient, channel
+    fingerprint (never the URL) and the occurrence (see ``_occurrence``)."""
     parts = (
         event.dedup_key,
         event.event,
         str(recipient_id),
-        channel_fingerprint(channel_url),
+        fingerprint,
         _occurrence(event, now, repeat_hours),
     )
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
-def _wants(event: AlertEvent, pref: Preference, now: datetime) -> bool:
+def matches(event: AlertEvent, pref: Preference) -> bool:
+    """The preference's filters: alert type, minimum severity, item category, location."""
     if pref.alert_types is not None and event.alert_type not in pref.alert_types:
         return False
     if severity_rank(event.severity) < severity_rank(pref.min_severity):
         return False
+    if pref.item_category is not None and event.item_category != pref.item_category:
+        return False
+    return pref.location_id is None or str(event.location_id) == str(pref.location_id)
+
+
+def _wants(event: AlertEvent, pref: Preference, now: datetime,
+           history: Mapping[tuple[str, str], Notice] | None) -> bool:
+    if not matches(event, pref):
+        return False
     if event.event in ("new", "escalated"):
         return True
+    notice = None if history is None else history.get((str(event.alert_id), str(pref.id)))
     if event.event == "resolved":
-        return pref.notify_on_resolve
+        # Like Alertmanager's send_resolved: only to whoever was told the alert exists.
+        return pref.notify_on_resolve and (history is None or notice is not None)
     # unchanged: a reminder once the repeat interval has passed since the last notice.
     if pref.repeat_interval_hours <= 0:
         return False
-    if event.last_notified_at is None:
-        return True  # never got through (e.g. every earlier attempt failed)
-    return now - event.last_notified_at >= timedelta(hours=pref.repeat_interval_hours)
+    last = event.last_notified_at if history is None else (notice.last_at if notice else None)
+    if last is None:
+        return True  # never told (a new preference, or every earlier attempt died)
+    return now - last >= timedelta(hours=pref.repeat_interval_hours)
 
 
 def plan_deliveries(
@@ -180,12 +243,18 @@ def plan_deliveries(
     recipients: list[Recipient],
     preferences: list[Preference],
     now: datetime,
+    history: Mapping[tuple[str, str], Notice] | None = None,
 ) -> list[PlannedDelivery]:
     """One PlannedDelivery per (event, matching preference), deduplicated by key.
 
     Preferences of unknown recipients are ignored. Quiet hours delay the send until they
-    end, except for critical alerts. Note ``last_notified_at`` is per alert, not per
-    recipient: a reminder to one recipient restarts the repeat clock for all of them.
+    end, except for critical alerts. A digest preference's deliveries wait for its next
+    digest time (quiet hours do not apply: the recipient chose that hour).
+
+    ``history`` maps (str(alert_id), str(preference id)) to the last ``Notice``: the
+    repeat interval then runs per preference, and a resolution is only announced to a
+    preference that was told about the alert. Without it (pure use), the event's own
+    ``last_notified_at`` drives repeats and resolutions go to every preference asking.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
@@ -197,14 +266,16 @@ def plan_deliveries(
             raise ValueError(f"alert {event.alert_id}: unknown event {event.event!r}")
         for index, pref in enumerate(preferences):
             recipient = by_id.get(str(pref.recipient_id))
-            if recipient is None or not _wants(event, pref, now):
+            if recipient is None or not _wants(event, pref, now, history):
                 continue
-            key = idempotency_key(event, recipient.id, pref.channel_url, now, pref.repeat_interval_hours)
+            key = idempotency_key(event, recipient.id, pref.fingerprint, now, pref.repeat_interval_hours)
             if key in seen_keys:  # two preferences pointing at the same channel
                 continue
             seen_keys.add(key)
             send_after = now.astimezone(UTC)
-            if event.severity != "critical":
+            if pref.delivery_mode == "digest":
+                send_after = next_digest_at(now, recipient.timezone, pref.digest_hour)
+            elif event.severity != "critical":
                 quiet_until = quiet_hours_end(now, recipient.timezone, pref.quiet_hours)
                 send_after = quiet_until or send_after
             planned.append(
@@ -216,6 +287,9 @@ def plan_deliveries(
                     event=event,
                     idempotency_key=key,
                     send_after=send_after,
+                    preference_id=pref.id,
+                    delivery_mode=pref.delivery_mode,
+                    channel_fingerprint=pref.fingerprint,
                 )
             )
     return planned

@@ -45,3 +45,13 @@
         delete from {{ this }} where true {{ date_window_filter(date_column) }}
     {%- endif -%}
 {%- endmacro %}
+
+
+{#
+    The start of this dbt invocation as a timestamptz literal: the same value in every
+    model and test of one `dbt build`. The incremental models stamp it on the rows they
+    write (loaded_at), which lets written_inside_partition_window tell them apart.
+#}
+{% macro forgecast_run_started_at() -%}
+    '{{ run_started_at.isoformat() }}'::timestamptz
+{%- endmacro %}

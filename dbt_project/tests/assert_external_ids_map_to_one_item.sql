@@ -1,5 +1,8 @@
 -- Every (source_system, external_id) resolves to exactly one item, and that item
--- exists. Returns the offending external ids.
+-- exists. Returns the offending external ids. Blocking: stock or demand booked on
+-- the wrong item makes every forecast of both items wrong.
+{{ config(severity='error', meta={'dagster': {'ref': {'name': 'item_external_ids'}}}) }}
+
 with
 
 external_ids as (

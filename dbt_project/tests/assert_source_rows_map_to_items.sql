@@ -1,6 +1,6 @@
 -- Source rows whose item id does not resolve through item_external_ids are left
 -- out of unified (ingest normally quarantines them upstream). Warn with the ids.
-{{ config(severity='warn') }}
+{{ config(severity='warn', meta={'dagster': {'ref': {'name': 'item_external_ids'}}}) }}
 
 with
 

@@ -1,6 +1,7 @@
 """Sensors and the jobs they launch, one module per concern; this package only collects."""
 
-from orchestration.sensors import landing_zone, notifications
+from orchestration.sensors import landing_zone, notifications, run_failure
 
-SENSORS = [*landing_zone.SENSORS, *notifications.SENSORS]
-JOBS = [*landing_zone.JOBS, *notifications.JOBS]
+MODULES = (landing_zone, notifications, run_failure)
+SENSORS = [sensor for module in MODULES for sensor in module.SENSORS]
+JOBS = [job for module in MODULES for job in module.JOBS]

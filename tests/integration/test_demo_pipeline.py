@@ -62,3 +62,42 @@ def test_running_the_demo_again_duplicates_nothing(first_run, settings, conn):
     dupes = conn.execute("select count(*) from (select 1 from unified.demand_history group by "
                          "item_id, location_id, demand_date having count(*) > 1) d").fetchone()[0]
     assert dupes == 0
+
+
+def test_nightly_schedule_tick_materializes_the_day_just_closed(first_run, conn):
+    from datetime import datetime, timedelta
+
+    from orchestration.definitions import defs
+
+    instance = dg.DagsterInstance.get()
+    as_of = conn.execute("select max(forecast_date) from forecast.forecasts").fetchone()[0]
+    tick_time = datetime.combine(as_of + timedelta(days=1), datetime.min.time()).replace(hour=2)
+    schedule = defs.resolve_schedule_def("nightly_schedule")
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick_time)
+    [request] = schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == as_of.isoformat()
+    result = defs.resolve_job_def("nightly").execute_in_process(
+        instance=instance, partition_key=request.partition_key, tags=request.tags)
+    assert result.success
+    materialized = {e.asset_key.path[0] for e in result.get_asset_materialization_events()}
+    assert {"staging", "unified", "forecast"} <= materialized
+
+
+def test_backfill_runs_dbt_once_and_forecasts_every_day(first_run, settings, conn):
+    from datetime import timedelta
+
+    from orchestration.backfill import run_backfill
+
+    last = conn.execute("select max(forecast_date) from forecast.forecasts").fetchone()[0]
+    start = last - timedelta(days=14)
+    end = last - timedelta(days=1)
+    instance = dg.DagsterInstance.get()
+    before = len(instance.get_runs(filters=dg.RunsFilter(job_name="unified_models")))
+    run_ids = run_backfill(settings, start, end, echo=lambda _: None)
+    assert len(run_ids) == 1 + 14
+    dbt_runs = instance.get_runs(filters=dg.RunsFilter(job_name="unified_models"))
+    assert len(dbt_runs) == before + 1  # one dbt invocation for the whole range
+    assert dbt_runs[0].tags["dagster/asset_partition_range_start"] == start.isoformat()
+    days = conn.execute("select count(distinct forecast_date) from forecast.forecasts "
+                        "where forecast_date between %s and %s", (start, end)).fetchone()[0]
+    assert days == 14

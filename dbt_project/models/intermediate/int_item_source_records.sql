@@ -1,7 +1,7 @@
 -- One row per item record in an ERP (SAP material x plant, Odoo product), with the
--- SKU that identifies the item across systems. Shared by manufacturing_items (the
--- item attributes) and item_external_ids (the id mapping) so both agree on which
--- record belongs to which SKU.
+-- SKU that identifies the item across systems (int_item_identity). Shared by
+-- manufacturing_items (the item attributes) and item_external_ids (the id mapping) so
+-- both agree on which record belongs to which SKU.
 with
 
 sap_materials as (
@@ -12,24 +12,20 @@ odoo_products as (
     select * from {{ ref('stg_odoo__products') }}
 ),
 
--- BISMT belongs to the client-level material but the export repeats it per plant;
--- take it from the lowest plant that has one, so a material has exactly one SKU.
--- Materials without any BISMT have no identity across systems and are left out
--- (warned by the test assert_sap_materials_have_sku).
-sap_material_skus as (
-    select distinct on (material_number)
-        material_number,
-        sku
-    from sap_materials
-    where sku is not null
-    order by material_number, plant
+-- Which SKU each record belongs to (matching rules and the crossref seed). Records
+-- whose identity is a conflict or unmatched are left out: they are reported by tests
+-- (assert_item_identity_has_no_conflicts blocks, assert_erp_records_map_to_items
+-- warns), never attached to a guessed item.
+identity as (
+    select * from {{ ref('int_item_identity') }}
+    where identity_status = 'matched'
 ),
 
 sap_records as (
     select
         'sap' as source_system,
         sap_materials.material_number as external_id,
-        sap_material_skus.sku,
+        identity.sku,
         sap_materials.plant,
         sap_materials.name,
         sap_materials.category,
@@ -39,25 +35,28 @@ sap_records as (
         sap_materials.reorder_point,
         not sap_materials.is_deletion_flagged as is_active
     from sap_materials
-    inner join sap_material_skus
-        on sap_materials.material_number = sap_material_skus.material_number
+    inner join identity
+        on identity.source_system = 'sap'
+        and identity.external_id = sap_materials.material_number
 ),
 
 odoo_records as (
     select
         'odoo' as source_system,
-        product_id::text as external_id,
-        sku,
+        odoo_products.product_id::text as external_id,
+        identity.sku,
         null::text as plant,
-        name,
-        category,
-        uom,
-        lead_time_days,
-        safety_stock,
-        reorder_point,
-        coalesce(is_active, true) as is_active
+        odoo_products.name,
+        odoo_products.category,
+        odoo_products.uom,
+        odoo_products.lead_time_days,
+        odoo_products.safety_stock,
+        odoo_products.reorder_point,
+        coalesce(odoo_products.is_active, true) as is_active
     from odoo_products
-    where sku is not null
+    inner join identity
+        on identity.source_system = 'odoo'
+        and identity.external_id = odoo_products.product_id::text
 ),
 
 unioned as (

@@ -149,7 +149,9 @@ final as (
         location_id,
         demand_date,
         sum(quantity) as quantity,
-        coalesce(bool_or(is_stockout), false) as is_stockout
+        coalesce(bool_or(is_stockout), false) as is_stockout,
+        -- When this dbt invocation wrote the row (test written_inside_partition_window).
+        {{ forgecast_run_started_at() }} as loaded_at
     from windowed
     group by item_id, location_id, demand_date
     -- Only calendar days: guards against stale inventory_snapshots rows when

@@ -93,6 +93,14 @@ with_on_order as (
         windowed.on_hand,
         windowed.allocated,
         windowed.is_carried_forward
+),
+
+final as (
+    select
+        *,
+        -- When this dbt invocation wrote the row (test written_inside_partition_window).
+        {{ forgecast_run_started_at() }} as loaded_at
+    from with_on_order
 )
 
-select * from with_on_order
+select * from final

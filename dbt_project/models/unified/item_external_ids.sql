@@ -2,53 +2,33 @@
 -- other unified models resolve their source rows through this table.
 with
 
-item_records as (
-    select * from {{ ref('int_item_source_records') }}
-),
-
-valuations as (
-    select * from {{ ref('stg_acct__item_valuation') }}
+identity as (
+    select * from {{ ref('int_item_identity') }}
 ),
 
 items as (
     select * from {{ ref('manufacturing_items') }}
 ),
 
--- SAP rows are per plant: one id per material number.
-erp_ids as (
-    select distinct
-        source_system,
-        external_id,
-        sku
-    from item_records
+-- Only ids with exactly one SKU. Conflicts are left out and reported by the blocking
+-- test assert_item_identity_has_no_conflicts; ids without any match are warned.
+matched as (
+    select * from identity
+    where identity_status = 'matched'
 ),
 
--- Accounting refers to items by SKU directly.
-accounting_ids as (
-    select distinct
-        'acct' as source_system,
-        sku as external_id,
-        sku
-    from valuations
-    where sku is not null
-),
-
-all_ids as (
-    select * from erp_ids
-    union all
-    select * from accounting_ids
-),
-
--- Inner join: accounting refs for SKUs no ERP exports are not items.
+-- Inner join: an id whose SKU no ERP exports (an accounting ref of an unknown SKU)
+-- is not an item.
 final as (
     select
-        all_ids.source_system,
-        all_ids.external_id,
+        matched.source_system,
+        matched.external_id,
         items.item_id,
-        items.sku
-    from all_ids
+        items.sku,
+        matched.match_rule
+    from matched
     inner join items
-        on all_ids.sku = items.sku
+        on matched.sku = items.sku
 )
 
 select * from final

@@ -10,6 +10,13 @@ valuations as (
     select * from {{ ref('stg_acct__item_valuation') }}
 ),
 
+-- Accounting refers to items by item_ref, normally the SKU; the crossref seed can
+-- point an accounting ref at another SKU.
+acct_identity as (
+    select * from {{ ref('int_item_identity') }}
+    where source_system = 'acct' and identity_status = 'matched'
+),
+
 -- SAP keeps planning parameters per plant: the item-level columns come from the
 -- record ranked first (SAP lowest plant, else Odoo).
 primary_records as (
@@ -29,13 +36,15 @@ item_rollup as (
 
 -- The standard cost in force is the one with the latest valuation date.
 latest_valuations as (
-    select distinct on (sku)
-        sku,
-        standard_cost,
-        currency
+    select distinct on (acct_identity.sku)
+        acct_identity.sku,
+        valuations.standard_cost,
+        valuations.currency
     from valuations
-    where sku is not null and valuation_date is not null
-    order by sku, valuation_date desc
+    inner join acct_identity
+        on valuations.sku = acct_identity.external_id
+    where valuations.valuation_date is not null
+    order by acct_identity.sku, valuations.valuation_date desc, valuations.sku
 ),
 
 final as (

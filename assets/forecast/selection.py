@@ -1,0 +1,204 @@
+"""Per-item model selection by rolling-origin backtest, and the nightly forecast of one
+item with its selected model.
+
+Pure: no Dagster, no database. Everything here works on one item x location and returns
+plain, picklable values, so the engine can run it in worker processes.
+
+Selection: the item's last ``n_origins`` windows of ``horizon`` buckets (horizon = the
+item's lead time) are forecast from the history before each window, by every candidate;
+the lowest WAPE wins. Baselines are candidates too, so a model serves an item only if no
+baseline beat it there (ties go to the simpler model: candidates are ordered simple
+first). The pooled backtest errors of the winner give the item's 80% interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from assets.forecast.baselines import classify_demand, forecast_baseline
+from assets.forecast.models import (
+    BASELINES,
+    MODEL_VERSIONS,
+    Series,
+    buckets_for_days,
+    candidates_for,
+    forecast_model,
+    prepare_series,
+    to_daily,
+)
+
+N_ORIGINS = 3
+INTERVAL = 0.8
+MIN_TRAIN = {"day": 28, "week": 12, "month": 12}
+MIN_WINDOW_POINTS = 7  # a shorter backtest is noise: widen the windows' span instead
+
+
+@dataclass
+class ForecastConfig:
+    horizon_days: int = 90
+    bucket: str = "day"
+    holiday_country: str | None = None
+    n_origins: int = N_ORIGINS
+    include_prophet: bool = True
+    history_days: int = 730
+
+
+@dataclass
+class Selection:
+    model_name: str
+    model_version: str
+    demand_class: str
+    wape: float | None
+    scores: dict = field(default_factory=dict)
+    err_low: float = 0.0  # 10% quantile of backtest errors (actual - forecast), per bucket
+    err_high: float = 0.0  # 90% quantile
+    horizon: int = 0
+    origins: int = 0
+    params: dict = field(default_factory=dict)
+    failures: dict = field(default_factory=dict)  # candidate -> error (it did not compete)
+    note: str | None = None
+
+
+def wape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """sum |a - f| / sum |a|; the mean absolute error when there was no demand."""
+    actual, forecast = np.asarray(actual, float), np.asarray(forecast, float)
+    denom = np.abs(actual).sum()
+    err = np.abs(actual - forecast).sum()
+    return float(err / denom) if denom > 0 else float(err / max(len(actual), 1))
+
+
+def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Symmetric MAPE in percent, the M3 convention (200 |a - f| / (|a| + |f|))."""
+    actual, forecast = np.asarray(actual, float), np.asarray(forecast, float)
+    denom = np.abs(actual) + np.abs(forecast)
+    ratio = np.divide(2 * np.abs(actual - forecast), denom, out=np.zeros_like(denom),
+                      where=denom > 0)
+    return float(100 * ratio.mean())
+
+
+def backtest_origins(n: int, horizon: int, bucket: str, n_origins: int = N_ORIGINS) -> list[int]:
+    """Train lengths (= origins) of the rolling windows; [] when the series is too short.
+
+    Windows are ``horizon`` long and end at the series' end, ``step`` apart; the step is
+    the horizon, shrunk when the history is short and widened when the horizon is tiny so
+    the windows cover enough points.
+    """
+    min_train = MIN_TRAIN[bucket]
+    step = max(horizon, -(-MIN_WINDOW_POINTS // n_origins))
+    room = n - horizon - min_train
+    if room < 0:
+        return []
+    if n_origins > 1:
+        step = min(step, room // (n_origins - 1))
+    if step < 1 and n_origins > 1:
+        return []
+    return [n - horizon - k * step for k in range(n_origins - 1, -1, -1)]
+
+
+def run_backtest(series: Series, candidates, horizon: int, n_origins: int = N_ORIGINS):
+    """{model: (wape, errors, params of the last fit)} and {model: error} of failures."""
+    origins = backtest_origins(len(series), horizon, series.bucket, n_origins)
+    results, failures = {}, {}
+    if not origins:
+        return results, failures, origins
+    for name in candidates:
+        actual, predicted, mask, params = [], [], [], {}
+        try:
+            for origin in origins:
+                yhat, params = forecast_model(name, series, horizon, params, upto=origin)
+                actual.append(series.values[origin:origin + horizon])
+                predicted.append(yhat[:len(actual[-1])])
+                mask.append(series.observed[origin:origin + horizon])
+        except Exception as exc:  # a candidate that cannot fit this item does not compete
+            failures[name] = f"{type(exc).__name__}: {exc}"[:200]
+            continue
+        a, p, m = np.concatenate(actual), np.concatenate(predicted), np.concatenate(mask)
+        # Censored buckets are not demand: score only what was observed.
+        a, p = (a[m], p[m]) if m.any() else (a, p)
+        results[name] = (wape(a, p), a - p, params)
+    return results, failures, origins
+
+
+def select_model(history: pd.Series, censored: pd.Series | None, as_of: date, lead_time_days: int,
+                 config: ForecastConfig, prior_params: dict | None = None) -> Selection:
+    """Backtest every candidate for one item and pick the best on WAPE."""
+    demand_class = classify_demand(history, censored=censored, as_of=as_of)
+    series = prepare_series(history, censored, as_of, config.bucket, config.holiday_country,
+                            config.history_days)
+    horizon = buckets_for_days(max(int(lead_time_days or 0), 1), config.bucket)
+    if demand_class in ("new", "dead"):
+        name = "moving_average"
+        return Selection(name, MODEL_VERSIONS[name], demand_class, None, horizon=horizon,
+                         note="short history" if demand_class == "new" else "no recent demand")
+    candidates = candidates_for(demand_class, config.bucket, config.include_prophet)
+    results, failures, origins = run_backtest(series, candidates, horizon, config.n_origins)
+    if not results:
+        name = "moving_average"
+        return Selection(name, MODEL_VERSIONS[name], demand_class, None, horizon=horizon,
+                         failures=failures, note="history too short for a backtest")
+    order = {name: i for i, name in enumerate(candidates)}
+    best = min(results, key=lambda name: (round(results[name][0], 9), order[name]))
+    best_baseline = min((results[n][0] for n in results if n in BASELINES), default=None)
+    # The invariant the whole selection exists for.
+    assert best in BASELINES or best_baseline is None or results[best][0] <= best_baseline
+    score, errors, params = results[best]
+    tail = (1 - INTERVAL) / 2
+    low, high = (np.quantile(errors, [tail, 1 - tail]) if len(errors) >= 2 else (0.0, 0.0))
+    if best == "prophet" and prior_params:
+        params = params or prior_params
+    return Selection(best, MODEL_VERSIONS[best], demand_class, float(score),
+                     scores={n: round(float(r[0]), 6) for n, r in results.items()},
+                     err_low=float(low), err_high=float(high), horizon=horizon,
+                     origins=len(origins), params=params, failures=failures)
+
+
+@dataclass
+class ItemForecast:
+    frame: pd.DataFrame  # target_date, horizon_day, yhat, yhat_lower, yhat_upper
+    model_name: str
+    model_version: str
+    demand_class: str
+    params: dict
+    note: str | None = None
+
+
+def forecast_item(history: pd.Series, censored: pd.Series | None, as_of: date,
+                  selection: Selection | None, config: ForecastConfig,
+                  warm_params: dict | None = None) -> ItemForecast:
+    """The nightly forecast of one item with its selected model (refit on all history,
+    warm-started from its previous parameters), interval from the backtest errors."""
+    horizon = config.horizon_days
+    if selection is None or selection.model_name not in MODEL_VERSIONS:
+        demand_class = classify_demand(history, censored=censored, as_of=as_of)
+        frame = forecast_baseline(history, horizon, "moving_average", censored=censored,
+                                  as_of=as_of)
+        return ItemForecast(frame, "moving_average", MODEL_VERSIONS["moving_average"],
+                            demand_class, {}, note="no selection")
+    if selection.wape is None:  # new / dead / too short: a baseline with its own interval
+        frame = forecast_baseline(history, horizon, selection.model_name if selection.model_name
+                                  in ("seasonal_naive", "moving_average") else "moving_average",
+                                  censored=censored, as_of=as_of)
+        return ItemForecast(frame, selection.model_name, selection.model_version,
+                            selection.demand_class, {}, note=selection.note)
+    series = prepare_series(history, censored, as_of, config.bucket, config.holiday_country,
+                            config.history_days)
+    h = buckets_for_days(horizon + series.skip_days, config.bucket) + 1
+    params = dict(selection.params or {})
+    if warm_params:
+        params.update(warm_params)
+    yhat_b, new_params = forecast_model(selection.model_name, series, h, params)
+    low_b = np.clip(yhat_b + selection.err_low, 0.0, None)
+    high_b = np.clip(yhat_b + selection.err_high, 0.0, None)
+    yhat = to_daily(series, yhat_b, as_of, horizon)
+    lower = np.minimum(to_daily(series, low_b, as_of, horizon), yhat)
+    upper = np.maximum(to_daily(series, high_b, as_of, horizon), yhat)
+    days = pd.date_range(pd.Timestamp(as_of) + pd.Timedelta(days=1), periods=horizon, freq="D")
+    frame = pd.DataFrame({"target_date": [d.date() for d in days],
+                          "horizon_day": np.arange(1, horizon + 1, dtype="int64"),
+                          "yhat": yhat, "yhat_lower": lower, "yhat_upper": upper})
+    return ItemForecast(frame, selection.model_name, selection.model_version,
+                        selection.demand_class, new_params)
