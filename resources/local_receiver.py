@@ -12,7 +12,9 @@ kept in memory and, optionally, appended as one line to a file.
 
 Failure injection, to exercise retries: ``fail_next(n)`` answers the next n requests
 with HTTP 500; ``drop_rate`` answers that share of requests (at random, seeded) with
-HTTP 503. A failed request is never stored.
+HTTP 503; ``delay_seconds`` makes every answer slow. A failed request is never stored.
+
+``LocalSmtpReceiver`` is the same for ``mailto://`` (aiosmtpd, a dev dependency).
 
     with LocalReceiver(log_path="inbox.jsonl") as inbox:
         deliver(inbox.url, "subject", "body", "text")
@@ -24,6 +26,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from email import policy
@@ -40,7 +43,8 @@ class ReceivedRequest:
     path: str
     content_type: str
     payload: object  # the JSON document, or the form fields as a dict
-    files: dict[str, tuple[str | None, bytes, str]] = field(default_factory=dict)  # name: (filename, data, type)
+    # multipart files: field name -> (filename, data, content type)
+    files: dict[str, tuple[str | None, bytes, str]] = field(default_factory=dict)
 
 
 def _parse_multipart(content_type: str, raw: bytes) -> tuple[dict, dict]:
@@ -66,6 +70,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         receiver = self.server.receiver
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if receiver.delay_seconds:
+            time.sleep(receiver.delay_seconds)  # a slow endpoint: lets sends overlap
         failure = receiver._take_failure()
         if failure:
             self._reply(failure)
@@ -102,13 +108,15 @@ class _Server(ThreadingHTTPServer):
 
 class LocalReceiver:
     def __init__(self, path: str = "/inbox", log_path: str | Path | None = None, port: int = 0,
-                 *, drop_rate: float = 0.0, seed: int | None = None) -> None:
+                 *, drop_rate: float = 0.0, seed: int | None = None,
+                 delay_seconds: float = 0.0) -> None:
         if not 0.0 <= drop_rate < 1.0:
             raise ValueError("drop_rate must be in [0, 1)")
         self.path = "/" + path.lstrip("/")
         self.requested_port = port  # 0: let the OS pick a free port
         self.log_path = Path(log_path) if log_path is not None else None
         self.drop_rate = drop_rate
+        self.delay_seconds = delay_seconds
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._requests: list[ReceivedRequest] = []
@@ -199,3 +207,76 @@ class LocalReceiver:
             if self.log_path is not None:
                 with self.log_path.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(request.payload, ensure_ascii=False) + "\n")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LocalSmtpReceiver:
+    """A local SMTP server (aiosmtpd, a dev dependency) for apprise ``mailto://``.
+
+    Listens on 127.0.0.1 (a free port unless given one), without TLS; with ``user`` and
+    ``password`` it requires SMTP AUTH (PLAIN/LOGIN, allowed without TLS on loopback).
+    ``messages`` holds every accepted mail parsed as ``email.message.EmailMessage``.
+    """
+
+    def __init__(self, user: str | None = None, password: str | None = None, port: int = 0) -> None:
+        self.user, self.password = user, password
+        self.requested_port = port
+        self._lock = threading.Lock()
+        self._messages: list = []
+        self._controller = None
+        self.port: int | None = None
+
+    def start(self) -> LocalSmtpReceiver:
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
+
+        receiver = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
+                message = BytesParser(policy=policy.default).parsebytes(envelope.content)
+                with receiver._lock:
+                    receiver._messages.append(message)
+                return "250 OK"
+
+        def authenticate(server, session, envelope, mechanism, auth_data):
+            ok = (getattr(auth_data, "login", None) == (self.user or "").encode()
+                  and getattr(auth_data, "password", None) == (self.password or "").encode())
+            return AuthResult(success=ok)
+
+        self.port = self.requested_port or _free_port()
+        kwargs = {}
+        if self.user:
+            kwargs = {"authenticator": authenticate, "auth_required": True,
+                      "auth_require_tls": False}
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **kwargs)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def __enter__(self) -> LocalSmtpReceiver:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def url(self, to: str = "planner@example.com", sender: str = "forgecast@example.com") -> str:
+        """apprise mailto:// URL delivering to this server (credentials included if set)."""
+        auth = f"{self.user}:{self.password}@" if self.user else ""
+        return f"mailto://{auth}127.0.0.1:{self.port}?mode=insecure&from={sender}&to={to}"
+
+    @property
+    def messages(self) -> list:
+        with self._lock:
+            return list(self._messages)

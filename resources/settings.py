@@ -37,6 +37,24 @@ class Settings(BaseSettings):
         0.05, ge=0, le=1, description="Share of quarantined rows above which a batch is rejected."
     )
     forecast_horizon_days: int = Field(90, ge=1, description="Days forecast ahead.")
+    forecast_bucket: str = Field(
+        "day", pattern="^(day|week|month)$", description="Forecast bucket: day, week or month.")
+    forecast_holiday_country: str | None = Field(
+        "DE", description="Country whose public holidays Prophet models (ISO code; empty: none).")
+    forecast_shards: int = Field(
+        4, ge=1, le=64, description="Static shards of the forecast stage (one op each).")
+    forecast_workers: int = Field(
+        0, ge=0, description="Worker processes per shard; 0: one per core.")
+    forecast_history_days: int = Field(730, ge=28, description="Days of history a model sees.")
+    forecast_selection_cron: str = Field(
+        "0 4 * * 0", description="Weekly model selection (rolling-origin backtest), cron.")
+    forecast_cold_start_prophet: bool = Field(
+        False, description="Backtest Prophet too when the nightly run selects a model for an "
+        "item that has none yet (the weekly selection always does).")
+    alert_excess_cover_days: float = Field(
+        180.0, gt=0, description="Days of cover above which stock is excess.")
+    alert_degraded_ratio: float = Field(
+        1.2, gt=0, description="Forecast degraded: WAPE above this times the naive baseline's.")
     timezone: str = Field("UTC", description="Time zone of the nightly schedule and partitions.")
     partitions_start: str = Field("2024-01-01", description="First daily partition (YYYY-MM-DD).")
     nightly_cron: str = Field("0 2 * * *", description="Nightly schedule (cron).")

@@ -1,90 +1,272 @@
-"""Forecast stage assets: demand forecasts per item x location, and projected inventory.
+"""Forecast stage assets.
 
-Thin: read from the warehouse, call the pure forecasting code, write append-only.
+- ``ml/model_selection`` (weekly, its own job and schedule): rolling-origin backtest of every
+  candidate per item x location; the choice, its score and its interval errors are stored in
+  ``ml.model_selections`` and reused by every nightly run until the next selection.
+- ``forecast/forecasts`` (daily partition, nightly job): a graph of one op per static shard
+  (a distributed executor runs them on different machines), each forecasting its items with
+  a process pool; a final op records the registry and the metadata. Append-only.
+- ``forecast/projected_inventory``: on hand + open supply - cumulative forecast, per day.
+- ``forecast/forecast_accuracy``: past forecasts scored against the actuals that arrived.
+
+Thin: the forecasting is in models/selection/engine, the SQL in store/accuracy.
 """
 
+from __future__ import annotations
 
-import json
 import time
+from collections import Counter
+from datetime import date
 
 import dagster as dg
 import pandas as pd
 
-from assets.forecast.portfolio import MODEL_VERSION, forecast_portfolio
+from assets.forecast import accuracy as acc
+from assets.forecast import store
+from assets.forecast.engine import default_workers, run_items
 from assets.forecast.projection import project_inventory
+from assets.forecast.selection import ForecastConfig
 from orchestration.partitions import daily_partitions, partition_date
 from resources.frames import copy_frame, read_frame
+from resources.settings import Settings, get_settings
 from resources.warehouse import WarehouseResource
 
 FORECAST_GROUP = "forecast"
+SELECTION_GROUP = "forecast_selection"
 UNIFIED = {name: dg.AssetKey(["unified", name]) for name in (
     "demand_history", "inventory_snapshots", "open_supply", "manufacturing_items")}
 FORECASTS = dg.AssetKey(["forecast", "forecasts"])
 PROJECTED_INVENTORY = dg.AssetKey(["forecast", "projected_inventory"])
+FORECAST_ACCURACY = dg.AssetKey(["forecast", "forecast_accuracy"])
+MODEL_SELECTION = dg.AssetKey(["ml", "model_selection"])
 
 FORECAST_COLUMNS = ["run_id", "forecast_date", "item_id", "location_id", "target_date",
                     "horizon_day", "yhat", "yhat_lower", "yhat_upper", "model_name",
                     "model_version"]
 
 
+def forecast_config(settings: Settings, *, cold_start: bool = False) -> ForecastConfig:
+    return ForecastConfig(
+        horizon_days=settings.forecast_horizon_days, bucket=settings.forecast_bucket,
+        holiday_country=settings.forecast_holiday_country or None,
+        include_prophet=settings.forecast_cold_start_prophet if cold_start else True,
+        history_days=settings.forecast_history_days)
+
+
+def workers(settings: Settings) -> int:
+    return settings.forecast_workers or default_workers()
+
+
+def _progress(log, label: str):
+    def report(done: int, total: int, rate: float) -> None:
+        log.info(f"{label}: {done}/{total} items ({rate:.1f} items/s)")
+    return report
+
+
+# ---------------------------------------------------------------------------- selection
 @dg.asset(
+    key=MODEL_SELECTION,
+    deps=[UNIFIED["demand_history"], UNIFIED["manufacturing_items"]],
+    group_name=SELECTION_GROUP,
+    kinds={"python", "postgres"},
+    pool="forecast",
+    description="Per item x location: rolling-origin backtest (3 origins, horizon = lead "
+    "time) of Prophet, ETS, Theta and the baselines / intermittent methods on WAPE; the best "
+    "serves the item (never a model a baseline beat). Runs weekly; the nightly forecast "
+    "reuses the stored choice.",
+)
+def model_selection(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    settings = warehouse.settings
+    config = forecast_config(settings)
+    with warehouse.connection() as conn:
+        as_of = conn.execute("select max(demand_date) from unified.demand_history").fetchone()[0]
+        if as_of is None:
+            return dg.MaterializeResult(metadata={"items_selected": 0, "note": "no demand yet"})
+        tasks = store.load_tasks(conn, as_of, settings.forecast_history_days)
+    context.log.info(f"model selection as of {as_of}: {len(tasks)} item x location(s), "
+                     f"{workers(settings)} worker(s)")
+    run = run_items("select", tasks, as_of, config, workers(settings),
+                    progress=_progress(context.log, "model selection"))
+    chosen = Counter(s["model_name"] for s in run.results.values())
+    classes = Counter(s["demand_class"] for s in run.results.values())
+    metrics = _selection_metrics(run.results)
+    with warehouse.connection() as conn:
+        store.save_selections(conn, context.run_id, as_of, config.bucket, run.results)
+        events = store.register_models(conn, chosen, context.run_id, metrics,
+                                       (as_of - pd.Timedelta(days=config.history_days - 1),
+                                        as_of))
+        store.record_job(conn, context.run_id, "all", "select", as_of, chosen, run.attempted,
+                         run.failures, run.seconds, workers(settings))
+    table = pd.DataFrame([{"model": m, **v} for m, v in sorted(metrics.items())])
+    return dg.MaterializeResult(metadata={
+        "as_of": as_of.isoformat(),
+        "items_selected": len(run.results),
+        "items_failed": len(run.failures),
+        "selected_models": dict(chosen),
+        "demand_classes": dict(classes),
+        "registry_events": events,
+        "seconds": round(run.seconds, 1),
+        "backtest": dg.MetadataValue.md(table.to_markdown(index=False, floatfmt=".3f")
+                                        if not table.empty else "_none_"),
+    })
+
+
+def _selection_metrics(results: dict) -> dict:
+    """Per candidate: items it won, and its mean backtest WAPE where it competed."""
+    scores: dict[str, list[float]] = {}
+    won = Counter()
+    for s in results.values():
+        won[s["model_name"]] += 1
+        for name, score in (s.get("scores") or {}).items():
+            scores.setdefault(name, []).append(score)
+    names = set(scores) | set(won)
+    return {n: {"items_won": won.get(n, 0), "items_scored": len(scores.get(n, [])),
+                "mean_backtest_wape": (round(sum(scores[n]) / len(scores[n]), 4)
+                                       if scores.get(n) else None)} for n in names}
+
+
+# ---------------------------------------------------------------------------- forecasts
+def forecast_shard(context, warehouse: WarehouseResource, as_of: date, shard: int,
+                   shards: int) -> dict:
+    """Forecast the items of one shard: cold-start selection for items without one, the
+    selected model's refit (warm-started) and forecast, append-only rows, one
+    inference_jobs row."""
+    settings = warehouse.settings
+    label = f"forecast shard {shard + 1}/{shards}"
+    started = time.monotonic()
+    with warehouse.connection() as conn:
+        tasks = store.load_tasks(conn, as_of, settings.forecast_history_days, shards, shard)
+    n_workers = workers(settings)
+    cold = [t for t in tasks if t.selection is None]
+    cold_results: dict = {}
+    failures: list = []
+    if cold:
+        context.log.info(f"{label}: selecting a model for {len(cold)} item(s) without one")
+        picked = run_items("select", cold, as_of, forecast_config(settings, cold_start=True),
+                           n_workers, progress=_progress(context.log, f"{label} (selection)"))
+        cold_results, failures = picked.results, picked.failures
+        for task in cold:
+            task.selection = cold_results.get(task.key)
+            if task.selection:
+                task.warm_params = task.selection.get("params") or None
+    todo = [t for t in tasks if t.selection is not None]
+    context.log.info(f"{label}: forecasting {len(todo)} item x location(s) with "
+                     f"{n_workers} worker(s)")
+    run = run_items("forecast", todo, as_of, forecast_config(settings), n_workers,
+                    progress=_progress(context.log, label))
+    failures += run.failures
+    parts, models, classes, notes, params = [], Counter(), Counter(), {}, {}
+    for (item_id, location_id), r in run.results.items():
+        parts.append(r["frame"].assign(item_id=item_id, location_id=location_id,
+                                       model_name=r["model_name"],
+                                       model_version=r["model_version"]))
+        models[r["model_name"]] += 1
+        classes[r["demand_class"]] += 1
+        if r["note"]:
+            notes[f"{item_id}@{location_id}"] = r["note"]
+        if r["params"]:
+            params[(item_id, location_id)] = (r["model_name"], r["params"])
+    inserted = 0
+    with warehouse.connection() as conn:
+        if cold_results:
+            store.save_selections(conn, context.run_id, as_of, settings.forecast_bucket,
+                                  cold_results, reason="cold_start")
+            store.register_models(conn, Counter(s["model_name"] for s in cold_results.values()),
+                                  context.run_id)
+        if parts:
+            rows = pd.concat(parts, ignore_index=True).assign(run_id=context.run_id,
+                                                               forecast_date=as_of)
+            conn.execute("create temp table new_forecasts (like forecast.forecasts "
+                         "including defaults) on commit drop")
+            store.copy_in(conn, "new_forecasts", rows, FORECAST_COLUMNS)
+            # Append-only: a forecast for (as-of date, item, location, day) is written once.
+            inserted = conn.execute(
+                f"insert into forecast.forecasts ({', '.join(FORECAST_COLUMNS)}) "
+                f"select {', '.join(FORECAST_COLUMNS)} from new_forecasts "
+                "on conflict (forecast_date, item_id, location_id, target_date) do nothing"
+            ).rowcount
+        store.save_params(conn, context.run_id, params)
+        store.record_job(conn, context.run_id, f"{shard + 1}/{shards}", "forecast", as_of,
+                         models, len(tasks), failures, time.monotonic() - started, n_workers)
+    if failures:
+        context.log.warning(f"{label}: {len(failures)} item(s) failed, e.g. {failures[0]}")
+    return {"shard": shard, "attempted": len(tasks), "forecast": len(run.results),
+            "failed": failures, "models": dict(models), "classes": dict(classes),
+            "notes": notes, "cold_start": len(cold_results), "rows_inserted": inserted,
+            "seconds": round(time.monotonic() - started, 2)}
+
+
+@dg.op(out=dg.Out(dict))
+def forecast_plan(context: dg.OpExecutionContext) -> dict:
+    """The day this run forecasts from (the partition's day) and the shard count."""
+    as_of = partition_date(context)
+    return {"as_of": as_of.isoformat(), "shards": get_settings().forecast_shards}
+
+
+def _shard_op(shard: int, shards: int):
+    @dg.op(name=f"forecast_shard_{shard}", out=dg.Out(dict),
+           tags={"forecast/shard": str(shard)},
+           description=f"Forecast the items of static shard {shard + 1} of {shards}.")
+    def _op(context: dg.OpExecutionContext, warehouse: WarehouseResource, plan: dict) -> dict:
+        if shard >= plan["shards"]:  # fewer shards configured than ops built: nothing here
+            return {"shard": shard, "attempted": 0, "forecast": 0, "failed": [], "models": {},
+                    "classes": {}, "notes": {}, "cold_start": 0, "rows_inserted": 0,
+                    "seconds": 0.0}
+        return forecast_shard(context, warehouse, date.fromisoformat(plan["as_of"]), shard,
+                              plan["shards"])
+    return _op
+
+
+SHARDS = get_settings().forecast_shards
+SHARD_OPS = [_shard_op(i, SHARDS) for i in range(SHARDS)]
+
+
+@dg.op(ins={f"shard_{i}": dg.In(dict) for i in range(SHARDS)})
+def forecast_collect(context: dg.OpExecutionContext, plan: dict, **shards):
+    results = [shards[f"shard_{i}"] for i in range(SHARDS)]
+    models, classes = Counter(), Counter()
+    failed, notes = [], {}
+    for r in results:
+        models.update(r["models"])
+        classes.update(r["classes"])
+        failed += r["failed"]
+        notes.update(r["notes"])
+    short = {k: v for k, v in notes.items() if v in ("short history",
+                                                     "history too short for a backtest")}
+    table = pd.DataFrame([{k: r[k] for k in ("shard", "attempted", "forecast", "cold_start",
+                                              "rows_inserted", "seconds")} | {
+        "failed": len(r["failed"])} for r in results])
+    return dg.Output(None, metadata={
+        "forecast_date": plan["as_of"],
+        "items_forecast": sum(r["forecast"] for r in results),
+        "items_failed": len(failed),
+        "failures": dg.MetadataValue.json(failed[:50]),
+        "items_short_history": len(short),
+        "short_history_items": dg.MetadataValue.json(dict(list(short.items())[:50])),
+        "cold_start_selections": sum(r["cold_start"] for r in results),
+        "rows_inserted": sum(r["rows_inserted"] for r in results),
+        "demand_classes": dict(classes),
+        "models": dict(models),
+        "shards": dg.MetadataValue.md(table.to_markdown(index=False)),
+    })
+
+
+@dg.graph_asset(
     key=FORECASTS,
-    deps=[UNIFIED["demand_history"]],
+    ins={"demand_history": dg.AssetIn(UNIFIED["demand_history"], dagster_type=dg.Nothing),
+         "selection": dg.AssetIn(MODEL_SELECTION, dagster_type=dg.Nothing)},
     group_name=FORECAST_GROUP,
     kinds={"python", "postgres"},
     partitions_def=daily_partitions,
-    pool="forecast",
     description="Daily demand forecast per item x location for the horizon (yhat and an 80% "
-    "interval), from the best baseline for the item's demand class. Append-only: a "
-    "forecast made as of a date is never overwritten, so accuracy can be scored later.",
+    "interval from the item's backtest errors), by the model its selection chose, with run "
+    "id, model and version. One op per static shard. Append-only: a forecast made as of a "
+    "date is never overwritten, so accuracy can be scored later.",
 )
-def forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    settings = warehouse.settings
-    started = time.monotonic()
-    with warehouse.connection() as conn:
-        as_of = partition_date(context)
-        demand = read_frame(conn, "select item_id, location_id, demand_date, quantity, "
-                                  "is_stockout from unified.demand_history "
-                                  "where demand_date <= %s", (as_of,))
-        if demand.empty:
-            return dg.MaterializeResult(metadata={"items_forecast": 0, "note": "no demand yet"})
-        result = forecast_portfolio(demand, settings.forecast_horizon_days, as_of)
-        rows = result.forecasts.assign(run_id=context.run_id, forecast_date=as_of)
-        # Append-only: a forecast for (as-of date, item, location, day) is written once.
-        conn.execute("create temp table new_forecasts (like forecast.forecasts "
-                     "including defaults) on commit drop")
-        copy_frame(conn, "pg_temp.new_forecasts", rows, FORECAST_COLUMNS)
-        inserted = conn.execute(
-            f"insert into forecast.forecasts ({', '.join(FORECAST_COLUMNS)}) "
-            f"select {', '.join(FORECAST_COLUMNS)} from new_forecasts "
-            "on conflict (forecast_date, item_id, location_id, target_date) do nothing"
-        ).rowcount
-        for method in result.methods:
-            conn.execute(
-                "insert into ml.ai_models (name, version, model_type, status, parameters, "
-                "promoted_at) values (%s, %s, 'baseline', 'active', %s, now()) "
-                "on conflict (name, version) do nothing",
-                (method, MODEL_VERSION, json.dumps({"method": method})))
-        succeeded = result.attempted - len(result.failures)
-        conn.execute(
-            "insert into ml.inference_jobs (run_id, shard, model_names, status, items_attempted,"
-            " items_succeeded, items_failed, errors, finished_at, duration_seconds) "
-            "values (%s, 'all', %s, %s, %s, %s, %s, %s, now(), %s)",
-            (context.run_id, sorted(result.methods),
-             "succeeded" if not result.failures else "partial", result.attempted, succeeded,
-             len(result.failures), json.dumps(result.failures), time.monotonic() - started))
-    preview = result.forecasts.head(10)[["item_id", "location_id", "target_date", "yhat",
-                                         "yhat_lower", "yhat_upper", "model_name"]]
-    return dg.MaterializeResult(metadata={
-        "forecast_date": as_of.isoformat(),
-        "items_forecast": succeeded,
-        "items_failed": len(result.failures),
-        "rows_inserted": inserted,
-        "demand_classes": dict(result.classes),
-        "models": dict(result.methods),
-        "dagster/row_count": len(rows),
-        "preview": dg.MetadataValue.md(preview.to_markdown(index=False, floatfmt=".2f")),
-    })
+def forecasts(demand_history, selection):
+    plan = forecast_plan()
+    outs = {f"shard_{i}": SHARD_OPS[i](plan) for i in range(SHARDS)}
+    return forecast_collect(plan, **outs)
 
 
 @dg.asset(
@@ -99,14 +281,14 @@ def forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
 def projected_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     with warehouse.connection() as conn:
         latest = partition_date(context)
-        fc = read_frame(conn, "select item_id, location_id, target_date, horizon_day, yhat, "
-                              "yhat_upper from forecast.forecasts where forecast_date = %s",
-                        (latest,))
-        stock = read_frame(conn, "select distinct on (item_id, location_id) item_id, "
+        fc = store.copy_out(conn, "select item_id, location_id, target_date, horizon_day, yhat,"
+                                  " yhat_upper from forecast.forecasts where forecast_date = "
+                                  "%(d)s", {"d": latest})
+        stock = read_frame(conn, "select distinct on (item_id, location_id) item_id::text, "
                                  "location_id, on_hand from unified.inventory_snapshots "
                                  "where snapshot_date <= %s order by item_id, location_id, "
                                  "snapshot_date desc", (latest,))
-        supply = read_frame(conn, "select item_id, location_id, expected_date, quantity "
+        supply = read_frame(conn, "select item_id::text, location_id, expected_date, quantity "
                                   "from unified.open_supply")
         if fc.empty:
             return dg.MaterializeResult(metadata={"items_projected": 0})
@@ -123,10 +305,10 @@ def projected_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseR
         # Derived data: replace this as-of date's projection wholesale.
         conn.execute("delete from forecast.projected_inventory where forecast_date = %s",
                      (latest,))
-        copy_frame(conn, "forecast.projected_inventory", frame,
-                   ["forecast_date", "item_id", "location_id", "target_date",
-                    "projected_on_hand", "projected_on_hand_p80", "cumulative_demand",
-                    "cumulative_supply", "run_id"])
+        store.copy_in(conn, "forecast.projected_inventory", frame,
+                      ["forecast_date", "item_id", "location_id", "target_date",
+                       "projected_on_hand", "projected_on_hand_p80", "cumulative_demand",
+                       "cumulative_supply", "run_id"])
     below_zero = frame.groupby(["item_id", "location_id"])["projected_on_hand"].min().lt(0).sum()
     return dg.MaterializeResult(metadata={
         "forecast_date": latest.isoformat(),
@@ -136,5 +318,35 @@ def projected_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseR
     })
 
 
-ASSETS = [forecasts, projected_inventory]
+@dg.asset(
+    key=FORECAST_ACCURACY,
+    deps=[FORECASTS, UNIFIED["demand_history"]],
+    group_name=FORECAST_GROUP,
+    kinds={"python", "postgres"},
+    partitions_def=daily_partitions,
+    description="Accuracy of past forecasts against the actuals that arrived: per item and "
+    "for the portfolio, by lag (1/7/14/28 days), over the last 28 days: WAPE, bias, MASE, "
+    "80% interval coverage, and the seasonal naive's WAPE for comparison. The trend over "
+    "runs shows as a table and a plot.",
+)
+def forecast_accuracy(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    as_of = partition_date(context)
+    with warehouse.connection() as conn:
+        scored = acc.score(conn, as_of, context.run_id)
+        trend = acc.portfolio_trend(conn, as_of)
+    metadata: dict = {"scored_date": as_of.isoformat(), "rows": scored,
+                      "dagster/row_count": scored}
+    if not trend.empty:
+        latest = trend[trend["scored_date"] == trend["scored_date"].max()]
+        for row in latest.itertuples(index=False):
+            if row.wape is not None and row.wape == row.wape:
+                metadata[f"portfolio_wape_lag_{row.lag_days}"] = float(round(row.wape, 4))
+        png = acc.trend_chart(trend, warehouse.settings.data_dir / "charts" / "accuracy"
+                              / f"{as_of.isoformat()}.png")
+        metadata["trend"] = dg.MetadataValue.md(acc.trend_markdown(trend, png))
+        metadata["trend_chart"] = dg.MetadataValue.path(str(png))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+ASSETS = [model_selection, forecasts, projected_inventory, forecast_accuracy]
 ASSET_CHECKS: list = []

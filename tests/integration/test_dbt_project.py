@@ -1,10 +1,12 @@
 """Integration tests of the dbt project against a throwaway embedded PostgreSQL.
 
-One module-scoped fixture does all the (slow, ~5 s each) dbt work once:
+The project runs from a copy in a temp dir whose seed item_crossref.csv holds the
+entries below (the committed seed ships empty). One module-scoped fixture does all
+the (slow, ~5 s each) dbt work once:
 
 1. ``dbt build`` of the whole project on a small hand-made raw data set;
-2. new raw batches arrive and one is superseded, then ``dbt build`` of
-   manufacturing_items, the snapshot and the incremental models with the partition
+2. new raw batches arrive (a lead time change with its change document among them)
+   and one is superseded, then ``dbt build`` of the whole project with the partition
    vars ``min_date``/``max_date`` (what Dagster does per partition);
 3. ``dbt build --full-refresh`` of the incremental models, to compare with step 2.
 
@@ -13,9 +15,15 @@ do not depend on their order.
 
 Data set (March 2024, days 1-5):
 
-- FC-100 in both ERPs: SAP material 100100 (plants 1000 and 2000) and Odoo product 7;
-- FC-200 SAP only, FC-300 Odoo only, FC-400 Odoo only and archived;
-- SAP material 900900 without BISMT (no SKU): left out, with a warning;
+- FC-100 in both ERPs: SAP material 100100 (plants 1000 and 2000) and Odoo product 7,
+  same SKU and same EAN;
+- FC-200 SAP, plus Odoo product 13 without any reference, attached by a crossref entry;
+- FC-300 Odoo product 9, plus SAP material 300300 without BISMT whose EAN (as GTIN-14)
+  is product 9's barcode: the EAN rule joins them;
+- FC-400 Odoo only and archived; its barcode is also the EAN of SAP material 450450
+  (BISMT FC-450): the rules disagree for both ids, crossref entries decide;
+- SAP material 900900 without BISMT or EAN: left out, with a warning; a crossref entry
+  for a material nobody exports is warned too;
 - SAP stock of FC-100 misses 2024-03-03; a superseded batch has that day: ignored;
 - Odoo stock of product 7 misses 2024-03-03; a rejected batch is ignored;
 - the material master of FC-100 / plant 1000 arrives twice: the later batch wins.
@@ -26,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import json
+import shutil
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -70,7 +79,17 @@ BATCHES = [
 
 M100 = "000000000000100100"
 M200 = "000000000000200200"
+M300 = "000000000000300300"
+M450 = "000000000000450450"
 M900 = "000000000000900900"
+
+CROSSREF = """\
+source_system,external_id,sku,note
+sap,000000000000450450,FC-450,EAN on Odoo product 11 is a copy error (MDM-12)
+odoo,11,FC-400,EAN on Odoo product 11 is a copy error (MDM-12)
+odoo,13,FC-200,web shop listing without internal reference (MDM-15)
+sap,000000000000999999,FC-100,stale: no export has this material
+"""
 
 RawRows = list[tuple[int, dict[str, str]]]
 
@@ -85,6 +104,7 @@ MM = "matnr werks maktx matkl meins bismt ean11 plifz eisbe minbe lvorm"
 STOCK = "stichtag matnr werks lgort labst speme meins"
 MOVES = "mblnr zeile bwart matnr werks lgort budat menge meins shkzg"
 QUANTS = "date product_id location_id quantity reserved_quantity"
+AUDIT = "changenr objectid werks udate fname value_old value_new username"
 
 # fmt: off
 ROWS: dict[str, RawRows] = {
@@ -94,6 +114,10 @@ ROWS: dict[str, RawRows] = {
             (M100, "2000", "Widget", "001", "ST", "FC-100", "", "9", "50", "80", ""),
             (M200, "1000", "Steel sheet", "002", "KG", "FC-200", "", "12", "100", "250", ""),
             (M900, "1000", "Legacy part", "003", "ST", "", "", "3", "0", "0", ""),  # no SKU
+            # No BISMT; EAN = Odoo product 9's barcode as GTIN-14.
+            (M300, "1000", "Gadget", "004", "ST", "", "04000000000024", "6", "8", "12", ""),
+            # BISMT FC-450, but its EAN is also Odoo product 11's (FC-400) barcode.
+            (M450, "1000", "Bracket", "002", "ST", "FC-450", "4000000000031", "2", "0", "0", ""),
         ),
         # Later batch, same natural key: safety stock 10 -> 20 must win.
         *_batch(2, MM,
@@ -139,14 +163,19 @@ ROWS: dict[str, RawRows] = {
         (M100, "1000", "50000001", "0010", "CUT-01", "Cut", "15", "2.5", "MIN"),
         (M100, "1000", "50000001", "0020", "ASM-01", "Assemble", "0.5", "0.1", "H"),
     ),
-    "sap_master_audit": _batch(8, "changenr objectid werks udate fname value_old value_new",
-        ("0000012345", M100, "1000", "20240301", "EISBE", "10", "20"),
+    "sap_master_audit": _batch(8, AUDIT,
+        ("0000012345", M100, "1000", "20240301", "EISBE", "10", "20", "MUELLER"),
+        ("0000012346", M100, "2000", "20240302", "PLIFZ", "8", "9", "MUELLER"),
     ),
     "odoo_products": _batch(9, "id default_code name categ_id uom_id barcode active"
                                " produce_delay safety_stock reorder_point",
-        ("7", "FC-100", "Widget (Odoo)", "All / Finished", "Units", "", "true", "4", "15", "25"),
-        ("9", "FC-300", "Gadget", "All / Saleable / Gadgets", "Units", "", "true", "2", "5", "10"),
-        ("11", "FC-400", "Old gizmo", "All / Components", "kg", "", "false", "1", "", ""),
+        ("7", "FC-100", "Widget (Odoo)", "All / Finished", "Units", "4000000000017", "true", "4",
+         "15", "25"),
+        ("9", "FC-300", "Gadget", "All / Saleable / Gadgets", "Units", "4000000000024", "true", "2",
+         "5", "10"),
+        ("11", "FC-400", "Old gizmo", "All / Components", "kg", "4000000000031", "false", "1", "",
+         ""),
+        ("13", "", "Steel sheet (web shop)", "All / Components", "kg", "", "true", "12", "", ""),
     ),
     "odoo_stock_quants": [
         *_batch(10, QUANTS,
@@ -276,12 +305,13 @@ class DbtRun:
 def _dbt(work_dir: Path, *args: str) -> DbtRun:
     from dbt.cli.main import dbtRunner
 
+    project = work_dir / "project"
     argv = [
         *args,
         "--project-dir",
-        str(DBT_PROJECT),
+        str(project),
         "--profiles-dir",
-        str(DBT_PROJECT),
+        str(project),
         # Keep artefacts out of the developer's dbt_project/target.
         "--target-path",
         str(work_dir / "target"),
@@ -297,17 +327,29 @@ def _fetch(conn: psycopg.Connection, query: str, *params: Any) -> list[dict[str,
         return cur.fetchall()
 
 
+def _without_loaded_at(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """loaded_at says which dbt run wrote a row: it differs between the runs compared."""
+    return [{k: v for k, v in row.items() if k != "loaded_at"} for row in rows]
+
+
 def _capture(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]:
     return {
-        "inventory_snapshots": _fetch(
+        "inventory_snapshots": _without_loaded_at(_fetch(
             conn,
             "select * from unified.inventory_snapshots order by item_id, location_id, snapshot_date",
-        ),
-        "demand_history": _fetch(
+        )),
+        "demand_history": _without_loaded_at(_fetch(
             conn,
             "select * from unified.demand_history order by item_id, location_id, demand_date",
-        ),
+        )),
     }
+
+
+def _copy_project(work_dir: Path) -> None:
+    """The project in work_dir/project, with this module's crossref entries as the seed."""
+    project = work_dir / "project"
+    shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    (project / "seeds" / "item_crossref.csv").write_text(CROSSREF)
 
 
 @pytest.fixture(scope="module")
@@ -337,6 +379,7 @@ def dbt_env(postgres: dict[str, str]) -> Iterator[None]:
 @pytest.fixture(scope="module")
 def warehouse(postgres, dbt_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
     work_dir = tmp_path_factory.mktemp("dbt")
+    _copy_project(work_dir)
     out: dict[str, Any] = {}
     with psycopg.connect(postgres["uri"], autocommit=True) as conn:
         _create_raw(conn)
@@ -360,6 +403,7 @@ def warehouse(postgres, dbt_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
                 "inventory_snapshots",
                 "demand_history",
                 "item_master_snapshot",
+                "item_master_history",
             ]
         }
         out["staging_material_master"] = _fetch(conn, "select * from staging.stg_sap__material_master")
@@ -374,6 +418,7 @@ def warehouse(postgres, dbt_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
                 (20, "sap", "stock", "loaded"),
                 (21, "sap", "goods_movements", "loaded"),
                 (22, "sap", "material_master", "loaded"),
+                (23, "sap", "master_audit", "loaded"),
             ],
         )
         _insert_rows(
@@ -401,7 +446,14 @@ def warehouse(postgres, dbt_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
                 22,
                 MM,
                 (M200, "1000", "Steel sheet", "002", "KG", "FC-200", "", "12", "120", "250", ""),
+                # FC-100's lead time (plant 1000, the item-level record) 5 -> 7 days.
+                (M100, "1000", "Widget", "001", "ST", "FC-100", "4000000000017", "7", "20", "30", ""),
             ),
+        )
+        _insert_rows(
+            conn,
+            "sap_master_audit",
+            _batch(23, AUDIT, ("0000012400", M100, "1000", "20240305", "PLIFZ", "5", "7", "PLANNER7")),
         )
         conn.execute("update raw.raw_data_batches set status = 'superseded' where id = 15")
         # A marker outside the window: the windowed run must leave it alone.
@@ -415,17 +467,8 @@ def warehouse(postgres, dbt_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
             f" (select item_id, location_id, snapshot_date from {marker})",
             [fc200],
         )
-        out["incremental"] = _dbt(
-            work_dir,
-            "build",
-            "--select",
-            "manufacturing_items",
-            "item_master_snapshot",
-            "inventory_snapshots",
-            "demand_history",
-            "--vars",
-            json.dumps(WINDOW),
-        )
+        # The whole project, as the Dagster asset runs it for a partition window.
+        out["incremental"] = _dbt(work_dir, "build", "--vars", json.dumps(WINDOW))
         assert out["incremental"].success, out["incremental"].problems()
         out["marker_after_incremental"] = _fetch(conn, f"select on_hand from {marker}", fc200)
         conn.execute(
@@ -437,6 +480,10 @@ def warehouse(postgres, dbt_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
         out["after_incremental"] = _capture(conn)
         out["snapshot_after_incremental"] = _fetch(
             conn, "select * from unified.item_master_snapshot order by sku, dbt_valid_from"
+        )
+        out["items_after_incremental"] = _fetch(conn, "select * from unified.manufacturing_items")
+        out["history_after_incremental"] = _fetch(
+            conn, "select * from unified.item_master_history order by sku, attribute, changed_on"
         )
 
         # 3. Full refresh of the incremental models over the same data.

@@ -29,10 +29,61 @@ create table ml.ai_models (
     unique (name, version)
 );
 
+-- Promotion and retirement history: rows are only ever added.
+create table ml.ai_model_events (
+    id          bigserial primary key,
+    model_id    bigint not null references ml.ai_models (id),
+    event       text not null check (event in ('registered', 'promoted', 'retired')),
+    reason      text,
+    metrics     jsonb not null default '{}',
+    run_id      text,
+    created_at  timestamptz not null default now()
+);
+create index ai_model_events_model on ml.ai_model_events (model_id, created_at);
+
+-- Per-item model choice from a rolling-origin backtest (append-only; the newest row per
+-- item x location is the one in force). scores: backtest WAPE of every candidate.
+create table ml.model_selections (
+    id              bigserial primary key,
+    run_id          text not null,
+    as_of           date not null,
+    item_id         text not null,
+    location_id     text not null,
+    demand_class    text not null,
+    model_name      text not null,
+    model_version   text not null,
+    bucket          text not null default 'day',
+    wape            double precision,
+    scores          jsonb not null default '{}',
+    err_low         double precision not null default 0,
+    err_high        double precision not null default 0,
+    horizon         integer not null default 0,
+    origins         integer not null default 0,
+    failures        jsonb not null default '{}',
+    note            text,
+    reason          text not null default 'scheduled' check (reason in ('scheduled', 'cold_start')),
+    selected_at     timestamptz not null default now()
+);
+create index model_selections_current on ml.model_selections (item_id, location_id, id desc);
+
+-- The latest fitted parameters of an item's model: the warm start of its next fit.
+create table ml.item_model_params (
+    item_id      text not null,
+    location_id  text not null,
+    model_name   text not null,
+    params       jsonb not null,
+    run_id       text not null,
+    fitted_at    timestamptz not null default now(),
+    primary key (item_id, location_id, model_name)
+);
+
 create table ml.inference_jobs (
     id               bigserial primary key,
     run_id           text not null,
     shard            text not null default 'all',
+    kind             text not null default 'forecast' check (kind in ('forecast', 'select')),
+    as_of            date,
+    workers          integer,
     model_names      text[] not null default '{}',
     status           text not null check (status in ('running', 'succeeded', 'failed', 'partial')),
     items_attempted  integer not null default 0,
@@ -76,19 +127,29 @@ create table forecast.projected_inventory (
     primary key (forecast_date, item_id, location_id, target_date)
 );
 
+-- Accuracy of past forecasts once actuals are in: as of scored_date, for each lag L, the
+-- forecasts made L days before each target day of the window (window_start..scored_date)
+-- against actual demand. item_id / location_id null: the whole portfolio.
 create table forecast.forecast_accuracy (
-    id            bigserial primary key,
-    forecast_date date not null,
-    item_id       text,            -- null: the whole portfolio
-    location_id   text,
-    lag_days      integer not null,
-    wape          double precision,
-    bias          double precision,
-    mase          double precision,
-    coverage      double precision,
-    observations  integer not null,
-    scored_at     timestamptz not null default now()
+    id             bigserial primary key,
+    scored_date    date not null,
+    item_id        text,
+    location_id    text,
+    lag_days       integer not null,
+    window_start   date not null,
+    model_name     text,
+    wape           double precision,
+    bias           double precision,
+    mase           double precision,
+    coverage       double precision,
+    baseline_wape  double precision,   -- seasonal naive over the same days and lag
+    actual_total   double precision not null default 0,
+    observations   integer not null,
+    run_id         text,
+    scored_at      timestamptz not null default now()
 );
+create unique index forecast_accuracy_key on forecast.forecast_accuracy
+    (scored_date, coalesce(item_id, ''), coalesce(location_id, ''), lag_days);
 
 create table forecast.forecast_alerts (
     id                  bigserial primary key,
@@ -109,7 +170,8 @@ create table forecast.forecast_alerts (
     last_seen_at        timestamptz not null default now(),
     severity_changed_at timestamptz not null default now(),
     resolved_at         timestamptz,
-    last_run_id         text
+    last_run_id         text,
+    chart_path          text             -- PNG under <data_dir>/charts/, for notifications
 );
 """
 
