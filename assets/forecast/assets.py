@@ -196,7 +196,7 @@ def forecast_shard(context, warehouse: WarehouseResource, as_of: date, shard: in
             "seconds": round(time.monotonic() - started, 2)}
 
 
-@dg.op(out=dg.Out(dict))
+@dg.op(out=dg.Out(dict), ins={"demand_history": dg.In(dg.Nothing), "selection": dg.In(dg.Nothing)})
 def forecast_plan(context: dg.OpExecutionContext) -> dict:
     """The day this run forecasts from (the partition's day) and the shard count."""
     as_of = partition_date(context)
@@ -264,7 +264,7 @@ def forecast_collect(context: dg.OpExecutionContext, plan: dict, **shards):
     "date is never overwritten, so accuracy can be scored later.",
 )
 def forecasts(demand_history, selection):
-    plan = forecast_plan()
+    plan = forecast_plan(demand_history=demand_history, selection=selection)
     outs = {f"shard_{i}": SHARD_OPS[i](plan) for i in range(SHARDS)}
     return forecast_collect(plan, **outs)
 
