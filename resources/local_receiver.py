@@ -249,8 +249,15 @@ class LocalSmtpReceiver:
         def authenticate(server, session, envelope, mechanism, auth_data):
             ok = (getattr(auth_data, "login", None) == (self.user or "").encode()
                   and getattr(auth_data, "password", None) == (self.password or "").encode())
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False)  # aiosmtpd answers 535 itself
 
+        import logging
+        import warnings
+
+        # aiosmtpd warns (per connection) that AUTH without TLS is unsafe: on loopback, for
+        # tests and demos, that is the point. Its protocol log stays out of test output.
+        warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
         self.port = self.requested_port or _free_port()
         kwargs = {}
         if self.user:

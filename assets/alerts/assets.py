@@ -1,19 +1,23 @@
 """Alerts asset: evaluate the inventory rules per item x location and keep one row per
 dedup key (type + item + location) with its lifecycle (open / resolved, first and last
-seen, last event)."""
+seen, last event), and a PNG chart per open alert (``chart_path``) that notifications
+attach."""
 
 
 import json
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
 
 import dagster as dg
 
+from assets.alerts.charts import ChartData, chart_file, render_chart
 from assets.alerts.lifecycle import diff_alerts
-from assets.alerts.rules import ItemContext, evaluate_item_alerts
-from assets.forecast.assets import PROJECTED_INVENTORY, UNIFIED
+from assets.alerts.rules import AlertPolicy, ItemContext, evaluate_item_alerts
+from assets.forecast.assets import FORECAST_ACCURACY, PROJECTED_INVENTORY, UNIFIED
+from assets.forecast.store import copy_out
 from orchestration.partitions import daily_partitions, partition_date
 from resources.frames import read_frame
+from resources.settings import Settings
 from resources.warehouse import WarehouseResource
 
 FORECAST_ALERTS = dg.AssetKey(["forecast", "forecast_alerts"])
@@ -50,13 +54,14 @@ where i.status = 'active'
 
 @dg.asset(
     key=FORECAST_ALERTS,
-    deps=[PROJECTED_INVENTORY, UNIFIED["manufacturing_items"]],
+    deps=[PROJECTED_INVENTORY, FORECAST_ACCURACY, UNIFIED["manufacturing_items"]],
     group_name="forecast",
     kinds={"python", "postgres"},
     partitions_def=daily_partitions,
-    description="Inventory alerts: projected stockout inside the lead time, below safety "
-    "stock, excess cover, demand outside the forecast interval. One row per type + item + "
-    "location; resolved when the condition no longer holds.",
+    description="Inventory alerts: projected stockout inside the lead time (stockout date, "
+    "order-by date, shortfall), below safety stock, excess cover, demand outside the forecast "
+    "interval, forecast accuracy worse than the seasonal naive. One row per type + item + "
+    "location with a PNG chart; resolved when the condition no longer holds.",
 )
 def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     with warehouse.connection() as conn:
@@ -73,6 +78,8 @@ def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                                       "forecast.projected_inventory where forecast_date = %s",
                                 (as_of,))
         by_key = dict(tuple(projection.groupby(["item_id", "location_id"])))
+        accuracy = _latest_accuracy(conn, as_of)
+        policy = alert_policy(warehouse.settings)
         today = as_of + timedelta(days=1)
         current = []
         for row in items.itertuples(index=False):
@@ -85,7 +92,8 @@ def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                         else (float(row.yhat_lower), float(row.yhat_upper)))
             actual = None if row.last_actual is None else float(row.last_actual)
             current += evaluate_item_alerts(item, by_key.get((row.item_id, row.location_id)),
-                                            actual, interval, today)
+                                            actual, interval, today, policy,
+                                            accuracy.get((row.item_id, row.location_id)))
         open_before = dict(conn.execute(
             "select dedup_key, severity from forecast.forecast_alerts where status = 'open'"
         ).fetchall())
@@ -117,6 +125,10 @@ def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                  "item": str(a.item_id), "location": str(a.location_id), "message": a.message,
                  "details": json.dumps(a.details, default=str), "event": change.event,
                  "run": context.run_id})
+        charts = _render_charts(conn, warehouse.settings, as_of, current, items, by_key)
+        for key, path in charts.items():
+            conn.execute("update forecast.forecast_alerts set chart_path = %s where dedup_key = %s",
+                         (str(path), key))
         open_now = conn.execute("select alert_type, severity, message from "
                                 "forecast.forecast_alerts where status = 'open' order by "
                                 "array_position(array['critical','high','medium','low'], "
@@ -131,7 +143,66 @@ def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         "events": dict(events),
         "dagster/row_count": len(open_now),
         "open_alerts_preview": dg.MetadataValue.md(preview),
+        "charts": len(charts),
     })
+
+
+def alert_policy(settings: Settings) -> AlertPolicy:
+    return AlertPolicy(excess_cover_days=settings.alert_excess_cover_days,
+                       degraded_ratio=settings.alert_degraded_ratio)
+
+
+def _latest_accuracy(conn, as_of) -> dict:
+    """Each item's lag-7 score as of the run's day (forecast degraded)."""
+    rows = conn.execute(
+        "select item_id, location_id, wape, baseline_wape, observations, lag_days, model_name "
+        "from forecast.forecast_accuracy where scored_date = %s and lag_days = 7 "
+        "and item_id is not null", (as_of,)).fetchall()
+    names = ("wape", "baseline_wape", "observations", "lag_days", "model_name")
+    return {(r[0], r[1]): dict(zip(names, r[2:], strict=True)) for r in rows}
+
+
+def _render_charts(conn, settings: Settings, as_of, alerts, items, projections) -> dict:
+    """A PNG per alert that holds now: <data_dir>/charts/<as_of>/<dedup key>.png."""
+    if not alerts:
+        return {}
+    keys = sorted({(str(a.item_id), str(a.location_id)) for a in alerts})
+    wanted = {"items": [k[0] for k in keys], "locations": [k[1] for k in keys],
+              "as_of": as_of}
+    pairs = "select unnest(%(items)s::text[]) as item_id, unnest(%(locations)s::text[]) as loc"
+    history = copy_out(conn, f"""
+        select d.item_id::text as item_id, d.location_id, d.demand_date, d.quantity
+        from unified.demand_history d join ({pairs}) k
+          on k.item_id = d.item_id::text and k.loc = d.location_id
+        where d.demand_date > %(as_of)s::date - 120 and d.demand_date <= %(as_of)s""", wanted)
+    forecast = copy_out(conn, f"""
+        select f.item_id, f.location_id, f.target_date, f.yhat, f.yhat_lower, f.yhat_upper,
+               f.model_name
+        from forecast.forecasts f join ({pairs}) k
+          on k.item_id = f.item_id and k.loc = f.location_id
+        where f.forecast_date = %(as_of)s""", wanted)
+    hist_by = dict(tuple(history.groupby(["item_id", "location_id"]))) if not history.empty else {}
+    fc_by = dict(tuple(forecast.groupby(["item_id", "location_id"]))) if not forecast.empty else {}
+    info = {(str(r.item_id), str(r.location_id)): r for r in items.itertuples(index=False)}
+    root = settings.data_dir / "charts"
+    out = {}
+    for alert in alerts:
+        key = (str(alert.item_id), str(alert.location_id))
+        item = info.get(key)
+        details = alert.details or {}
+        model = fc_by[key]["model_name"].iloc[0] if key in fc_by else "no forecast"
+        stockout = details.get("stockout_date")
+        order_by = details.get("order_by_date")
+        data = ChartData(
+            title=f"{alert.alert_type}: {details.get('sku', key[0])} at {key[1]} "
+                  f"(as of {as_of.isoformat()}, model {model})",
+            history=hist_by.get(key), forecast=fc_by.get(key), projection=projections.get(key),
+            safety_stock=float(item.safety_stock) if item is not None else 0.0,
+            reorder_point=float(item.reorder_point) if item is not None else 0.0,
+            stockout_date=None if not stockout else date.fromisoformat(stockout),
+            order_by_date=None if not order_by else date.fromisoformat(order_by))
+        out[alert.dedup_key] = render_chart(data, chart_file(root, as_of, alert.dedup_key))
+    return out
 
 
 ASSETS = [forecast_alerts]

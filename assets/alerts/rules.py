@@ -44,6 +44,10 @@ class AlertPolicy:
     excess_when_no_demand: bool = True
     # Check stockouts on the pessimistic (forecast upper bound) path instead.
     use_pessimistic_projection: bool = False
+    # Forecast degraded: live WAPE above this times the seasonal naive's on the same days,
+    # judged on at least this many scored days.
+    degraded_ratio: float = 1.2
+    degraded_min_observations: int = 14
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,34 @@ def _anomaly_alert(item, recent_actual, last_interval) -> Alert | None:
     return Alert("demand_anomaly", "medium", item.item_id, item.location_id, message, details)
 
 
+def _degraded_alert(item, accuracy: dict | None, policy: AlertPolicy) -> Alert | None:
+    """``accuracy``: the item's latest score (wape, baseline_wape, observations, lag_days,
+    model_name) from forecast_accuracy."""
+    if not accuracy:
+        return None
+    wape, baseline = accuracy.get("wape"), accuracy.get("baseline_wape")
+    observations = int(accuracy.get("observations") or 0)
+    if wape is None or baseline is None or wape != wape or baseline != baseline:
+        return None
+    if observations < policy.degraded_min_observations or wape <= baseline * policy.degraded_ratio:
+        return None
+    details = {
+        "sku": item.sku,
+        "item_name": item.name,
+        "wape": round(float(wape), 4),
+        "baseline_wape": round(float(baseline), 4),
+        "lag_days": int(accuracy.get("lag_days") or 0),
+        "observations": observations,
+        "model_name": accuracy.get("model_name"),
+    }
+    message = (
+        f"{_label(item)}: forecast accuracy degraded, WAPE {wape:.0%} at lag "
+        f"{details['lag_days']} days vs {baseline:.0%} for the seasonal naive "
+        f"({details['model_name']}, {observations} days scored)"
+    )
+    return Alert("accuracy_degraded", "medium", item.item_id, item.location_id, message, details)
+
+
 def evaluate_item_alerts(
     item: ItemContext,
     projection: pd.DataFrame,
@@ -211,11 +243,13 @@ def evaluate_item_alerts(
     last_interval: tuple[float, float] | None,
     today: date,
     policy: AlertPolicy = AlertPolicy(),  # noqa: B008 - frozen, safe as a default
+    accuracy: dict | None = None,
 ) -> list[Alert]:
     """All alerts that currently hold for one item at one location.
 
     ``projection`` comes from ``project_inventory``; ``recent_actual`` is the latest
-    day's actual demand and ``last_interval`` the (lower, upper) forecast for that day.
+    day's actual demand and ``last_interval`` the (lower, upper) forecast for that day;
+    ``accuracy`` the item's latest forecast_accuracy row (forecast degraded).
     """
     alerts: list[Alert] = []
     window = _lookahead(projection, item, today, policy)
@@ -227,7 +261,8 @@ def evaluate_item_alerts(
             below = _safety_stock_alert(item, window)
             if below is not None:
                 alerts.append(below)
-    for alert in (_excess_alert(item, policy), _anomaly_alert(item, recent_actual, last_interval)):
+    for alert in (_excess_alert(item, policy), _anomaly_alert(item, recent_actual, last_interval),
+                  _degraded_alert(item, accuracy, policy)):
         if alert is not None:
             alerts.append(alert)
     return alerts

@@ -12,7 +12,6 @@
 Thin: the forecasting is in models/selection/engine, the SQL in store/accuracy.
 """
 
-from __future__ import annotations
 
 import time
 from collections import Counter
@@ -27,7 +26,7 @@ from assets.forecast.engine import default_workers, run_items
 from assets.forecast.projection import project_inventory
 from assets.forecast.selection import ForecastConfig
 from orchestration.partitions import daily_partitions, partition_date
-from resources.frames import copy_frame, read_frame
+from resources.frames import read_frame
 from resources.settings import Settings, get_settings
 from resources.warehouse import WarehouseResource
 

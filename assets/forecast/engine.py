@@ -76,8 +76,20 @@ def _chunk(mode: str, tasks: list[ItemTask], as_of: date, config: ForecastConfig
         try:
             out.append((task.key, True, _do(mode, task, as_of, config)))
         except Exception as exc:  # one bad series must not stop the others
-            out.append((task.key, False, f"{type(exc).__name__}: {exc}"[:300]))
+            out.append((task.key, False, f"{type(exc).__name__}: {exc}"[:300]
+                        + _where(exc)))
     return out
+
+
+def _where(exc: BaseException) -> str:
+    """' (at file.py:123)' for errors raised outside this package's own checks."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames or isinstance(exc, ValueError) and "non-finite" in str(exc):
+        return ""
+    last = frames[-1]
+    return f" (at {os.path.basename(last.filename)}:{last.lineno})"
 
 
 def default_workers() -> int:

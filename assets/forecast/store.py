@@ -14,6 +14,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import psycopg
 from psycopg import sql
 
 from assets.forecast.engine import ItemTask
@@ -39,9 +40,10 @@ def shard_of(item_id: str, location_id: str, shards: int) -> int:
 
 def copy_out(conn, query: sql.Composable | str, params: dict | None = None) -> pd.DataFrame:
     """Run a query through COPY ... TO STDOUT (CSV with header) into a frame."""
-    if isinstance(query, str):
-        query = sql.SQL(query)
-    inner = conn.cursor().mogrify(query, params) if params else query.as_string(conn)
+    if params:
+        inner = psycopg.ClientCursor(conn).mogrify(query, params)
+    else:
+        inner = query if isinstance(query, str) else query.as_string(conn)
     buffer = io.BytesIO()
     with conn.cursor().copy(sql.SQL("copy ({}) to stdout with (format csv, header)").format(
             sql.SQL(inner))) as copy:
@@ -82,10 +84,7 @@ def load_tasks(conn, as_of: date, history_days: int, shards: int = 1, shard: int
     params = {(i, loc): p for i, loc, p in conn.execute(
         "select item_id, location_id, params from ml.item_model_params")}
     demand["demand_date"] = pd.to_datetime(demand["demand_date"])
-    stockout = demand["is_stockout"]
-    if stockout.dtype == object:
-        stockout = stockout.map({"t": True, "f": False, True: True, False: False})
-    demand["is_stockout"] = stockout.fillna(False).astype(bool)
+    demand["is_stockout"] = _flags(demand["is_stockout"])
     quantity = pd.to_numeric(demand["quantity"], errors="coerce").to_numpy(dtype=float)
     keys = demand[["item_id", "location_id"]].to_numpy()
     bounds = np.flatnonzero((keys[1:] != keys[:-1]).any(axis=1)) + 1
@@ -103,6 +102,15 @@ def load_tasks(conn, as_of: date, history_days: int, shards: int = 1, shard: int
                               int(lead.get(item_id, 0) or 0), selection,
                               (warm or {}).get("params")))
     return tasks
+
+
+def _flags(column: pd.Series) -> pd.Series:
+    """COPY's CSV writes booleans as t / f (strings to pandas): map them, never truthiness."""
+    if pd.api.types.is_bool_dtype(column):
+        return column
+    mapped = column.astype("string").str.lower().map({"t": True, "true": True, "f": False,
+                                                      "false": False})
+    return mapped.fillna(False).astype(bool)
 
 
 def current_selections(conn) -> dict:

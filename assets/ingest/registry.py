@@ -30,6 +30,19 @@ class Column:
 
 
 @dataclass(frozen=True)
+class KnownItems:
+    """Where an export's item reference must exist: ``entity`` of the same source, with
+    ``columns`` pairs (this export's column, the master's column)."""
+
+    entity: str
+    columns: tuple[tuple[str, str], ...]
+
+
+SAP_ITEM = KnownItems("material_master", (("MATNR", "MATNR"), ("WERKS", "WERKS")))
+ODOO_ITEM = KnownItems("products", (("product_id", "id"),))
+
+
+@dataclass(frozen=True)
 class ExportType:
     source_system: str
     entity: str
@@ -43,6 +56,9 @@ class ExportType:
     contract_mode: Literal["freeze", "evolve"] = "evolve"
     # Stable raw table name, lower case, safe as an identifier.
     raw_table: str = field(default="")
+    # Rows must reference an item of the current item master of the same source
+    # (a row whose item is not there is quarantined as an unknown item).
+    known_items: KnownItems | None = None
 
     def __post_init__(self) -> None:
         if not self.raw_table:
@@ -96,6 +112,7 @@ EXPORT_TYPES: tuple[ExportType, ...] = (
             Column("VGE01", description="time unit of VGW01/VGW02: MIN or H"),
         ),
         natural_key=("MATNR", "WERKS", "PLNNR", "VORNR"),
+        known_items=SAP_ITEM,
         description="SAP routing operations (PLKO/PLPO)",
     ),
     ExportType(
@@ -109,6 +126,7 @@ EXPORT_TYPES: tuple[ExportType, ...] = (
             Column("MEINS"),
         ),
         natural_key=("STICHTAG", "MATNR", "WERKS", "LGORT"),
+        known_items=SAP_ITEM,
         description="SAP daily stock per plant and storage location (MARD)",
         date_format=SAP_DATE,
     ),
@@ -125,6 +143,7 @@ EXPORT_TYPES: tuple[ExportType, ...] = (
             Column("SHKZG", description="debit/credit: S receipt, H issue"),
         ),
         natural_key=("MBLNR", "ZEILE"),
+        known_items=SAP_ITEM,
         description="SAP goods movements (MSEG)",
         date_format=SAP_DATE,
     ),
@@ -140,6 +159,7 @@ EXPORT_TYPES: tuple[ExportType, ...] = (
             Column("MEINS"),
         ),
         natural_key=("EBELN", "EBELP"),
+        known_items=SAP_ITEM,
         description="SAP open purchase order schedule lines (EKPO/EKET)",
         date_format=SAP_DATE,
     ),
@@ -187,6 +207,7 @@ EXPORT_TYPES: tuple[ExportType, ...] = (
             Column("reserved_quantity", "decimal", non_negative=True),
         ),
         natural_key=("date", "product_id", "location_id"),
+        known_items=ODOO_ITEM,
         description="Odoo daily stock.quant snapshot",
     ),
     ExportType(
@@ -203,6 +224,7 @@ EXPORT_TYPES: tuple[ExportType, ...] = (
         ),
         natural_key=("id",),
         description="Odoo stock moves: done deliveries/consumption and expected receipts",
+        known_items=ODOO_ITEM,
     ),
     ExportType(
         "odoo", "workcenter_operations", "json",
@@ -217,6 +239,7 @@ EXPORT_TYPES: tuple[ExportType, ...] = (
         ),
         natural_key=("id",),
         description="Odoo mrp.routing.workcenter operations",
+        known_items=ODOO_ITEM,
     ),
     # ---------------------------------------------------------------- Accounting (CSV, ',')
     ExportType(

@@ -1,31 +1,47 @@
-"""Validation rules for one export: which header is acceptable, which rows are good.
+"""Validation rules of one export, vectorized over chunks of rows (Arrow compute).
 
-Pure functions: the loader feeds rows in and gets, per row, either the values to land
-or the problems that send the row to quarantine (column, raw value, reason).
+Pure functions, no database: the loader feeds ``RowChunk``s in and gets back, per chunk,
+the good rows (declared columns, trimmed, '' -> NULL, booleans as 'true'/'false') ready to
+COPY, the problems that send rows to quarantine (row number, column, raw value, reason)
+and, per good row, a 64-bit word for the duplicate check (32-bit hash of the natural key,
+32-bit row number). The rules match the casts of the dbt staging macros, so a row that
+passes here always casts there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import date, timedelta
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from assets.ingest.limits import DEFAULT_LIMITS, IngestLimits
+from assets.ingest.readers import RowChunk
 from assets.ingest.registry import Column, ExportType
 from resources.errors import ValidationError
 
 # A date this far past today is a typo, not a plan (open orders are at most a year out).
 MAX_FUTURE_DAYS = 400
 MIN_DATE = date(1990, 1, 1)
-TRUE_VALUES = {"true", "1", "x", "yes", "y", "t"}
-FALSE_VALUES = {"false", "0", "", "no", "n", "f"}
+TRUE_VALUES = ("true", "1", "x", "yes", "y", "t")
+FALSE_VALUES = ("false", "0", "no", "n", "f")
 
-
-@dataclass(frozen=True)
-class Problem:
-    row_number: int
-    column: str | None
-    raw_value: str | None
-    reason: str
+DECIMAL_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$"
+INT_RE = r"^[+-]?[0-9]{1,9}(\.0*)?$"
+NONFINITE_RE = r"(?i)^[+-]?(nan|inf|infinity)$"
+NEGATIVE_RE = r"^-[^eE]*[1-9]"
+DATE_RES = {
+    "%Y%m%d": (r"^(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2})$", "YYYYMMDD"),
+    "%Y-%m-%d": (r"^(?P<y>[0-9]{4})-(?P<m>[0-9]{1,2})-(?P<d>[0-9]{1,2})$", "YYYY-MM-DD"),
+}
+DATETIME_RE = (r"^(?P<y>[0-9]{4})-(?P<m>[0-9]{2})-(?P<d>[0-9]{2})"
+               r"(?:[ T](?P<H>[0-9]{2}):(?P<M>[0-9]{2})(?::(?P<S>[0-9]{2})(?:\.[0-9]+)?)?)?"
+               r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?$")
+KEY_SEP = "\x1f"
+PROBLEM_SCHEMA = pa.schema([("row_number", pa.int64()), ("column_name", pa.string()),
+                            ("raw_value", pa.string()), ("reason", pa.string())])
 
 
 @dataclass(frozen=True)
@@ -36,106 +52,289 @@ class HeaderPlan:
     unknown_columns: tuple[str, ...]
 
 
+def normalize_name(name: str) -> str:
+    return name.strip().lstrip("\ufeff").lower()
+
+
 def plan_header(export: ExportType, header: list[str], file_name: str) -> HeaderPlan:
-    normalized = [h.strip().lstrip("\ufeff").lower() for h in header]
-    index = {name: i for i, name in enumerate(normalized)}
-    missing = [c.name for c in export.columns if c.required and c.name.lower() not in index]
+    normalized = [normalize_name(h) for h in header]
+    seen: dict[str, int] = {}
+    duplicates = []
+    for i, name in enumerate(normalized):
+        if name and name in seen:
+            duplicates.append(header[i].strip())
+        seen.setdefault(name, i)
+    declared = {c.name.lower() for c in export.columns}
+    dup_declared = [d for d in duplicates if d.lower() in declared]
+    if dup_declared:
+        raise ValidationError(
+            f"{file_name}: duplicate column name(s) {', '.join(sorted(set(dup_declared)))}",
+            details={"file": file_name, "duplicate_columns": sorted(set(dup_declared))})
+    missing = [c.name for c in export.columns if c.required and c.name.lower() not in seen]
     if missing:
         raise ValidationError(
             f"{file_name}: missing required column(s) {', '.join(missing)} "
             f"for {export.source_system}/{export.entity}",
             details={"file": file_name, "missing_columns": missing},
         )
-    declared = {c.name.lower() for c in export.columns}
-    unknown = tuple(h for h in header if h.strip().lower() not in declared)
+    unknown = tuple(h for h, n in zip(header, normalized, strict=True) if n and n not in declared)
     if unknown and export.contract_mode == "freeze":
+        shown = ", ".join(repr(u[:60]) for u in unknown[:10])
         raise ValidationError(
-            f"{file_name}: unknown column(s) {', '.join(unknown)} "
+            f"{file_name}: unknown column(s) {shown} "
             f"({export.source_system}/{export.entity} has a frozen contract)",
-            details={"file": file_name, "unknown_columns": list(unknown)},
+            details={"file": file_name, "unknown_columns": [u[:200] for u in unknown[:50]]},
         )
-    positions = tuple(index.get(c.name.lower()) for c in export.columns)
+    positions = tuple(seen.get(c.name.lower()) for c in export.columns)
     return HeaderPlan(positions, unknown)
 
 
-def check_value(column: Column, value: str | None, date_format: str, today: date) -> str | None:
-    """The reason ``value`` is bad for ``column``, or None when it is acceptable."""
-    if value is None or value.strip() == "":
-        return "required value is empty" if column.required else None
-    text = value.strip()
-    kind = column.type
-    if kind == "int":
-        try:
-            number = int(text)
-        except ValueError:
-            return f"not an integer: {text[:40]!r}"
-        return "negative value not allowed" if column.non_negative and number < 0 else None
-    if kind == "decimal":
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            return f"not a number: {text[:40]!r}"
-        if not number.is_finite():
-            return "not a finite number"
-        return "negative value not allowed" if column.non_negative and number < 0 else None
-    if kind in ("date", "datetime"):
-        try:
-            parsed = (
-                datetime.strptime(text, date_format).date()
-                if kind == "date"
-                else datetime.fromisoformat(text).date()
-            )
-        except ValueError:
-            expected = date_format if kind == "date" else "ISO 8601"
-            return f"unparseable {kind} (expected {expected})"
-        if parsed < MIN_DATE:
-            return f"date before {MIN_DATE.isoformat()}"
-        if parsed > today + timedelta(days=MAX_FUTURE_DAYS):
-            return f"date more than {MAX_FUTURE_DAYS} days in the future"
-        return None
-    if kind == "bool":
-        lowered = text.lower()
-        return None if lowered in TRUE_VALUES | FALSE_VALUES else f"not a boolean: {text[:20]!r}"
-    return None
+# ----------------------------------------------------------------------------- helpers
+def _null_strings(n: int) -> pa.Array:
+    return pa.nulls(n, type=pa.string())
 
 
-def normalize_value(column: Column, value: str | None) -> str | None:
-    if value is None:
-        return None
-    text = value.strip()
-    if column.type == "bool":
-        return "true" if text.lower() in TRUE_VALUES else "false"
-    return text or None
+def _reason(mask: pa.Array, text: str | pa.Array, n: int) -> pa.Array:
+    """``text`` where ``mask`` is true, null elsewhere (null mask -> null)."""
+    value = text if isinstance(text, pa.Array) else pa.scalar(text, pa.string())
+    return pc.if_else(pc.fill_null(mask, False), value, _null_strings(n))
 
 
-class RowValidator:
-    """Checks rows one at a time and remembers natural keys to catch duplicates."""
+def _quoted(prefix: str, values: pa.Array) -> pa.Array:
+    cut = pc.utf8_slice_codeunits(values, 0, 40)
+    return pc.binary_join_element_wise(pa.scalar(prefix), cut, pa.scalar("'"), "")
 
-    def __init__(self, export: ExportType, plan: HeaderPlan, today: date) -> None:
+
+def _printable(values: pa.Array, cut: int) -> pa.Array:
+    """A raw value as the quarantine keeps it: cut to ``cut`` characters, NUL shown as \\x00."""
+    return pc.replace_substring(pc.utf8_slice_codeunits(values, 0, cut), "\x00", "\\x00")
+
+
+def _ints(struct: pa.Array, field: str) -> np.ndarray:
+    values = pc.fill_null(pc.struct_field(struct, field), "0")
+    values = pc.if_else(pc.equal(values, ""), pa.scalar("0"), values)
+    return pc.cast(values, pa.int64()).to_numpy(zero_copy_only=False)
+
+
+_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _calendar_days(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(valid calendar date?, days since 1970-01-01) for arrays of year, month, day."""
+    month_ok = (m >= 1) & (m <= 12)
+    mi = np.clip(m, 1, 12) - 1
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    dim = _DAYS[mi] + ((mi == 1) & leap)
+    valid = month_ok & (d >= 1) & (d <= dim) & (y >= 1)
+    yy = np.where(valid, y, 1970)
+    months = (yy - 1970) * 12 + np.where(valid, mi, 0)
+    days = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    return valid, days + np.where(valid, d - 1, 0)
+
+
+# ----------------------------------------------------------------------------- rules
+class ColumnRule:
+    """Normalized value and reason (null = fine) for one declared column of a chunk."""
+
+    def __init__(self, column: Column, date_format: str, today: date, limits: IngestLimits):
+        self.column = column
+        self.limits = limits
+        self.date_format = date_format
+        self.min_day = (MIN_DATE - date(1970, 1, 1)).days
+        self.max_day = (today + timedelta(days=MAX_FUTURE_DAYS) - date(1970, 1, 1)).days
+
+    def apply(self, raw: pa.Array) -> tuple[pa.Array, pa.Array]:
+        n = len(raw)
+        column = self.column
+        trimmed = pc.utf8_trim_whitespace(raw)
+        value = pc.if_else(pc.equal(trimmed, ""), _null_strings(n), trimmed)
+        present = pc.is_valid(value)
+        reasons = [_reason(pc.greater(pc.binary_length(raw), self.limits.max_field_bytes),
+                           f"value longer than {self.limits.max_field_bytes} bytes", n),
+                   _reason(pc.match_substring(raw, "\x00"), "contains a NUL byte", n)]
+        if column.required:
+            reasons.append(_reason(pc.invert(present), "required value is empty", n))
+        kind = column.type
+        if kind in ("int", "decimal"):
+            nonfinite = pc.match_substring_regex(value, NONFINITE_RE)
+            pattern = INT_RE if kind == "int" else DECIMAL_RE
+            ok = pc.match_substring_regex(value, pattern)
+            reasons.append(_reason(nonfinite, "not a finite number", n))
+            label = "not an integer: '" if kind == "int" else "not a number: '"
+            reasons.append(_reason(pc.invert(ok), _quoted(label, value), n))
+            if column.non_negative:
+                negative = pc.and_(ok, pc.match_substring_regex(value, NEGATIVE_RE))
+                reasons.append(_reason(negative, "negative value not allowed", n))
+        elif kind in ("date", "datetime"):
+            reasons.extend(self._dates(value, n))
+        elif kind == "bool":
+            lowered = pc.utf8_lower(value)
+            is_true = pc.is_in(lowered, value_set=pa.array(TRUE_VALUES))
+            is_false = pc.is_in(lowered, value_set=pa.array(FALSE_VALUES))
+            ok = pc.or_(is_true, is_false)
+            reasons.append(_reason(pc.invert(ok), _quoted("not a boolean: '", value), n))
+            value = pc.if_else(is_true, pa.scalar("true"),
+                               pc.if_else(is_false, pa.scalar("false"), value))
+        return value, pc.coalesce(*reasons)
+
+    def _dates(self, value: pa.Array, n: int) -> list[pa.Array]:
+        if self.column.type == "date":
+            pattern, expected = DATE_RES.get(self.date_format, DATE_RES["%Y-%m-%d"])
+            label = f"unparseable date (expected {expected})"
+        else:
+            pattern, label = DATETIME_RE, "unparseable datetime (expected ISO 8601)"
+        parts = pc.extract_regex(value, pattern)
+        matched = pc.is_valid(parts).to_numpy(zero_copy_only=False)
+        y, m, d = (_ints(parts, f) for f in ("y", "m", "d"))
+        valid, days = _calendar_days(y, m, d)
+        valid &= matched
+        if self.column.type == "datetime":
+            hh, mm, ss = (_ints(parts, f) for f in ("H", "M", "S"))
+            valid &= (hh < 24) & (mm < 60) & (ss < 60)
+        present = pc.is_valid(value).to_numpy(zero_copy_only=False)
+        bad = present & ~valid
+        early = present & valid & (days < self.min_day)
+        late = present & valid & (days > self.max_day)
+        return [_reason(pa.array(bad), label, n),
+                _reason(pa.array(early), f"date before {MIN_DATE.isoformat()}", n),
+                _reason(pa.array(late), f"date more than {MAX_FUTURE_DAYS} days in the future", n)]
+
+
+# ----------------------------------------------------------------------------- key hash
+_P = np.uint64(0x100000001B3)
+_POW_CACHE: list[np.ndarray] = [np.ones(1, dtype=np.uint64)]
+
+
+def _powers(n: int) -> np.ndarray:
+    table = _POW_CACHE[0]
+    if len(table) < n:
+        size = max(n, 2 * len(table), 256)
+        table = np.ones(size, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            table[1:] = _P
+            table = np.cumprod(table, dtype=np.uint64)
+        _POW_CACHE[0] = table
+    return table
+
+
+def key_hash32(keys: pa.Array) -> np.ndarray:
+    """A 32-bit hash of each (non-null) string, vectorized (collisions are checked later)."""
+    keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    n = len(keys)
+    if n == 0:
+        return np.zeros(0, dtype=np.uint64)
+    offsets = np.frombuffer(keys.buffers()[1], dtype=np.int32)[keys.offset:keys.offset + n + 1]
+    data = np.frombuffer(keys.buffers()[2], dtype=np.uint8)
+    start, end = int(offsets[0]), int(offsets[-1])
+    lengths = np.diff(offsets)
+    rel = offsets[:-1] - start
+    with np.errstate(over="ignore"):
+        pos = np.arange(end - start, dtype=np.int64) - np.repeat(rel, lengths)
+        contrib = (data[start:end].astype(np.uint64) + np.uint64(1)) * _powers(int(lengths.max()) + 1)[pos]
+        h = np.add.reduceat(contrib, rel) if end > start else np.zeros(n, dtype=np.uint64)
+        h = np.where(lengths == 0, np.uint64(0), h) ^ lengths.astype(np.uint64)
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(0xFF51AFD7ED558CCD)
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(0xC4CEB9FE1A85EC53)
+        h ^= h >> np.uint64(33)
+    return h >> np.uint64(32)
+
+
+# ----------------------------------------------------------------------------- validator
+@dataclass
+class CheckedChunk:
+    good: pa.RecordBatch  # _row_number + declared columns (raw table names)
+    problems: pa.Table  # PROBLEM_SCHEMA
+    bad_rows: int
+    key_words: np.ndarray  # uint64: hash32 << 32 | row number, per good row
+
+
+class BatchValidator:
+    """Checks chunks of one file against its export type."""
+
+    def __init__(self, export: ExportType, plan: HeaderPlan, today: date, *,
+                 limits: IngestLimits = DEFAULT_LIMITS, known_items: pa.Array | None = None,
+                 known_items_label: str = "the item master") -> None:
         self.export = export
         self.plan = plan
-        self.today = today
-        self._key_positions = [
-            i for i, c in enumerate(export.columns) if c.name in export.natural_key
-        ]
-        self._seen_keys: set[int] = set()
+        self.limits = limits
+        self.rules = [ColumnRule(c, export.date_format, today, limits) for c in export.columns]
+        self.names = [c.name.lower() for c in export.columns]
+        self.key_index = [self.names.index(k.lower()) for k in export.natural_key]
+        self.known_items = known_items
+        self.known_label = known_items_label
+        self.item_index = ([self.names.index(own.lower()) for own, _ in export.known_items.columns]
+                           if export.known_items and known_items is not None else [])
 
-    def check(self, row_number: int, row: list[str | None]) -> tuple[list[str | None], list[Problem]]:
-        values: list[str | None] = []
-        problems: list[Problem] = []
-        for column, position in zip(self.export.columns, self.plan.positions, strict=True):
-            raw = row[position] if position is not None and position < len(row) else None
-            reason = check_value(column, raw, self.export.date_format, self.today)
-            if reason:
-                problems.append(Problem(row_number, column.name, raw, reason))
-            values.append(normalize_value(column, raw))
-        if not problems:
-            key = hash(tuple(values[i] for i in self._key_positions))
-            if key in self._seen_keys:
-                problems.append(
-                    Problem(row_number, ",".join(self.export.natural_key), None,
-                            "duplicate natural key inside the batch")
-                )
+    def check(self, chunk: RowChunk) -> CheckedChunk:
+        batch = chunk.batch
+        n = batch.num_rows
+        rows = pa.array(np.arange(chunk.first_row, chunk.first_row + n, dtype=np.int64))
+        values, reasons, raws = [], [], []
+        for rule, position in zip(self.rules, self.plan.positions, strict=True):
+            raw = batch.column(position) if position is not None else _null_strings(n)
+            value, reason = rule.apply(raw)
+            values.append(value)
+            reasons.append(reason)
+            raws.append(raw)
+        # Row-level problems: found while reading, or a row over the length limit.
+        lengths = None
+        for col in batch.columns:
+            size = pc.fill_null(pc.binary_length(col), 0)
+            lengths = size if lengths is None else pc.add(lengths, size)
+        row_reason = _reason(pc.greater(lengths, self.limits.max_row_bytes),
+                             f"row longer than {self.limits.max_row_bytes} bytes", n) \
+            if lengths is not None else _null_strings(n)
+        if chunk.pre_reason is not None:
+            row_reason = pc.coalesce(chunk.pre_reason, row_reason)
+        bad = pc.is_valid(row_reason)
+        for reason in reasons:
+            bad = pc.or_(bad, pc.is_valid(reason))
+        if self.item_index:
+            keys = pc.binary_join_element_wise(*[values[i] for i in self.item_index], KEY_SEP)
+            unknown = pc.and_(pc.invert(bad),
+                              pc.invert(pc.is_in(keys, value_set=self.known_items)))
+            first = self.item_index[0]
+            reasons[first] = pc.coalesce(
+                reasons[first], _reason(unknown, f"unknown item: not in {self.known_label}", n))
+            bad = pc.or_(bad, unknown)
+        problems = self._problems(rows, row_reason, chunk, raws, reasons, batch)
+        good_mask = pc.invert(bad)
+        good_rows = pc.filter(rows, good_mask)
+        good = pa.RecordBatch.from_arrays(
+            [good_rows, *[pc.filter(v, good_mask) for v in values]],
+            names=["_row_number", *self.names])
+        key = pc.binary_join_element_wise(*[good.column(1 + i) for i in self.key_index],
+                                          pa.scalar(""), KEY_SEP)
+        words = (key_hash32(pc.fill_null(key, "")) << np.uint64(32)) | \
+            good_rows.to_numpy(zero_copy_only=False).astype(np.uint64)
+        return CheckedChunk(good, problems, n - len(good_rows), words)
+
+    def _problems(self, rows, row_reason, chunk: RowChunk, raws, reasons, batch) -> pa.Table:
+        cut = self.limits.max_quarantine_value_chars
+        parts = []
+        mask = pc.is_valid(row_reason)
+        if pc.any(mask).as_py():
+            if chunk.pre_raw is not None:
+                raw = chunk.pre_raw
             else:
-                self._seen_keys.add(key)
-        return values, problems
+                raw = pc.binary_join_element_wise(*batch.columns, ",")
+            parts.append(pa.table({
+                "row_number": pc.filter(rows, mask),
+                "column_name": _null_strings(pc.sum(mask).as_py()),
+                "raw_value": _printable(pc.filter(raw, mask), cut),
+                "reason": pc.filter(row_reason, mask)}, schema=PROBLEM_SCHEMA))
+        for column, raw, reason in zip(self.export.columns, raws, reasons, strict=True):
+            mask = pc.is_valid(reason)
+            count = pc.sum(mask).as_py() or 0
+            if not count:
+                continue
+            parts.append(pa.table({
+                "row_number": pc.filter(rows, mask),
+                "column_name": pa.array([column.name] * count, type=pa.string()),
+                "raw_value": _printable(pc.filter(raw, mask), cut),
+                "reason": pc.filter(reason, mask)}, schema=PROBLEM_SCHEMA))
+        if not parts:
+            return PROBLEM_SCHEMA.empty_table()
+        return pa.concat_tables(parts)

@@ -11,6 +11,7 @@ subjects and text/markdown bodies are not, so they read naturally.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from html import escape
 
@@ -96,16 +97,30 @@ _FACTS: dict[str, list[tuple[str, str]]] = {
 _HEADLINE_TEXT = "{% if event == 'resolved' %}Resolved: {% endif %}{{ message }}"
 
 
+_DETAIL = re.compile(r"details\.(\w+)")
+
+
+def _guarded(value: str, row: str) -> str:
+    """Show a fact's row only when the alert carries the fact: an alert from another
+    rule version (or a hand-made one) must still render, just with fewer rows."""
+    found = _DETAIL.search(value)
+    if not found:
+        return row
+    name = found.group(1)
+    return f"{{% if details.{name} is defined and details.{name} is not none %}}{row}{{% endif %}}"
+
+
 def _layout(body_format: str, facts: list[tuple[str, str]]) -> str:
     if body_format == "html":
         rows = "".join(
-            f'<tr><th align="left">{escape(label)}</th><td>{value}</td></tr>\n' for label, value in facts
+            _guarded(value, f'<tr><th align="left">{escape(label)}</th><td>{value}</td></tr>\n')
+            for label, value in facts
         )
         return "<p>" + _HEADLINE_TEXT + "</p>\n<table>\n" + rows + "</table>\n"
     if body_format == "markdown":
-        lines = "".join(f"• *{label}:* {value}\n" for label, value in facts)
+        lines = "".join(_guarded(value, f"• *{label}:* {value}\n") for label, value in facts)
         return "*" + _HEADLINE_TEXT + "*\n\n" + lines
-    lines = "".join(f"{label}: {value}\n" for label, value in facts)
+    lines = "".join(_guarded(value, f"{label}: {value}\n") for label, value in facts)
     return _HEADLINE_TEXT + "\n\n" + lines
 
 

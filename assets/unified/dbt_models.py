@@ -1,11 +1,19 @@
 """The dbt project as Dagster assets: staging and unified models, snapshots, and dbt
 tests as asset checks. Sources map onto the ingest assets' keys (raw/<table>), so the
-lineage runs landing zone -> raw -> staging -> unified without gaps."""
+lineage runs landing zone -> raw -> staging -> unified without gaps.
+
+Every dbt test is an asset check: generic tests on their model, singular tests with one
+parent on that parent, singular tests with several parents on the model their
+``meta: {dagster: {ref: ...}}`` names. dbt severity decides what a failure does:
+``error`` tests are blocking checks (the dbt step fails, so the forecasts downstream do
+not run on bad data), ``warn`` tests are reported and block nothing.
+"""
 
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -31,9 +39,19 @@ def manifest_is_current(project: DbtProject) -> bool:
 
 def ensure_manifest(project: DbtProject) -> None:
     """Parse (in process, no database needed) when the manifest is missing or older than
-    the project's files: a fresh checkout, or a model edited since the last parse."""
+    the project's files: a fresh checkout, or a model edited since the last parse.
+
+    Production (FORGECAST_DBT_TARGET=prod) never parses at import: the manifest is
+    prepared when the deployment is built (`dbt parse` or `dagster-dbt project
+    prepare-and-package`), and the file times of a deployed copy prove nothing."""
     if manifest_is_current(project):
         return
+    if os.environ.get("FORGECAST_DBT_TARGET") == "prod":
+        if project.manifest_path.exists():
+            return
+        raise RuntimeError(
+            f"{project.manifest_path} is missing: prepare the dbt manifest when building the "
+            "deployment (dbt parse --project-dir dbt_project --profiles-dir dbt_project)")
     from dbt.cli.main import dbtRunner
 
     result = dbtRunner().invoke(["parse", "--quiet", "--project-dir", str(project.project_dir),
@@ -57,11 +75,44 @@ class ForgecastDbtTranslator(DagsterDbtTranslator):
             group_name=schema,
         ).merge_attributes(kinds={"postgres"})
 
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        """dbt tests as checks. A singular test that reads an ephemeral model (identity
+        resolution) depends on what that model reads, not on a phantom asset for it."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None:
+            return None
+        parents = manifest["parent_map"].get(unique_id, [])
+        if not any(_is_ephemeral(manifest, p) for p in parents):
+            return spec
+        deps = {self.get_asset_spec(manifest, p, project).key
+                for p in _through_ephemeral(manifest, parents)} - {spec.asset_key}
+        return dg.AssetCheckSpec(name=spec.name, asset=spec.asset_key,
+                                 description=spec.description, additional_deps=sorted(deps),
+                                 blocking=spec.blocking, metadata=spec.metadata)
+
     def get_partition_mapping(self, dbt_resource_props, dbt_parent_resource_props):
         # A day's models read every current raw batch, whatever file brought it.
         if dbt_parent_resource_props.get("resource_type") == "source":
             return dg.AllPartitionMapping()
         return super().get_partition_mapping(dbt_resource_props, dbt_parent_resource_props)
+
+
+def _is_ephemeral(manifest: Mapping[str, Any], unique_id: str) -> bool:
+    node = manifest["nodes"].get(unique_id) or {}
+    return node.get("config", {}).get("materialized") == "ephemeral"
+
+
+def _through_ephemeral(manifest: Mapping[str, Any], unique_ids) -> set[str]:
+    """The nodes, with every ephemeral one replaced by its own parents (recursively)."""
+    out: set[str] = set()
+    todo = list(unique_ids)
+    while todo:
+        unique_id = todo.pop()
+        if _is_ephemeral(manifest, unique_id):
+            todo.extend(manifest["parent_map"].get(unique_id, []))
+        else:
+            out.add(unique_id)
+    return out
 
 
 def partition_window_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
@@ -88,12 +139,72 @@ def forgecast_dbt_models(
 ):
     """Staging (rename, cast, current batches only) and unified models, with tests. The
     incremental models rewrite only the partition window (dbt vars min_date/max_date)."""
-    os.environ.update(dbt_profile_env(warehouse.server()))
     window = partition_window_vars(context)
     args = ["build", "--vars", json.dumps(window)] if window else ["build"]
     context.log.info(f"dbt {' '.join(args)}")
-    yield from dbt.cli(args, context=context).stream()
+    with _environment(dbt_profile_env(warehouse.server())):
+        invocation = dbt.cli(args, context=context, raise_on_error=False)
+    yield from invocation.stream()
+    if not invocation.is_successful():
+        try:
+            run_results = invocation.get_artifact("run_results.json")
+        except FileNotFoundError:  # dbt stopped before running anything (compile error)
+            run_results = {}
+        raise dbt_failure(run_results)
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """The profile's FORGECAST_DBT_* variables while dbt starts (the subprocess copies
+    the environment), without leaving them behind in this process."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def failed_nodes(run_results: Mapping[str, Any]) -> dict[str, list[str]]:
+    """unique ids of the nodes that failed (blocking tests), errored or were skipped."""
+    out: dict[str, list[str]] = {"fail": [], "error": [], "skipped": []}
+    for result in run_results.get("results", []):
+        status = str(result.get("status"))
+        if status in out:
+            out[status].append(result["unique_id"])
+    return out
+
+
+def dbt_failure(run_results: Mapping[str, Any]) -> dg.Failure:
+    """A step failure that says why: the blocking tests that failed, the nodes that
+    errored, and what dbt skipped because of them."""
+    nodes = failed_nodes(run_results)
+
+    def names(ids: list[str]) -> str:
+        return ", ".join(sorted(uid.split(".")[-1] for uid in ids)) or "-"
+
+    parts = []
+    if nodes["fail"]:
+        parts.append(f"blocking dbt tests failed: {names(nodes['fail'])}")
+    if nodes["error"]:
+        parts.append(f"dbt nodes errored: {names(nodes['error'])}")
+    if nodes["skipped"]:
+        parts.append(f"skipped because of them: {len(nodes['skipped'])} node(s)")
+    description = "; ".join(parts) or "dbt build failed (see the dbt log in the compute logs)"
+    return dg.Failure(
+        description=description + ". Downstream assets are not materialized from this data.",
+        metadata={
+            "failed_tests": sorted(nodes["fail"]),
+            "errored_nodes": sorted(nodes["error"]),
+            "skipped_nodes": len(nodes["skipped"]),
+        },
+    )
 
 
 ASSETS = [forgecast_dbt_models]
+# The dbt tests are the @dbt_assets' own check specs: nothing to add here.
 ASSET_CHECKS: list = []

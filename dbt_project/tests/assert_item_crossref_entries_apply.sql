@@ -1,7 +1,7 @@
 -- Entries of seeds/item_crossref.csv whose id no current export contains: a typo
 -- (SAP MATNR without its leading zeros) or an item since deleted. Warn: the entry
 -- does nothing, which is harmless but probably not what its author meant.
-{{ config(severity='warn', meta={'dagster': {'ref': {'name': 'item_external_ids'}}}) }}
+{{ config(severity='warn', meta={'dagster': {'ref': {'name': 'item_crossref'}}}) }}
 
 with
 

@@ -471,6 +471,11 @@ def warehouse(postgres, dbt_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
         out["incremental"] = _dbt(work_dir, "build", "--vars", json.dumps(WINDOW))
         assert out["incremental"].success, out["incremental"].problems()
         out["marker_after_incremental"] = _fetch(conn, f"select on_hand from {marker}", fc200)
+        out["stamps_after_incremental"] = _fetch(
+            conn,
+            "select loaded_at = max(loaded_at) over () as this_run, min(snapshot_date) as first,"
+            " max(snapshot_date) as last from unified.inventory_snapshots group by loaded_at",
+        )
         conn.execute(
             "update unified.inventory_snapshots set on_hand = on_hand - 1000"
             " where (item_id, location_id, snapshot_date) in"
@@ -550,26 +555,60 @@ def test_gitignore_keeps_dbt_artefacts_out() -> None:
 def test_build_passes_with_expected_warnings(warehouse) -> None:
     build = warehouse["build"]
     assert build.with_status("error", "fail", "skipped") == []
-    # The material without SKU and the unknown ids are reported, not fatal.
-    warned = build.with_status("warn")
-    assert any("assert_sap_materials_have_sku" in uid for uid in warned), warned
-    assert any("assert_source_rows_map_to_items" in uid for uid in warned), warned
+    # The material without any match, the unknown ids and the stale crossref entry are
+    # reported, not fatal; nothing else warns.
+    warned = {uid.split(".")[2] for uid in build.with_status("warn")}
+    assert warned == {
+        "assert_erp_records_map_to_items",
+        "assert_source_rows_map_to_items",
+        "assert_item_crossref_entries_apply",
+    }
     tests = [uid for uid in build.statuses if uid.startswith("test.")]
     assert len(tests) > 50
-    assert any("assert_external_ids_map_to_one_item" in uid for uid in tests)
-    assert any("assert_demand_history_has_no_date_gaps" in uid for uid in tests)
-    assert any("non_negative_inventory_snapshots_on_hand" in uid for uid in tests)
+    for name in (
+        "assert_external_ids_map_to_one_item",
+        "assert_item_identity_has_no_conflicts",
+        "assert_demand_history_has_no_date_gaps",
+        "on_hand_within_tolerance_inventory_snapshots_on_hand",
+        "written_inside_partition_window_inventory_snapshots_snapshot_date",
+    ):
+        assert any(name in uid for uid in tests), name
     assert build.statuses["snapshot.forgecast.item_master_snapshot"] == "success"
+    assert build.statuses["seed.forgecast.item_crossref"] == "success"
 
 
 def test_items_are_unified_across_erps(warehouse) -> None:
     items = {r["sku"]: r for r in warehouse["tables"]["manufacturing_items"]}
-    assert set(items) == {"FC-100", "FC-200", "FC-300", "FC-400"}  # M900 has no SKU
-    assert items["FC-100"]["source_systems"] == "odoo,sap"
-    assert items["FC-200"]["source_systems"] == "sap"
-    assert items["FC-300"]["source_systems"] == "odoo"
+    assert set(items) == {"FC-100", "FC-200", "FC-300", "FC-400", "FC-450"}  # not M900
+    assert items["FC-100"]["source_systems"] == "odoo,sap"  # same SKU (and EAN)
+    assert items["FC-200"]["source_systems"] == "odoo,sap"  # crossref for Odoo 13
+    assert items["FC-300"]["source_systems"] == "odoo,sap"  # EAN for SAP 300300
+    assert items["FC-400"]["source_systems"] == "odoo"  # the shared EAN did not merge it
+    assert items["FC-450"]["source_systems"] == "sap"
     assert items["FC-400"]["status"] == "discontinued"
-    assert {items[s]["status"] for s in ("FC-100", "FC-200", "FC-300")} == {"active"}
+    assert {items[s]["status"] for s in ("FC-100", "FC-200", "FC-300", "FC-450")} == {"active"}
+
+
+def test_identity_rules_and_crossref(warehouse) -> None:
+    rules = {
+        (r["source_system"], r["external_id"]): (r["sku"], r["match_rule"])
+        for r in warehouse["tables"]["item_external_ids"]
+    }
+    assert rules == {
+        ("sap", M100): ("FC-100", "ean+sku"),
+        ("odoo", "7"): ("FC-100", "ean+sku"),
+        ("acct", "FC-100"): ("FC-100", "sku"),
+        ("sap", M200): ("FC-200", "sku"),
+        ("odoo", "13"): ("FC-200", "crossref"),
+        ("acct", "FC-200"): ("FC-200", "sku"),
+        # No BISMT: the GTIN-14 0400...24 is Odoo 9's EAN-13 400...24.
+        ("sap", M300): ("FC-300", "ean"),
+        ("odoo", "9"): ("FC-300", "sku"),
+        # BISMT said FC-450, the EAN said FC-400 (and the reverse for Odoo 11): the
+        # crossref entries decide, the rules alone would have left both out.
+        ("sap", M450): ("FC-450", "crossref"),
+        ("odoo", "11"): ("FC-400", "crossref"),
+    }
 
 
 def test_cross_erp_item_takes_sap_lowest_plant_and_latest_batch(warehouse) -> None:
@@ -581,8 +620,12 @@ def test_cross_erp_item_takes_sap_lowest_plant_and_latest_batch(warehouse) -> No
     assert fc100["uom"] == "EA"  # SAP ST
     assert fc100["unit_cost"] == Decimal("13.10")  # latest valuation
     assert fc100["currency"] == "EUR"
+    # FC-300's SAP record (matched by EAN) supplies its attributes now; no valuation.
     fc300 = next(r for r in warehouse["tables"]["manufacturing_items"] if r["sku"] == "FC-300")
-    assert (fc300["uom"], fc300["category"], fc300["unit_cost"]) == ("EA", "Gadgets", None)
+    assert (fc300["uom"], fc300["category"], fc300["lead_time_days"], fc300["unit_cost"]) == (
+        "EA", "004", 6, None)
+    fc400 = next(r for r in warehouse["tables"]["manufacturing_items"] if r["sku"] == "FC-400")
+    assert (fc400["uom"], fc400["category"]) == ("KG", "Components")  # Odoo only
 
 
 def test_item_ids_are_deterministic_uuids(warehouse) -> None:
@@ -602,9 +645,10 @@ def test_cross_erp_item_has_one_item_and_its_external_ids(warehouse) -> None:
     assert ids == {("sap", M100), ("odoo", "7"), ("acct", "FC-100")}
     all_ids = warehouse["tables"]["item_external_ids"]
     assert len(all_ids) == len({(r["source_system"], r["external_id"]) for r in all_ids})
-    # Unknown SKU in accounting and the material without SKU are not mapped.
-    assert not [r for r in all_ids if r["external_id"] in ("FC-999", M900)]
-    assert len(all_ids) == 7
+    # Unknown SKU in accounting, the material without any match and the stale crossref
+    # entry are not mapped.
+    assert not [r for r in all_ids if r["external_id"] in ("FC-999", M900, "000000000000999999")]
+    assert len(all_ids) == 10
 
 
 def test_staging_keeps_latest_loaded_batch(warehouse) -> None:
@@ -729,6 +773,10 @@ def test_incremental_window_applies_new_batches(warehouse) -> None:
 def test_incremental_window_leaves_other_days_alone(warehouse) -> None:
     # The marker added on 2024-03-01 (outside the window) survived the windowed run.
     assert warehouse["marker_after_incremental"] == [{"on_hand": Decimal("1500")}]
+    # loaded_at tells the rows this run wrote (inside the window) from the others.
+    stamps = {r["this_run"]: (r["first"], r["last"]) for r in warehouse["stamps_after_incremental"]}
+    assert stamps[True] == (D(2024, 3, 3), D(2024, 3, 5))
+    assert stamps[False] == (D(2024, 3, 1), D(2024, 3, 2))
 
 
 def test_incremental_equals_full_refresh(warehouse) -> None:
@@ -740,5 +788,42 @@ def test_snapshot_records_changed_planning_parameters(warehouse) -> None:
     versions = [r for r in warehouse["snapshot_after_incremental"] if r["sku"] == "FC-200"]
     assert [v["safety_stock"] for v in versions] == [Decimal("100"), Decimal("120")]
     assert versions[0]["dbt_valid_to"] is not None and versions[1]["dbt_valid_to"] is None
-    unchanged = [r for r in warehouse["snapshot_after_incremental"] if r["sku"] == "FC-100"]
+    unchanged = [r for r in warehouse["snapshot_after_incremental"] if r["sku"] == "FC-300"]
     assert len(unchanged) == 1
+
+
+def test_lead_time_change_adds_history_row_and_changes_current_row(warehouse) -> None:
+    def fc100(rows):
+        return [r for r in rows if r["sku"] == "FC-100"]
+
+    assert fc100(warehouse["tables"]["manufacturing_items"])[0]["lead_time_days"] == 5
+    assert fc100(warehouse["items_after_incremental"])[0]["lead_time_days"] == 7
+    versions = fc100(warehouse["snapshot_after_incremental"])
+    assert [(v["lead_time_days"], v["dbt_valid_to"] is None) for v in versions] == [(5, False), (7, True)]
+
+    def changes(rows):
+        return {
+            (r["attribute"], r["location_id"], r["old_value"], r["new_value"], r["changed_by"],
+             r["evidence"], r["is_item_level"])
+            for r in fc100(rows)
+        }
+
+    documents_only = {
+        # Before dbt recorded anything: the change documents alone.
+        ("safety_stock", "sap:1000", 10, 20, "MUELLER", "audit", True),
+        # Plant 2000 does not supply FC-100's item-level values.
+        ("lead_time_days", "sap:2000", 8, 9, "MUELLER", "audit", False),
+    }
+    assert changes(warehouse["tables"]["item_master_history"]) == documents_only
+    # The new version, explained by its change document (who, when).
+    assert changes(warehouse["history_after_incremental"]) == documents_only | {
+        ("lead_time_days", "sap:1000", 5, 7, "PLANNER7", "snapshot+audit", True),
+    }
+    row = next(r for r in fc100(warehouse["history_after_incremental"]) if r["changed_by"] == "PLANNER7")
+    assert (row["changed_on"], row["change_number"]) == (D(2024, 3, 5), "0000012400")
+    assert row["detected_at"] == versions[1]["dbt_valid_from"]
+    # A change without a document (FC-200's safety stock) has no author.
+    fc200 = [r for r in warehouse["history_after_incremental"] if r["sku"] == "FC-200"]
+    assert [
+        (r["attribute"], r["old_value"], r["new_value"], r["evidence"], r["changed_by"]) for r in fc200
+    ] == [("safety_stock", 100, 120, "snapshot", None)]

@@ -34,7 +34,7 @@ def test_good_rows_load_and_bad_rows_are_quarantined(conn, settings, tmp_path):
     assert loaded == 29
     bad = conn.execute("select row_number, column_name, raw_value, reason from "
                        "raw.quarantined_rows where batch_id = %s", (result.batch_id,)).fetchall()
-    assert bad == [(30, "STICHTAG", "20251345", "unparseable date (expected %Y%m%d)")]
+    assert bad == [(30, "STICHTAG", "20251345", "unparseable date (expected YYYYMMDD)")]
 
     with pytest.raises(DuplicateError, match="already ingested as batch"):
         _ingest(conn, path, settings)

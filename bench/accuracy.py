@@ -1,0 +1,155 @@
+"""Forecast accuracy on real data, through the platform's own model and selection code.
+
+M3 monthly (1,428 series, horizon 18, the standard holdout: the last 18 points): sMAPE of
+each candidate alone and of per-series selection (rolling-origin backtest on the training
+part, 3 origins of 18 months, lowest WAPE wins, baselines included).
+M5 small (8 daily series, the last 28 days held out): WAPE of each candidate and of the
+selection (backtest horizon 28) against the seasonal naive.
+
+    .venv/bin/python bench/accuracy.py [--m3-limit N] [--workers W]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from assets.forecast.engine import default_workers, warm_imports  # noqa: E402
+from assets.forecast.models import BASELINES, Series, candidates_for, forecast_model  # noqa: E402
+from assets.forecast.selection import ForecastConfig, run_backtest, smape, wape  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+M3_MODELS = ("seasonal_naive", "moving_average", "auto_ets", "theta", "auto_arima", "prophet")
+
+
+def load_m3_monthly(path: Path) -> list[tuple[str, np.ndarray, int]]:
+    out = []
+    for line in path.read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        fields = line.split(",")
+        sid = fields[0].replace(" ", "")
+        number = int(sid[1:])
+        if not 1402 <= number <= 2829:
+            continue
+        n, nf = int(fields[1]), int(fields[2])
+        values = np.array([float(v) for v in fields[6:6 + n]])
+        out.append((sid, values, nf))
+    return out
+
+
+def _m3_one(args) -> dict:
+    sid, values, h = args
+    train, test = values[:-h], values[-h:]
+    series = Series(train, np.ones(len(train), bool),
+                    pd.date_range("2000-01-01", periods=len(train), freq="MS"), "month")
+    row = {"series": sid}
+    for name in M3_MODELS:
+        try:
+            yhat, _ = forecast_model(name, series, h)
+        except Exception:  # a model that cannot fit: its seasonal naive stands in
+            yhat, _ = forecast_model("seasonal_naive", series, h)
+        row[name] = smape(test, yhat)
+    results, _, _ = run_backtest(series, M3_MODELS, h)
+    order = {n: i for i, n in enumerate(M3_MODELS)}
+    best = min(results, key=lambda n: (round(results[n][0], 9), order[n])) if results \
+        else "seasonal_naive"
+    row["selected"] = best
+    row["selection"] = row[best]
+    return row
+
+
+def m3(limit: int | None, workers: int) -> pd.DataFrame:
+    series = [(sid, v, nf) for sid, v, nf in load_m3_monthly(DATA / "m3" / "M3data.csv")]
+    series = series[:limit] if limit else series
+    warm_imports(ForecastConfig())
+    started = time.monotonic()
+    with ProcessPoolExecutor(workers) as pool:
+        rows = list(pool.map(_m3_one, series, chunksize=4))
+    frame = pd.DataFrame(rows)
+    frame.attrs["seconds"] = time.monotonic() - started
+    return frame
+
+
+def _m5_one(args) -> dict:
+    uid, y, h = args
+    train, test = y[:-h], y[-h:]
+    first = int(np.argmax(train > 0))  # before the launch the item was not on sale
+    train = train[first:]
+    series = Series(train, np.ones(len(train), bool),
+                    pd.date_range("2011-01-29", periods=len(train), freq="D"), "day", "US")
+    from assets.forecast.baselines import classify_demand
+
+    demand_class = classify_demand(pd.Series(train, index=series.starts))
+    models = candidates_for(demand_class, "day")
+    row = {"series": uid, "class": demand_class}
+    forecasts = {}
+    for name in ("seasonal_naive", "moving_average", "croston_sba", "tsb", "adida", "imapa",
+                 "auto_ets", "theta", "prophet"):
+        forecasts[name], _ = forecast_model(name, series, h)
+    results, _, _ = run_backtest(series, models, h)
+    order = {n: i for i, n in enumerate(models)}
+    best = min(results, key=lambda n: (round(results[n][0], 9), order[n]))
+    row["selected"] = best
+    row["test"] = test
+    row["forecasts"] = forecasts
+    return row
+
+
+def m5(workers: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    data = pd.read_csv(DATA / "m5_small" / "m5_sales_exog_small.csv")
+    tasks = [(uid, g.sort_values("ds")["y"].to_numpy(float), 28)
+             for uid, g in data.groupby("unique_id")]
+    with ProcessPoolExecutor(workers) as pool:
+        rows = list(pool.map(_m5_one, tasks))
+    actual = np.concatenate([r["test"] for r in rows])
+    table = []
+    for name in rows[0]["forecasts"]:
+        pred = np.concatenate([r["forecasts"][name] for r in rows])
+        table.append({"model": name, "WAPE": wape(actual, pred)})
+    pred = np.concatenate([r["forecasts"][r["selected"]] for r in rows])
+    table.append({"model": "selection (per series)", "WAPE": wape(actual, pred)})
+    picks = pd.DataFrame([{"series": r["series"], "class": r["class"], "selected": r["selected"]}
+                          for r in rows])
+    return pd.DataFrame(table), picks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--m3-limit", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=default_workers())
+    parser.add_argument("--skip-m3", action="store_true")
+    args = parser.parse_args()
+
+    m5_table, picks = m5(args.workers)
+    naive = float(m5_table.loc[m5_table["model"] == "seasonal_naive", "WAPE"].iloc[0])
+    m5_table["vs seasonal naive"] = m5_table["WAPE"] / naive
+    print("\nM5 small (8 daily series, last 28 days held out): WAPE")
+    print(m5_table.to_markdown(index=False, floatfmt=".3f"))
+    print("\nselected per series:", dict(zip(picks["series"], picks["selected"], strict=True)))
+
+    if args.skip_m3:
+        return
+    frame = m3(args.m3_limit, args.workers)
+    table = [{"model": f"{name} alone", "sMAPE": frame[name].mean()} for name in M3_MODELS]
+    table.append({"model": "selection (per series, backtest WAPE)",
+                  "sMAPE": frame["selection"].mean()})
+    baselines = [n for n in M3_MODELS if n in BASELINES]
+    print(f"\nM3 monthly ({len(frame)} series, horizon 18): sMAPE, "
+          f"{frame.attrs['seconds']:.0f} s on {args.workers} worker(s)")
+    print(pd.DataFrame(table).to_markdown(index=False, floatfmt=".2f"))
+    print("\nselected:", frame["selected"].value_counts().to_dict(), "(baselines:", baselines, ")")
+    print("published: Prophet 17.83, AutoARIMA 15.17 (Nixtla), Theta ~13.9 (M3); target <= 14.5")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""The dbt project as Dagster sees it: one connected graph raw -> staging -> unified ->
+forecast, every dbt test an asset check, blocking exactly where dbt says error; and the
+profile reading the variables the warehouse resource sets. No database needed."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+
+import dagster as dg
+import pytest
+import yaml
+
+from assets.ingest.registry import EXPORT_TYPES
+from resources.database import Server
+from resources.warehouse import DBT_PROJECT_DIR, dbt_profile_env
+
+UNIFIED = ["manufacturing_items", "item_external_ids", "manufacturing_processes",
+           "inventory_snapshots", "demand_history", "open_supply", "item_master_snapshot",
+           "item_master_history"]
+BLOCKING = {  # custom tests that protect the forecasts
+    "assert_external_ids_map_to_one_item": ["unified", "item_external_ids"],
+    "assert_item_identity_has_no_conflicts": ["unified", "item_external_ids"],
+    "assert_demand_history_has_no_date_gaps": ["unified", "demand_history"],
+    "on_hand_within_tolerance_inventory_snapshots_on_hand": ["unified", "inventory_snapshots"],
+    "on_hand_within_tolerance_stg_sap__stock_on_hand": ["staging", "stg_sap__stock"],
+    "on_hand_within_tolerance_stg_odoo__stock_quants_on_hand": ["staging", "stg_odoo__stock_quants"],
+    "written_inside_partition_window_inventory_snapshots_snapshot_date":
+        ["unified", "inventory_snapshots"],
+    "written_inside_partition_window_demand_history_demand_date": ["unified", "demand_history"],
+}
+REPORTED = {  # data-quality reports that block nothing
+    "assert_erp_records_map_to_items": ["unified", "item_external_ids"],
+    "assert_source_rows_map_to_items": ["unified", "item_external_ids"],
+    "assert_item_crossref_entries_apply": ["staging", "item_crossref"],
+}
+
+
+@pytest.fixture(scope="module")
+def graph():
+    from orchestration.definitions import defs
+
+    return defs.resolve_asset_graph()
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    from assets.unified.dbt_models import dbt_project
+
+    return json.loads(dbt_project.manifest_path.read_text())
+
+
+def _upstream(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
+    seen: set[dg.AssetKey] = set()
+    todo = deque([key])
+    while todo:
+        for parent in graph.get(todo.popleft()).parent_keys:
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return seen
+
+
+def test_staging_reads_the_ingest_assets(graph) -> None:
+    for export in EXPORT_TYPES:
+        staging = dg.AssetKey(["staging", f"stg_{export.source_system}__{export.entity}"])
+        node = graph.get(staging)
+        raw = dg.AssetKey(["raw", export.raw_table])
+        assert {raw, dg.AssetKey(["raw", "raw_data_batches"])} <= set(node.parent_keys), staging
+        assert node.group_name == "staging"
+        # The raw tables are the ingest stage's assets, not loose external keys.
+        assert graph.get(raw).is_materializable and graph.get(raw).group_name == "ingest"
+
+
+def test_raw_staging_unified_forecast_is_one_connected_graph(graph) -> None:
+    for name in UNIFIED:
+        key = dg.AssetKey(["unified", name])
+        assert graph.get(key).group_name == "unified"
+        upstream = _upstream(graph, key)
+        assert any(k.path[0] == "staging" for k in upstream), name
+        assert any(k.path[0] == "raw" for k in upstream), name
+    forecasts = _upstream(graph, dg.AssetKey(["forecast", "forecasts"]))
+    assert dg.AssetKey(["unified", "demand_history"]) in forecasts
+    assert dg.AssetKey(["raw", "sap_goods_movements"]) in forecasts
+    assert dg.AssetKey(["staging", "item_crossref"]) in forecasts  # the seed
+    history = _upstream(graph, dg.AssetKey(["unified", "item_master_history"]))
+    assert {dg.AssetKey(["unified", "item_master_snapshot"]),
+            dg.AssetKey(["staging", "stg_sap__master_audit"])} <= history
+
+
+def test_no_phantom_assets_for_ephemeral_models(graph) -> None:
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert not [k for k in keys if "int_" in k]
+
+
+def test_every_dbt_test_is_an_asset_check(graph, manifest) -> None:
+    checks = {c.name: c for c in graph.asset_check_keys}
+    tests = {uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] == "test"}
+    # Tests of the raw sources belong to the ingest assets (Dagster logs them as
+    # observations); every other test, generic or singular with any number of parents,
+    # is a check on a dbt asset.
+    model_tests = {n["name"] for uid, n in tests.items()
+                   if not all(p.startswith("source.") for p in manifest["parent_map"][uid])}
+    assert len(model_tests) > 100
+    assert sorted(model_tests - set(checks)) == []
+    for name, key in {**BLOCKING, **REPORTED}.items():
+        assert checks[name].asset_key == dg.AssetKey(key), name
+
+
+def test_blocking_follows_dbt_severity(manifest) -> None:
+    from assets.unified.dbt_models import forgecast_dbt_models
+
+    severity = {n["name"]: n["config"]["severity"].lower() for n in manifest["nodes"].values()
+                if n["resource_type"] == "test"}
+    specs = {spec.name: spec for spec in forgecast_dbt_models.check_specs}
+    for name, spec in specs.items():
+        if name in severity:
+            assert spec.blocking == (severity[name] == "error"), name
+    assert all(specs[name].blocking for name in BLOCKING)
+    assert not any(specs[name].blocking for name in REPORTED)
+    # Routings and history feed no forecast: none of their checks block.
+    for spec in specs.values():
+        if spec.asset_key.path[-1] in ("manufacturing_processes", "stg_sap__routings",
+                                       "item_master_history", "item_master_snapshot"):
+            assert not spec.blocking, spec.name
+
+
+def test_the_profile_reads_what_the_warehouse_resource_sets() -> None:
+    text = (DBT_PROJECT_DIR / "profiles.yml").read_text()
+    outputs = yaml.safe_load(text)["forgecast"]["outputs"]
+    assert set(outputs) == {"dev", "ci", "prod"}
+    server = Server(host="/tmp/sock", port=5433, user="u", password="p",
+                    warehouse_database="w", dagster_database="d", embedded=True)
+    set_by_resource = set(dbt_profile_env(server))
+    for name, output in outputs.items():
+        read = set(re.findall(r"env_var\('(FORGECAST_DBT_\w+)'", json.dumps(output)))
+        assert set_by_resource <= read, name
+        assert output["type"] == "postgres"
+    assert outputs["prod"]["retries"] > outputs["dev"]["retries"]
+
+
+def test_a_failed_build_says_which_tests_blocked() -> None:
+    from assets.unified.dbt_models import dbt_failure
+
+    failure = dbt_failure({"results": [
+        {"unique_id": "test.forgecast.assert_item_identity_has_no_conflicts", "status": "fail"},
+        {"unique_id": "model.forgecast.demand_history", "status": "skipped"},
+        {"unique_id": "test.forgecast.assert_source_rows_map_to_items", "status": "warn"},
+        {"unique_id": "model.forgecast.open_supply", "status": "error"},
+    ]})
+    assert failure.description.startswith(
+        "blocking dbt tests failed: assert_item_identity_has_no_conflicts; "
+        "dbt nodes errored: open_supply; skipped because of them: 1 node(s)")
+    assert "assert_source_rows_map_to_items" not in failure.description

@@ -1,0 +1,175 @@
+"""Candidate models, rolling-origin selection, the nightly item forecast and the engine's
+failure isolation (pure logic; Prophet only on a few short series)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from assets.forecast.engine import ItemTask, run_items
+from assets.forecast.models import (
+    BASELINES,
+    buckets_for_days,
+    candidates_for,
+    forecast_model,
+    prepare_series,
+    to_daily,
+)
+from assets.forecast.selection import (
+    ForecastConfig,
+    Selection,
+    backtest_origins,
+    forecast_item,
+    select_model,
+    smape,
+    wape,
+)
+
+AS_OF = date(2025, 12, 31)
+WEEKDAY = np.array([1.0, 1.0, 1.0, 1.0, 0.9, 0.2, 0.05])
+
+
+def daily(values, end: date = AS_OF) -> pd.Series:
+    return pd.Series(np.asarray(values, float),
+                     index=pd.date_range(end=pd.Timestamp(end), periods=len(values), freq="D"))
+
+
+def weekly_pattern(n: int, level: float = 20.0, seed: int = 0) -> pd.Series:
+    idx = pd.date_range(end=pd.Timestamp(AS_OF), periods=n, freq="D")
+    rng = np.random.default_rng(seed)
+    return pd.Series(rng.poisson(level * WEEKDAY[idx.day_of_week]).astype(float), index=idx)
+
+
+def test_metrics():
+    assert wape([10, 10], [8, 12]) == pytest.approx(0.2)
+    assert wape([0, 0], [1, 3]) == pytest.approx(2.0)  # no demand: mean absolute error
+    assert smape([100], [50]) == pytest.approx(200 * 50 / 150)
+    assert smape([0], [0]) == 0.0
+
+
+def test_backtest_has_three_origins_of_the_lead_time():
+    origins = backtest_origins(200, 14, "day")
+    assert origins == [158, 172, 186]  # windows [158,172), [172,186), [186,200)
+    assert backtest_origins(40, 14, "day") == []  # 28 days to train + 14 to test: too short
+    short = backtest_origins(60, 14, "day")
+    assert len(short) == 3 and short[-1] == 46 and short[0] >= 28
+
+
+def test_censored_days_are_imputed_for_models_and_missing_for_scoring():
+    history = daily([10.0] * 56)
+    history.iloc[-3:] = 0.0
+    censored = pd.Series(False, index=history.index)
+    censored.iloc[-3:] = True
+    series = prepare_series(history, censored, AS_OF)
+    assert series.values[-3:].tolist() == [10.0, 10.0, 10.0]
+    assert series.observed[-3:].tolist() == [False, False, False]
+
+
+def test_poisoned_series_is_refused():
+    history = daily([1.0, np.nan, 2.0] * 20)
+    with pytest.raises(ValueError, match="non-finite"):
+        prepare_series(history, None, AS_OF)
+
+
+def test_week_and_month_buckets():
+    history = daily([1.0] * 70)
+    week = prepare_series(history, None, AS_OF, bucket="week")
+    assert len(week) == 10 and week.values.tolist() == [7.0] * 10
+    assert week.starts[-1] == pd.Timestamp(AS_OF) - pd.Timedelta(days=6)
+    month = prepare_series(daily([1.0] * 120, end=date(2025, 12, 15)), None, date(2025, 12, 15),
+                           bucket="month")
+    assert month.values.tolist() == [30.0, 31.0, 30.0]  # Sep..Nov (partial Aug dropped)
+    assert month.skip_days == 15
+    days = to_daily(month, np.array([31.0, 62.0]), date(2025, 12, 15), 20)
+    assert len(days) == 20 and days[0] == pytest.approx(1.0) and days[-1] == pytest.approx(2.0)
+    assert buckets_for_days(90, "week") == 13
+
+
+def test_every_model_forecasts_non_negative():
+    series = prepare_series(weekly_pattern(200), None, AS_OF)
+    for name in ("seasonal_naive", "moving_average", "croston_sba", "tsb", "adida", "imapa",
+                 "auto_ets", "theta"):
+        yhat, _ = forecast_model(name, series, 14)
+        assert yhat.shape == (14,) and (yhat >= 0).all() and yhat.sum() > 0, name
+    yhat, params = forecast_model("auto_ets", series, 7)
+    assert params["season"] == 7 and len(params["spec"]) == 3  # reused by the next fit
+    again, _ = forecast_model("auto_ets", series, 7, params)
+    assert again == pytest.approx(yhat)
+
+
+def test_prophet_clamps_at_zero_and_warm_starts():
+    # A falling trend that would go negative: the forecast stays at 0 or above.
+    values = np.maximum(0, 40 - 0.5 * np.arange(80)) * WEEKDAY[np.arange(80) % 7]
+    series = prepare_series(daily(values), None, AS_OF, holiday_country="DE")
+    yhat, params = forecast_model("prophet", series, 30)
+    assert (yhat >= 0).all() and yhat[-1] == 0.0
+    assert set(params) >= {"k", "m", "delta", "beta", "sigma_obs"}
+    assert params["warm_started"] is False
+    _, again = forecast_model("prophet", series, 30, params)
+    assert again["warm_started"] is True
+
+
+def test_intermittent_items_get_intermittent_candidates():
+    assert "croston_sba" in candidates_for("lumpy", "day")
+    assert "auto_ets" not in candidates_for("intermittent", "day")
+    assert "auto_arima" in candidates_for("smooth", "month")
+    assert "auto_arima" not in candidates_for("smooth", "day")
+    assert set(BASELINES) & set(candidates_for("smooth", "day"))
+
+
+def test_selection_picks_the_lowest_wape_and_never_a_model_a_baseline_beat():
+    history = weekly_pattern(240, seed=3)
+    config = ForecastConfig(include_prophet=False)
+    selection = select_model(history, None, AS_OF, 14, config)
+    assert selection.origins == 3 and selection.horizon == 14
+    assert selection.wape == pytest.approx(min(selection.scores.values()), abs=1e-6)
+    assert selection.scores[selection.model_name] == pytest.approx(selection.wape, abs=1e-6)
+    best_baseline = min(v for k, v in selection.scores.items() if k in BASELINES)
+    assert selection.model_name in BASELINES or selection.wape <= best_baseline
+    assert selection.err_low <= 0 <= selection.err_high
+
+
+def test_short_history_is_reported_not_backtested():
+    selection = select_model(daily([3.0] * 30), None, AS_OF, 7, ForecastConfig())
+    assert selection.demand_class == "new" and selection.note == "short history"
+    assert selection.wape is None
+
+
+def test_item_forecast_uses_backtest_errors_for_its_interval():
+    history = weekly_pattern(120)
+    selection = Selection("seasonal_naive", "2", "smooth", 0.2, err_low=-3.0, err_high=4.0,
+                          horizon=7, origins=3)
+    fc = forecast_item(history, None, AS_OF, selection, ForecastConfig(horizon_days=21))
+    frame = fc.frame
+    assert len(frame) == 21 and frame["target_date"].iloc[0] == AS_OF + timedelta(days=1)
+    assert (frame["yhat_lower"] <= frame["yhat"]).all()
+    assert (frame["yhat"] <= frame["yhat_upper"]).all()
+    monday = frame[pd.to_datetime(frame["target_date"]).dt.day_of_week == 0].iloc[0]
+    assert monday["yhat_upper"] == pytest.approx(monday["yhat"] + 4.0)
+    assert fc.model_name == "seasonal_naive"
+
+
+def _task(name: str, values) -> ItemTask:
+    idx = pd.date_range(end=pd.Timestamp(AS_OF), periods=len(values), freq="D")
+    return ItemTask(name, "L1", idx.values, list(values), [False] * len(values), 7)
+
+
+def test_a_poisoned_item_fails_alone_serial_and_in_the_pool():
+    good = [_task(f"i{i}", weekly_pattern(100, seed=i).tolist()) for i in range(30)]
+    bad = _task("poison", [1.0, float("nan")] * 50)
+    config = ForecastConfig(include_prophet=False, horizon_days=14)
+    progress = []
+    for workers in (1, 2):
+        run = run_items("select", [*good[:25], bad, *good[25:]], AS_OF, config, workers=workers,
+                        progress=lambda d, n, r: progress.append((d, n)), progress_every=0)
+        assert run.attempted == 31 and len(run.results) == 30
+        assert run.failures == [{"item_id": "poison", "location_id": "L1",
+                                 "error": "ValueError: demand history holds non-finite values"}]
+    assert progress[-1] == (31, 31)
+    for task in good:
+        task.selection = run.results[task.key]
+    fc = run_items("forecast", good, AS_OF, config, workers=2)
+    assert not fc.failures and all(len(r["frame"]) == 14 for r in fc.results.values())
