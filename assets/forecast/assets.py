@@ -24,7 +24,7 @@ from assets.forecast import accuracy as acc
 from assets.forecast import store
 from assets.forecast.engine import default_workers, run_items
 from assets.forecast.projection import project_inventory
-from assets.forecast.selection import ForecastConfig
+from assets.forecast.selection import MIN_ORIGINS, N_ORIGINS, ForecastConfig
 from orchestration.partitions import daily_partitions, partition_date
 from resources.frames import read_frame
 from resources.settings import Settings, get_settings
@@ -49,6 +49,8 @@ def forecast_config(settings: Settings, *, cold_start: bool = False) -> Forecast
         horizon_days=settings.forecast_horizon_days, bucket=settings.forecast_bucket,
         holiday_country=settings.forecast_holiday_country or None,
         include_prophet=settings.forecast_cold_start_prophet if cold_start else True,
+        # A nightly cold start keeps to the minimum of 3 origins; the weekly run uses 6.
+        n_origins=MIN_ORIGINS if cold_start else N_ORIGINS,
         history_days=settings.forecast_history_days)
 
 

@@ -106,14 +106,19 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 
 
 def warm_imports(config: ForecastConfig) -> None:
-    """Import the model libraries once in the parent before forking the pool."""
-    from assets.forecast.models import quiet_prophet_logs
+    """Import the model libraries and compile statsforecast's models once in the parent,
+    before forking the pool: workers inherit both."""
+    global _WARM
+    if _WARM:
+        return
+    from assets.forecast.models import quiet_prophet_logs, warm_up
 
     quiet_prophet_logs()
-    import statsforecast.models  # noqa: F401
+    warm_up()
+    _WARM = True
 
-    if config.include_prophet:
-        import prophet  # noqa: F401
+
+_WARM = False
 
 
 def run_items(mode: str, tasks: Iterable[ItemTask], as_of: date, config: ForecastConfig,
@@ -139,13 +144,13 @@ def run_items(mode: str, tasks: Iterable[ItemTask], as_of: date, config: Forecas
             last_report[0] = now
             progress(done, len(tasks), done / max(now - started, 1e-9))
 
+    warm_imports(config)
     if workers <= 1 or len(tasks) < SERIAL_BELOW:
         for task in tasks:
             record(_chunk(mode, [task], as_of, config))
         result.seconds = time.monotonic() - started
         return result
 
-    warm_imports(config)
     size = chunk_size or max(1, min(16, len(tasks) // (workers * 8) or 1))
     chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
     pending = _run_pool(mode, chunks, as_of, config, workers, record)

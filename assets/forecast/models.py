@@ -18,11 +18,17 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+
+# statsforecast compiles its models with numba on first use (seconds each); with this set
+# (before it is imported) the machine code is cached on disk and every later process,
+# including pool workers, loads it in milliseconds.
+os.environ.setdefault("NIXTLA_NUMBA_CACHE", "1")
 
 BUCKETS = {"day": 7, "week": 52, "month": 12}  # bucket -> season length
 BASELINES = ("seasonal_naive", "moving_average", "croston_sba", "tsb", "adida", "imapa")
@@ -286,6 +292,17 @@ def forecast_model(name: str, series: Series, h: int, params: dict | None = None
         yhat, keep = _statsforecast(name, y, h, view.season, params)
     yhat = np.nan_to_num(np.asarray(yhat, dtype=float), nan=0.0, posinf=0.0, neginf=0.0)
     return np.clip(yhat, 0.0, None), keep
+
+
+def warm_up(include_prophet: bool = False) -> None:
+    """Compile (or load from cache) every statsforecast model once in this process, so
+    forked workers inherit machine code instead of compiling it each."""
+    y = np.resize(np.array([3.0, 0.0, 5.0, 2.0, 0.0, 4.0, 1.0]), 42)
+    series = Series(y, np.ones(len(y), bool), pd.date_range("2024-01-01", periods=len(y)))
+    for name in ("croston_sba", "tsb", "adida", "imapa", "auto_ets", "theta"):
+        forecast_model(name, series, 3)
+    if include_prophet:
+        quiet_prophet_logs()
 
 
 def candidates_for(demand_class: str, bucket: str, include_prophet: bool = True) -> tuple:

@@ -5,7 +5,8 @@ Pure: no Dagster, no database. Everything here works on one item x location and 
 plain, picklable values, so the engine can run it in worker processes.
 
 Selection: the item's last ``n_origins`` windows of ``horizon`` buckets (horizon = the
-item's lead time) are forecast from the history before each window, by every candidate;
+item's lead time; 6 origins where the history allows, at least 3) are forecast from the
+history before each window, by every candidate;
 the lowest WAPE wins. Baselines are candidates too, so a model serves an item only if no
 baseline beat it there (ties go to the simpler model: candidates are ordered simple
 first). The pooled backtest errors of the winner give the item's 80% interval.
@@ -31,7 +32,8 @@ from assets.forecast.models import (
     to_daily,
 )
 
-N_ORIGINS = 3
+N_ORIGINS = 6  # more windows, steadier scores (daily demand is noisy)
+MIN_ORIGINS = 3
 INTERVAL = 0.8
 MIN_TRAIN = {"day": 28, "week": 12, "month": 12}
 MIN_WINDOW_POINTS = 7  # a shorter backtest is noise: widen the windows' span instead
@@ -85,18 +87,22 @@ def backtest_origins(n: int, horizon: int, bucket: str, n_origins: int = N_ORIGI
 
     Windows are ``horizon`` long and end at the series' end, ``step`` apart; the step is
     the horizon, shrunk when the history is short and widened when the horizon is tiny so
-    the windows cover enough points.
+    the windows cover enough points. A short history gets fewer origins, never below 3.
     """
     min_train = MIN_TRAIN[bucket]
-    step = max(horizon, -(-MIN_WINDOW_POINTS // n_origins))
     room = n - horizon - min_train
     if room < 0:
         return []
-    if n_origins > 1:
-        step = min(step, room // (n_origins - 1))
-    if step < 1 and n_origins > 1:
-        return []
-    return [n - horizon - k * step for k in range(n_origins - 1, -1, -1)]
+    for origins in range(n_origins, min(MIN_ORIGINS, n_origins) - 1, -1):
+        step = max(horizon, -(-MIN_WINDOW_POINTS // origins))
+        if origins > 1:
+            step = min(step, room // (origins - 1))
+        if step >= 1 or origins == 1:
+            # Fewer origins rather than windows crammed into a handful of days.
+            if origins > MIN_ORIGINS and step < horizon:
+                continue
+            return [n - horizon - k * step for k in range(origins - 1, -1, -1)]
+    return []
 
 
 def run_backtest(series: Series, candidates, horizon: int, n_origins: int = N_ORIGINS):

@@ -1,7 +1,10 @@
-"""Ingest assets: one raw table per registry export, filled from the landing zone.
+"""Ingest assets: one raw table per registry export, one partition per landing file.
 
-A single multi-asset (subsettable) so one step scans the whole landing zone; each
-selected raw table reports its own batches, row counts and a preview.
+A single subsettable multi-asset partitioned by ``landing_file_partitions`` (the file's
+sha256, added by the landing-zone sensor): a run ingests one file into the raw table of
+its source + entity and records the batch in raw.raw_data_batches. The logic lives in
+plain modules beside this one (loader, readers, validation, landing); the CLI and
+``forgecast demo`` call the same ``ingest_file``.
 """
 
 
@@ -10,23 +13,21 @@ from pathlib import Path
 import dagster as dg
 from psycopg import sql
 
-from assets.ingest.loader import BatchResult, ingest_file
-from assets.ingest.registry import EXPORT_TYPES, ExportType
-from resources.errors import DuplicateError, ServiceError
+from assets.ingest.display import markdown_table
+from assets.ingest.landing import landing_files, landing_folder
+from assets.ingest.loader import BatchResult, file_sha256, ingest_file
+from assets.ingest.raw_tables import raw_column
+from assets.ingest.registry import EXPORT_TYPES, ExportType, get_export_type
+from orchestration.partitions import landing_file_partitions
+from resources.errors import DuplicateError, NotFoundError, ServiceError
 from resources.warehouse import WarehouseResource
 
 INGEST_GROUP = "ingest"
+PREVIEW_ROWS = 5
 
 
 def raw_asset_key(export: ExportType) -> dg.AssetKey:
     return dg.AssetKey(["raw", export.raw_table])
-
-
-def landing_files(landing_dir: Path, export: ExportType) -> list[Path]:
-    folder = landing_dir / export.source_system / export.entity
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
 RAW_SPECS = [
@@ -34,83 +35,143 @@ RAW_SPECS = [
         raw_asset_key(export),
         group_name=INGEST_GROUP,
         kinds={"postgres", "python"},
+        skippable=True,
         description=(
             f"{export.description}. Raw rows of {export.source_system} {export.entity} exports "
             f"(landing/{export.source_system}/{export.entity}/), every column as text, "
-            f"with _batch_id and _row_number."
+            f"with _batch_id and _row_number; one partition per ingested file (its sha256)."
         ),
         metadata={"natural_key": ", ".join(export.natural_key), "format": export.format},
     )
     for export in EXPORT_TYPES
 ]
 
-
 BATCHES_KEY = dg.AssetKey(["raw", "raw_data_batches"])
 BATCHES_SPEC = dg.AssetSpec(
     BATCHES_KEY,
     group_name=INGEST_GROUP,
     kinds={"postgres"},
+    skippable=True,
     description="One row per ingested file: source, entity, sha256, format, row counts "
     "(received / loaded / quarantined), status and error summary. Staging reads only the "
     "rows of batches whose status is 'loaded'.",
 )
 
 
-@dg.multi_asset(specs=[*RAW_SPECS, BATCHES_SPEC], can_subset=True, name="ingest_landing_zone",
-                pool="warehouse")
-def ingest_landing_zone(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """Ingest every new file in the landing zone; already-loaded content is skipped."""
+class IngestFileConfig(dg.Config):
+    """Which file a run ingests (the sensor fills it in; the partition key is its sha256)."""
+
+    path: str = ""
+    source_system: str = ""
+    entity: str = ""
+
+
+@dg.multi_asset(specs=[*RAW_SPECS, BATCHES_SPEC], can_subset=True, name="ingest_landing_file",
+                partitions_def=landing_file_partitions, pool="warehouse")
+def ingest_landing_file(context: dg.AssetExecutionContext, config: IngestFileConfig,
+                        warehouse: WarehouseResource):
+    """Validate and load one landing-zone file (the run's partition) as a batch."""
     settings = warehouse.settings
-    by_key = {raw_asset_key(e): e for e in EXPORT_TYPES}
+    sha256 = context.partition_key
+    export, path = _resolve_file(context, config, settings.resolved_landing_dir, sha256)
     with warehouse.connection(autocommit=True) as conn:
-        for key in sorted(context.selected_asset_keys - {BATCHES_KEY}, key=lambda k: k.path):
-            export = by_key[key]
-            results: list[BatchResult] = []
-            skipped = failed = 0
-            for path in landing_files(settings.resolved_landing_dir, export):
-                try:
-                    results.append(ingest_file(
-                        conn, path, export.source_system, export.entity,
-                        store_dir=settings.data_dir / "files",
-                        bad_row_threshold=settings.bad_row_threshold))
-                except DuplicateError:
-                    skipped += 1
-                except ServiceError as exc:
-                    failed += 1
-                    context.log.error(f"{export.raw_table}: {exc}")
-            total = conn.execute(sql.SQL("select count(*) from {}").format(
-                sql.Identifier("raw", export.raw_table))).fetchone()[0]
-            yield dg.MaterializeResult(
-                asset_key=key,
-                metadata={
-                    "batches_loaded": sum(r.status == "loaded" for r in results),
-                    "batches_rejected": failed + sum(r.status == "rejected" for r in results),
-                    "duplicates_skipped": skipped,
-                    "rows_loaded": sum(r.rows_loaded for r in results),
-                    "rows_quarantined": sum(r.rows_quarantined for r in results),
-                    "dagster/row_count": total,
-                    "batches": dg.MetadataValue.md(_batches_markdown(results)),
-                },
-            )
+        try:
+            result = ingest_file(
+                conn, path, export.source_system, export.entity,
+                store_dir=settings.data_dir / "files",
+                bad_row_threshold=settings.bad_row_threshold,
+                on_progress=_progress_logger(context))
+        except DuplicateError as exc:
+            context.log.warning(f"duplicate: {exc.message}")
+            if BATCHES_KEY in context.selected_asset_keys:
+                yield dg.MaterializeResult(asset_key=BATCHES_KEY, metadata={
+                    "file": path.name, "duplicate_of_batch": exc.details.get("batch_id"),
+                    "outcome": "duplicate: nothing loaded", **_batch_status_metadata(conn)})
+            return
+        except ServiceError as exc:
+            if BATCHES_KEY in context.selected_asset_keys:
+                yield dg.MaterializeResult(asset_key=BATCHES_KEY, metadata={
+                    "file": path.name, "batch_id": exc.details.get("batch_id"),
+                    "outcome": f"rejected: {exc}", **_batch_status_metadata(conn)})
+            raise dg.Failure(description=str(exc), metadata={"code": exc.code,
+                             "batch_id": exc.details.get("batch_id"), "file": path.name},
+                             allow_retries=False) from exc
+        key = raw_asset_key(export)
+        if key in context.selected_asset_keys and result.status == "loaded":
+            yield dg.MaterializeResult(asset_key=key, metadata=batch_metadata(conn, export, result))
         if BATCHES_KEY in context.selected_asset_keys:
-            yield dg.MaterializeResult(asset_key=BATCHES_KEY, metadata=_batch_status_metadata(conn))
+            yield dg.MaterializeResult(asset_key=BATCHES_KEY, metadata={
+                "file": path.name, "batch_id": result.batch_id, "outcome": result.status,
+                **_batch_status_metadata(conn)})
+    if result.status == "rejected":
+        raise dg.Failure(description=result.error_summary or "batch rejected",
+                         metadata={"batch_id": result.batch_id, "file": path.name},
+                         allow_retries=False)
+
+
+def _progress_logger(context):
+    step = [1_000_000]
+
+    def report(rows: int) -> None:
+        if rows >= step[0]:
+            context.log.info(f"{rows:,} rows read")
+            step[0] += 1_000_000
+
+    return report
+
+
+def _resolve_file(context, config: IngestFileConfig, landing_dir: Path,
+                  sha256: str) -> tuple[ExportType, Path]:
+    """The run's file: from its config, else the landing-zone file with that sha256."""
+    if config.path:
+        export = get_export_type(config.source_system, config.entity)
+        if export is None:
+            raise NotFoundError(f"no export type for '{config.source_system}/{config.entity}'")
+        return export, Path(config.path)
+    for export in EXPORT_TYPES:
+        for path in landing_files(landing_dir, export):
+            if file_sha256(path) == sha256:
+                return export, path
+    raise NotFoundError(f"no landing-zone file with sha256 {sha256} (under {landing_dir})",
+                        details={"sha256": sha256})
+
+
+def batch_metadata(conn, export: ExportType, result: BatchResult) -> dict:
+    """Counts and a markdown preview of the loaded rows and the quarantine."""
+    columns = [raw_column(c.name) for c in export.columns]
+    rows = conn.execute(sql.SQL(
+        "select _row_number, {} from {} where _batch_id = %s order by _row_number limit %s"
+    ).format(sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+             sql.Identifier("raw", export.raw_table)),
+        (result.batch_id, PREVIEW_ROWS)).fetchall()
+    bad = conn.execute("select row_number, column_name, raw_value, reason from "
+                       "raw.quarantined_rows where batch_id = %s order by row_number, id limit %s",
+                       (result.batch_id, PREVIEW_ROWS)).fetchall()
+    preview = markdown_table(["row", *[c.name for c in export.columns]], [list(r) for r in rows])
+    if bad:
+        preview += "\n\n**quarantined (first rows)**\n\n" + markdown_table(
+            ["row", "column", "raw value", "reason"], [list(r) for r in bad])
+    return {
+        "batch_id": result.batch_id,
+        "file": result.file_name,
+        "status": result.status,
+        "rows_received": result.rows_received,
+        "rows_loaded": result.rows_loaded,
+        "rows_quarantined": result.rows_quarantined,
+        "dagster/row_count": result.rows_loaded,
+        "preview": dg.MetadataValue.md(preview),
+        **({"error_summary": result.error_summary} if result.error_summary else {}),
+    }
 
 
 def _batch_status_metadata(conn) -> dict:
     counts = dict(conn.execute("select status, count(*) from raw.raw_data_batches group by status"
                                ).fetchall())
-    return {"batches_by_status": counts, "dagster/row_count": sum(counts.values())}
+    return {"batches_by_status": dg.MetadataValue.json(counts)}
 
 
-def _batches_markdown(results: list[BatchResult]) -> str:
-    if not results:
-        return "_no new files_"
-    lines = ["| batch | file | status | received | loaded | quarantined |",
-             "|---:|---|---|---:|---:|---:|"]
-    lines += [f"| {r.batch_id} | {r.file_name} | {r.status} | {r.rows_received} | "
-              f"{r.rows_loaded} | {r.rows_quarantined} |" for r in results[:20]]
-    return "\n".join(lines)
-
-
-ASSETS = [ingest_landing_zone]
+ASSETS = [ingest_landing_file]
 ASSET_CHECKS: list = []
+
+__all__ = ["ASSETS", "ASSET_CHECKS", "BATCHES_KEY", "INGEST_GROUP", "ingest_landing_file",
+           "landing_files", "landing_folder", "raw_asset_key"]

@@ -16,10 +16,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import queue
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -43,6 +46,7 @@ from assets.ingest.readers import (
     FileFormat,
     NeedsRobustReader,
     ReadOptions,
+    check_options,
     detect_format,
     open_export,
 )
@@ -161,6 +165,7 @@ def ingest_file(
     DuplicateError for known content and the ServiceError that rejected a file whose
     structure is unusable (after recording the batch as rejected)."""
     export = resolve_export(source_system, entity)
+    check_options(options)
     path = Path(path)
     if not path.is_file():
         raise NotFoundError(f"file not found: {path}", details={"file": str(path)})
@@ -203,6 +208,7 @@ def ingest_file(
         return BatchResult(**{**result.__dict__, "sha256": sha256})
     except ServiceError as exc:
         _finish_failed(conn, batch_id, "rejected", str(exc))
+        exc.details.setdefault("batch_id", batch_id)
         raise
     except BaseException as exc:
         _finish_failed(conn, batch_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
@@ -413,7 +419,6 @@ def _stream(conn, batch_id, export, stored, file_name, fmt: FileFormat, known, k
     spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115
     words = _Words()
     received = bad_rows = 0
-    write_opts = pacsv.WriteOptions(include_header=False, quoting_style="needed")
     notes: list[str] = []
     try:
         with open_export(stored, fmt, limits=limits, robust=robust,
@@ -430,26 +435,68 @@ def _stream(conn, batch_id, export, stored, file_name, fmt: FileFormat, known, k
             validator = BatchValidator(export, plan, today, limits=limits, known_items=known,
                                        known_items_label=known_label)
             with conn.cursor().copy(copy_sql) as copy:
-                for chunk in chunks:
-                    checked = validator.check(chunk)
-                    received += chunk.num_rows
+                for rows, bad, problems, payload, key_words in _pipelined(chunks, validator):
+                    received += rows
                     if received > limits.max_rows:
                         raise ValidationError(f"{file_name}: more than {limits.max_rows} rows",
                                               details={"file": file_name})
-                    bad_rows += checked.bad_rows
-                    if checked.problems.num_rows:
-                        _spool_problems(spool, checked.problems, batch_id)
-                    if checked.good.num_rows:
-                        sink = io.BytesIO()
-                        pacsv.write_csv(checked.good, sink, write_opts)
-                        copy.write(sink.getbuffer())
-                        words.extend(checked.key_words)
+                    bad_rows += bad
+                    if problems.num_rows:
+                        _spool_problems(spool, problems, batch_id)
+                    if payload is not None:
+                        copy.write(payload)
+                        words.extend(key_words)
                     if on_progress:
                         on_progress(received)
     except BaseException:
         spool.close()
         raise
     return received, bad_rows, words, spool, notes
+
+
+_DONE = object()
+
+
+def _pipelined(chunks, validator: BatchValidator):
+    """Read + validate + serialize in a worker thread (Arrow and numpy release the GIL)
+    while this thread feeds COPY: the client and the server work at the same time."""
+    results: queue.Queue = queue.Queue(maxsize=3)
+    stop = threading.Event()
+    write_opts = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    return
+                checked = validator.check(chunk)
+                payload = None
+                if checked.good.num_rows:
+                    sink = io.BytesIO()
+                    pacsv.write_csv(checked.good, sink, write_opts)
+                    payload = sink.getbuffer()
+                results.put((chunk.num_rows, checked.bad_rows, checked.problems, payload,
+                             checked.key_words))
+            results.put(_DONE)
+        except BaseException as exc:  # handed over to the consuming thread
+            results.put(exc)
+
+    worker = threading.Thread(target=produce, name="ingest-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = results.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            with contextlib.suppress(queue.Empty):
+                results.get(timeout=0.1)
+        worker.join()
 
 
 def _quarantine_duplicates(conn, batch_id: int, export: ExportType, words: _Words, spool) -> int:
@@ -511,6 +558,17 @@ def _record_master_audits(conn: psycopg.Connection, batch_id: int, export: Expor
         ).format(sql.Identifier("raw", export.raw_table)),
         (export.source_system, batch_id),
     )
+
+
+def batch_result(conn: psycopg.Connection, batch_id: int) -> BatchResult:
+    """The recorded outcome of one batch."""
+    row = conn.execute(
+        "select id, source_system, entity, file_name, status, rows_received, rows_loaded, "
+        "rows_quarantined, error_summary, sha256, replay_of from raw.raw_data_batches "
+        "where id = %s", (batch_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(f"batch {batch_id} does not exist", details={"batch_id": batch_id})
+    return BatchResult(*row[:9], sha256=row[9].strip(), replay_of=row[10])
 
 
 def reject_if_invalid(result: BatchResult) -> BatchResult:

@@ -147,6 +147,22 @@ def detect_format(path: Path, options: ReadOptions | None = None,
     return FileFormat("csv", encoding, compression, delimiter, quote)
 
 
+def check_options(options: ReadOptions | None) -> None:
+    """Operator overrides that can never work are refused before anything is recorded."""
+    if options is None:
+        return
+    if options.encoding:
+        try:
+            codecs.lookup(options.encoding)
+        except LookupError:
+            raise ValidationError(f"unknown encoding '{options.encoding}'",
+                                  details={"encoding": options.encoding}) from None
+    for name, value in (("delimiter", options.delimiter), ("quote", options.quote)):
+        if value is not None and len(value) != 1:
+            raise ValidationError(f"--{name} must be a single character, not {value!r}",
+                                  details={name: value})
+
+
 def _check_codec(encoding: str, path: Path) -> None:
     try:
         codecs.lookup(encoding)
@@ -159,8 +175,6 @@ def _looks_binary(head: bytes) -> bool:
     sample = head[:4096]
     if not sample:
         return False
-    if b"\x00" in sample:
-        return True
     control = sum(1 for b in sample if b < 9 or 13 < b < 32)
     return control / len(sample) > 0.05
 

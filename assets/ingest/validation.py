@@ -40,6 +40,8 @@ DATETIME_RE = (r"^(?P<y>[0-9]{4})-(?P<m>[0-9]{2})-(?P<d>[0-9]{2})"
                r"(?:[ T](?P<H>[0-9]{2}):(?P<M>[0-9]{2})(?::(?P<S>[0-9]{2})(?:\.[0-9]+)?)?)?"
                r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?$")
 KEY_SEP = "\x1f"
+_TRUE = pa.array(TRUE_VALUES)  # (building an array also loads pyarrow's pandas shim once,
+_FALSE = pa.array(FALSE_VALUES)  # at import rather than inside the first load)
 PROBLEM_SCHEMA = pa.schema([("row_number", pa.int64()), ("column_name", pa.string()),
                             ("raw_value", pa.string()), ("reason", pa.string())])
 
@@ -65,7 +67,8 @@ def plan_header(export: ExportType, header: list[str], file_name: str) -> Header
             duplicates.append(header[i].strip())
         seen.setdefault(name, i)
     declared = {c.name.lower() for c in export.columns}
-    dup_declared = [d for d in duplicates if d.lower() in declared]
+    dup_lower = {d.lower() for d in duplicates}
+    dup_declared = [c.name for c in export.columns if c.name.lower() in dup_lower]
     if dup_declared:
         raise ValidationError(
             f"{file_name}: duplicate column name(s) {', '.join(sorted(set(dup_declared)))}",
@@ -144,6 +147,67 @@ class ColumnRule:
         self.max_day = (today + timedelta(days=MAX_FUTURE_DAYS) - date(1970, 1, 1)).days
 
     def apply(self, raw: pa.Array) -> tuple[pa.Array, pa.Array]:
+        """(normalized values, reasons): a cheap conservative check finds the suspect
+        values and only those go through the full rules."""
+        n = len(raw)
+        if n == 0 or self.column.type in ("bool", "datetime") or raw.null_count == n:
+            return self._full(raw)
+        if isinstance(raw, pa.ChunkedArray):
+            raw = raw.combine_chunks()
+        suspect = self._suspect(raw)
+        count = int(suspect.sum())
+        if count == 0:
+            return raw, _null_strings(n)
+        if count == n:
+            return self._full(raw)
+        mask = pa.array(suspect)
+        sub_value, sub_reason = self._full(pc.filter(raw, mask))
+        return (pc.replace_with_mask(raw, mask, sub_value),
+                pc.replace_with_mask(_null_strings(n), mask, sub_reason))
+
+    def _suspect(self, raw: pa.Array) -> np.ndarray:
+        column = self.column
+        length = pc.binary_length(raw)
+        lengths = pc.fill_null(length, -1).to_numpy(zero_copy_only=False)
+        suspect = lengths == 0  # '' becomes NULL
+        if column.required:
+            suspect |= lengths < 0
+        if len(lengths) and lengths.max() > self.limits.max_field_bytes:
+            suspect |= lengths > self.limits.max_field_bytes
+        data = raw.buffers()[2]
+        if data is not None and data.size:
+            full = np.frombuffer(data, dtype=np.uint8)
+            if (full == 0).any():
+                suspect |= pc.fill_null(pc.match_substring(raw, "\x00"), False
+                                        ).to_numpy(zero_copy_only=False)
+            offsets = np.frombuffer(raw.buffers()[1], dtype=np.int32)[
+                raw.offset:raw.offset + len(raw) + 1]
+            first = full[np.minimum(offsets[:-1], full.size - 1)]
+            last = full[np.clip(offsets[1:] - 1, 0, full.size - 1)]
+            # Whitespace or a non-ASCII character at either end: trimming may change it.
+            edge = (first <= 32) | (first >= 0x80) | (last <= 32) | (last >= 0x80)
+            suspect |= (lengths > 0) & edge
+        kind = column.type
+        if kind in ("int", "decimal"):
+            ok = pc.fill_null(pc.match_substring_regex(raw, INT_RE if kind == "int" else DECIMAL_RE),
+                              True).to_numpy(zero_copy_only=False)
+            suspect |= ~ok
+            if column.non_negative:
+                suspect |= pc.fill_null(pc.starts_with(raw, "-"), False).to_numpy(zero_copy_only=False)
+        elif kind == "date" and self.date_format == "%Y%m%d":
+            matched = pc.fill_null(pc.match_substring_regex(raw, r"^[0-9]{8}$"), False)
+            digits = pc.cast(pc.if_else(matched, raw, pa.scalar("19700101")), pa.int64()
+                             ).to_numpy(zero_copy_only=False)
+            valid, days = _calendar_days(digits // 10000, digits // 100 % 100, digits % 100)
+            ok = valid & (days >= self.min_day) & (days <= self.max_day)
+            suspect |= ~ok & (lengths > 0)
+        elif kind == "date":
+            dates = self._dates(raw, len(raw))
+            for reason in dates:
+                suspect |= pc.is_valid(reason).to_numpy(zero_copy_only=False)
+        return suspect
+
+    def _full(self, raw: pa.Array) -> tuple[pa.Array, pa.Array]:
         n = len(raw)
         column = self.column
         trimmed = pc.utf8_trim_whitespace(raw)
@@ -169,8 +233,8 @@ class ColumnRule:
             reasons.extend(self._dates(value, n))
         elif kind == "bool":
             lowered = pc.utf8_lower(value)
-            is_true = pc.is_in(lowered, value_set=pa.array(TRUE_VALUES))
-            is_false = pc.is_in(lowered, value_set=pa.array(FALSE_VALUES))
+            is_true = pc.is_in(lowered, value_set=_TRUE)
+            is_false = pc.is_in(lowered, value_set=_FALSE)
             ok = pc.or_(is_true, is_false)
             reasons.append(_reason(pc.invert(ok), _quoted("not a boolean: '", value), n))
             value = pc.if_else(is_true, pa.scalar("true"),
@@ -202,37 +266,39 @@ class ColumnRule:
 
 # ----------------------------------------------------------------------------- key hash
 _P = np.uint64(0x100000001B3)
-_POW_CACHE: list[np.ndarray] = [np.ones(1, dtype=np.uint64)]
-
-
-def _powers(n: int) -> np.ndarray:
-    table = _POW_CACHE[0]
-    if len(table) < n:
-        size = max(n, 2 * len(table), 256)
-        table = np.ones(size, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            table[1:] = _P
-            table = np.cumprod(table, dtype=np.uint64)
-        _POW_CACHE[0] = table
-    return table
+_HEAD_BYTES = 64  # bytes hashed from the front of a key, and ...
+_TAIL_BYTES = 16  # ... from the back of a longer one (collisions are resolved exactly)
 
 
 def key_hash32(keys: pa.Array) -> np.ndarray:
-    """A 32-bit hash of each (non-null) string, vectorized (collisions are checked later)."""
+    """A 32-bit hash of each string, vectorized over byte positions (collisions are
+    resolved later by comparing the candidates' keys exactly)."""
     keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
     n = len(keys)
     if n == 0:
         return np.zeros(0, dtype=np.uint64)
     offsets = np.frombuffer(keys.buffers()[1], dtype=np.int32)[keys.offset:keys.offset + n + 1]
-    data = np.frombuffer(keys.buffers()[2], dtype=np.uint8)
-    start, end = int(offsets[0]), int(offsets[-1])
-    lengths = np.diff(offsets)
-    rel = offsets[:-1] - start
+    data = np.frombuffer(keys.buffers()[2], dtype=np.uint8) if keys.buffers()[2] else \
+        np.zeros(1, dtype=np.uint8)
+    starts = offsets[:-1].astype(np.int64)
+    lengths = np.diff(offsets).astype(np.int64)
+    longest = int(lengths.max())
     with np.errstate(over="ignore"):
-        pos = np.arange(end - start, dtype=np.int64) - np.repeat(rel, lengths)
-        contrib = (data[start:end].astype(np.uint64) + np.uint64(1)) * _powers(int(lengths.max()) + 1)[pos]
-        h = np.add.reduceat(contrib, rel) if end > start else np.zeros(n, dtype=np.uint64)
-        h = np.where(lengths == 0, np.uint64(0), h) ^ lengths.astype(np.uint64)
+        h = lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        if longest and (lengths == longest).all() and longest <= _HEAD_BYTES:
+            block = data[int(starts[0]):int(starts[0]) + n * longest].reshape(n, longest)
+            for j in range(longest):
+                h = h * _P + block[:, j].astype(np.uint64)
+        else:
+            last = len(data) - 1
+            for j in range(min(longest, _HEAD_BYTES)):
+                byte = data[np.minimum(starts + j, last)].astype(np.uint64)
+                h = np.where(lengths > j, h * _P + byte + np.uint64(1), h)
+            if longest > _HEAD_BYTES:
+                ends = offsets[1:].astype(np.int64)
+                for j in range(1, _TAIL_BYTES + 1):
+                    byte = data[np.clip(ends - j, 0, last)].astype(np.uint64)
+                    h = np.where(lengths >= _HEAD_BYTES + j, h * _P + byte, h)
         h ^= h >> np.uint64(33)
         h *= np.uint64(0xFF51AFD7ED558CCD)
         h ^= h >> np.uint64(33)
@@ -288,6 +354,9 @@ class BatchValidator:
             if lengths is not None else _null_strings(n)
         if chunk.pre_reason is not None:
             row_reason = pc.coalesce(chunk.pre_reason, row_reason)
+            # A row the reader could not split right: its column checks mean nothing.
+            unreadable = pc.is_valid(chunk.pre_reason)
+            reasons = [pc.if_else(unreadable, _null_strings(n), r) for r in reasons]
         bad = pc.is_valid(row_reason)
         for reason in reasons:
             bad = pc.or_(bad, pc.is_valid(reason))

@@ -185,7 +185,8 @@ def dbt_failure(run_results: Mapping[str, Any]) -> dg.Failure:
     nodes = failed_nodes(run_results)
 
     def names(ids: list[str]) -> str:
-        return ", ".join(sorted(uid.split(".")[-1] for uid in ids)) or "-"
+        # <type>.<package>.<name>[.<hash of a generic test>]
+        return ", ".join(sorted(uid.split(".")[2] for uid in ids)) or "-"
 
     parts = []
     if nodes["fail"]:

@@ -119,18 +119,22 @@ def notify_due_deliveries(context: dg.SensorEvaluationContext, warehouse: Wareho
 
 
 def run_alerts_sensor_once(instance: dg.DagsterInstance | None = None,
-                           cursor: str | None = None) -> list[dg.ExecuteInProcessResult]:
+                           cursor: str | None = None,
+                           run_config_extra: dict | None = None) -> list[dg.ExecuteInProcessResult]:
     """Evaluate ``notify_on_alerts`` once, as the daemon would, and execute the run it
     requests in this process on ``instance``. For ``forgecast demo`` and tests (no
     daemon). The runs carry the sensor's tags, so a daemon started later resumes from
-    them. Returns the executed runs' results (empty when nothing new materialized)."""
+    them. ``run_config_extra`` is merged into the requested run config (e.g. loggers).
+    Returns the executed runs' results (empty when nothing new materialized); a failed
+    run is returned, not raised."""
     from orchestration.definitions import defs
 
     instance = instance or dg.DagsterInstance.get()
     data = notify_on_alerts.evaluate_tick(
         dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs))
     job = defs.resolve_job_def(NOTIFY_JOB_NAME)
-    return [job.execute_in_process(instance=instance, run_config=request.run_config,
+    return [job.execute_in_process(instance=instance,
+                                   run_config={**request.run_config, **(run_config_extra or {})},
                                    tags=request.tags, raise_on_error=False)
             for request in data.run_requests or []]
 

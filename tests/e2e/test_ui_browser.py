@@ -41,6 +41,7 @@ CHROMIUM_FLAGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
 VIEWPORT = {"width": 1600, "height": 1000}
+TALL_VIEWPORT = {"width": 2000, "height": 3200}
 
 STAGE_GROUPS = ("ingest", "staging", "unified", "forecast", "notify")
 NOTIFICATIONS = "notify/notifications"
@@ -270,6 +271,7 @@ def page(ui, chromium_path):
         tab = context.pages[0] if context.pages else context.new_page()
         tab.on("console", lambda msg: console_errors.append(msg.text)
                if msg.type == "error" else None)
+        dismiss_community_dialog(tab, ui)
         try:
             yield tab
         finally:
@@ -284,18 +286,27 @@ def shot(page, name: str) -> Path:
     return path
 
 
+def dismiss_community_dialog(page, ui: Ui) -> None:
+    """A fresh browser gets a "Join the Dagster community" dialog over the first page it
+    opens, a few seconds after load. Skip it once (the UI remembers that in the browser's
+    storage), and skip it again should it ever come back in front of an action."""
+    skip = page.get_by_role("button", name="Skip")
+    page.add_locator_handler(skip, lambda button: button.click())
+    page.goto(f"{ui.base_url}/overview", wait_until="domcontentloaded")
+    with contextlib.suppress(Exception):
+        skip.wait_for(state="visible", timeout=20_000)
+        skip.click()
+        skip.wait_for(state="hidden")
+
+
 def open_ui(page, ui: Ui, path: str) -> None:
     page.goto(f"{ui.base_url}{path}", wait_until="domcontentloaded")
-    # First visit: the "Join the Dagster community" dialog covers the page.
-    skip = page.get_by_role("button", name="Skip")
-    with contextlib.suppress(Exception):
-        skip.wait_for(state="visible", timeout=4000)
-        skip.click()
 
 
 def graph_labels(page) -> list[str]:
     """Text of every node drawn in the asset graph (SVG foreignObjects)."""
-    texts = page.locator("svg foreignObject").all_inner_texts()
+    texts = page.evaluate("""() => Array.from(document.querySelectorAll('svg foreignObject'))
+        .map(node => Array.from(node.children).map(child => child.innerText).join('\\n'))""")
     return [line.strip() for text in texts for line in text.splitlines() if line.strip()]
 
 
@@ -352,11 +363,18 @@ def test_global_lineage_shows_every_stage(page, ui, asset_graph):
 
     # Expand every group: each asset of the code location gets its own node.
     page.locator('[aria-label="settings"]').last.click()
-    page.get_by_text("Expand all groups").click()
-    page.keyboard.press("Escape")
-    names = sorted(k.split("/")[-1] for k in asset_graph)
-    missing = wait_for_labels(page, names)
-    shot(page, "02-global-lineage-expanded")
+    page.get_by_role("menuitem", name="Expand all groups").click()
+    page.wait_for_url("**expanded=**")
+    # Reopened on a screen tall enough for the whole expanded graph: the graph is zoomed
+    # to fit and draws every node (off-screen nodes are not drawn).
+    page.set_viewport_size(TALL_VIEWPORT)
+    try:
+        page.reload(wait_until="domcontentloaded")
+        names = sorted(k.split("/")[-1] for k in asset_graph)
+        missing = wait_for_labels(page, names)
+        shot(page, "02-global-lineage-expanded")
+    finally:
+        page.set_viewport_size(VIEWPORT)
     assert not missing, f"assets missing from the expanded lineage: {missing}"
 
 

@@ -25,6 +25,7 @@ import dagster as dg
 import pgserver
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
@@ -273,6 +274,24 @@ def forecast_stand_in() -> None:
     DOWNSTREAM_RAN.append("ran")
 
 
+def _planted_batch(conn: psycopg.Connection, source: str, entity: str) -> int:
+    """A 'loaded' batch written behind ingest's back, ready for rows in its raw table
+    (a partition of its own when ingest partitions the raw tables by batch)."""
+    batch = conn.execute(
+        "insert into raw.raw_data_batches (source_system, entity, file_name, sha256, format,"
+        " status) values (%s, %s, 'planted', md5(random()::text) || md5(random()::text),"
+        " 'csv', 'loaded') returning id", (source, entity)).fetchone()[0]
+    table = f"{source}_{entity}"
+    kind = conn.execute("select c.relkind from pg_class c join pg_namespace n on"
+                        " n.oid = c.relnamespace where n.nspname = 'raw' and c.relname = %s",
+                        (table,)).fetchone()[0]
+    if kind == "p":
+        conn.execute(sql.SQL("create table {} partition of {} for values in ({})").format(
+            sql.Identifier("raw", f"{table}__planted{batch}"), sql.Identifier("raw", table),
+            sql.Literal(batch)))
+    return batch
+
+
 @pytest.fixture(scope="module")
 def blocked_run(demo, server) -> dg.ExecuteInProcessResult:
     """Bad data planted in raw behind ingest's back (ingest would quarantine a negative
@@ -282,10 +301,7 @@ def blocked_run(demo, server) -> dg.ExecuteInProcessResult:
 
     with psycopg.connect(server.conninfo(), autocommit=True) as conn:
         stock = demo["restated_stock"]
-        batch = conn.execute(
-            "insert into raw.raw_data_batches (source_system, entity, file_name, sha256, format,"
-            " status) values ('sap', 'stock', 'planted.csv', repeat('a', 64), 'csv', 'loaded')"
-            " returning id").fetchone()[0]
+        batch = _planted_batch(conn, "sap", "stock")
         conn.execute(
             "insert into raw.sap_stock (_batch_id, _row_number, stichtag, matnr, werks, lgort,"
             " labst, speme, meins) values (%s, 1, %s, %s, %s, 'NEG1', '-40', '0', %s)",
@@ -295,10 +311,7 @@ def blocked_run(demo, server) -> dg.ExecuteInProcessResult:
         sap_a, sap_b = _fetch(conn, """
             select distinct on (bismt) bismt, ean11 from raw.sap_material_master
             where bismt <> '' and ean11 <> '' order by bismt limit 2""")
-        batch = conn.execute(
-            "insert into raw.raw_data_batches (source_system, entity, file_name, sha256, format,"
-            " status) values ('odoo', 'products', 'planted.json', repeat('b', 64), 'json',"
-            " 'loaded') returning id").fetchone()[0]
+        batch = _planted_batch(conn, "odoo", "products")
         conn.execute(
             "insert into raw.odoo_products (_batch_id, _row_number, id, default_code, name,"
             " categ_id, uom_id, barcode, active, produce_delay) values"

@@ -345,11 +345,35 @@ def _capture(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+# An incremental model that ignores the partition window (appends every day on every
+# run): the test written_inside_partition_window must catch it. Warn, so the build goes on.
+WINDOW_BREAKER_SQL = """\
+{{ config(materialized='incremental', schema='unified') }}
+select day::date as day, {{ forgecast_run_started_at() }} as loaded_at
+from generate_series(date '2024-03-01', date '2024-03-05', interval '1 day') as day
+"""
+WINDOW_BREAKER_YML = """\
+version: 2
+models:
+  - name: window_breaker
+    description: Test fixture, see tests/integration/test_dbt_project.py.
+    columns:
+      - name: day
+        data_tests:
+          - written_inside_partition_window:
+              config:
+                severity: warn
+"""
+
+
 def _copy_project(work_dir: Path) -> None:
-    """The project in work_dir/project, with this module's crossref entries as the seed."""
+    """The project in work_dir/project, with this module's crossref entries as the seed
+    and a model that breaks the partition window."""
     project = work_dir / "project"
     shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
     (project / "seeds" / "item_crossref.csv").write_text(CROSSREF)
+    (project / "models" / "unified" / "window_breaker.sql").write_text(WINDOW_BREAKER_SQL)
+    (project / "models" / "unified" / "_window_breaker.yml").write_text(WINDOW_BREAKER_YML)
 
 
 @pytest.fixture(scope="module")
@@ -758,6 +782,8 @@ def test_processes_in_minutes(warehouse) -> None:
 
 def test_incremental_window_applies_new_batches(warehouse) -> None:
     assert warehouse["incremental"].with_status("error", "fail", "skipped") == []
+    warned = {uid.split(".")[2] for uid in warehouse["incremental"].with_status("warn")}
+    assert "written_inside_partition_window_inventory_snapshots_snapshot_date" not in warned
     fc200 = warehouse["item_ids"]["FC-200"]
     inv = [r for r in warehouse["after_incremental"]["inventory_snapshots"] if r["item_id"] == fc200]
     day4 = next(r for r in inv if r["snapshot_date"] == D(2024, 3, 4))
@@ -768,6 +794,16 @@ def test_incremental_window_applies_new_batches(warehouse) -> None:
     # Rows of the superseded batch vanish from the window, not only updated keys.
     for table in ("inventory_snapshots", "demand_history"):
         assert not [r for r in warehouse["after_incremental"][table] if r["location_id"] == "odoo:WH/Quality"]
+
+
+def test_writing_outside_the_partition_window_is_caught(warehouse) -> None:
+    name = "written_inside_partition_window_window_breaker_day"
+
+    def status(run: str) -> str:
+        return next(s for uid, s in warehouse[run].statuses.items() if f".{name}." in uid)
+
+    assert status("build") == "pass"  # a new table holds all history
+    assert status("incremental") == "warn"  # appended 03-01 and 03-02 outside the window
 
 
 def test_incremental_window_leaves_other_days_alone(warehouse) -> None:

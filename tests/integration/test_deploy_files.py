@@ -148,9 +148,11 @@ def test_production_instance_runs_on_postgres(production_home, server, conn, mon
 
 
 # ----------------------------------------------------------------------------- workspace
-def test_workspace_yaml_matches_dagsters_schema():
+def test_workspace_yaml_matches_dagsters_schema(monkeypatch):
     from dagster._core.workspace.config_schema import ensure_workspace_config
 
+    monkeypatch.setenv("FORGECAST_CODE_SERVER_HOST", "code-server")
+    monkeypatch.setenv("FORGECAST_CODE_SERVER_PORT", "4000")
     path = DEPLOY / "workspace.yaml"
     config = load(path)
     ensure_workspace_config(config, str(path))
@@ -169,7 +171,7 @@ def _free_port() -> int:
 def test_workspace_loads_the_compose_code_server(monkeypatch):
     """Start the code server exactly as docker-compose does (host and port swapped for
     loopback), then load deploy/workspace.yaml the way the webserver does."""
-    from dagster import DagsterInstance
+    from dagster import instance_for_test
     from dagster._core.workspace.context import WorkspaceProcessContext
     from dagster._core.workspace.load_target import WorkspaceFileTarget
     from dagster._grpc.client import DagsterGrpcClient
@@ -201,8 +203,7 @@ def test_workspace_loads_the_compose_code_server(monkeypatch):
         monkeypatch.setenv("FORGECAST_CODE_SERVER_HOST", "127.0.0.1")
         monkeypatch.setenv("FORGECAST_CODE_SERVER_PORT", str(port))
         target = WorkspaceFileTarget(paths=[str(DEPLOY / "workspace.yaml")])
-        with DagsterInstance.ephemeral() as instance, \
-                WorkspaceProcessContext(instance, target) as workspace:
+        with instance_for_test() as instance, WorkspaceProcessContext(instance, target) as workspace:
             entry = workspace.create_request_context().get_code_location_entries().get("forgecast")
             assert entry is not None
             assert entry.load_error is None, entry.load_error

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
-from test_notify_support import env, future_day  # noqa: F401 - env is a fixture
+from test_notify_support import future_day, notify_env  # noqa: F401 - the env fixture
 
 from assets.alerts.assets import FORECAST_ALERTS
 from assets.notify.assets import NOTIFICATIONS
@@ -55,7 +55,8 @@ def test_definitions_wire_the_job_sensors_and_checks():
     assert NOTIFICATIONS in job.asset_layer.executable_asset_keys
     names = {s.name for s in defs.sensors}
     assert {"notify_on_alerts", "notify_due_deliveries"} <= names
-    checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys if key.asset_key == NOTIFICATIONS}
+    checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys
+              if key.asset_key == NOTIFICATIONS}
     assert checks == {"no_dead_deliveries", "no_stuck_deliveries"}
 
 
@@ -96,7 +97,8 @@ def test_run_alerts_sensor_once_delivers_and_resumes_from_the_runs(env, inbox, i
     env.alert(item="A", severity="critical")
     materialize_alerts(instance, "2026-02-01")
 
-    results = run_alerts_sensor_once(instance)  # no cursor: resumes from earlier runs' tags
+    quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    results = run_alerts_sensor_once(instance, run_config_extra=quiet)  # cursor from runs' tags
     assert len(results) == 1 and results[0].success
     assert inbox.count_by_path()[path] == 1
     run = instance.get_run_by_id(results[0].run_id)

@@ -8,7 +8,7 @@ import threading
 from datetime import time, timedelta
 
 import pytest
-from test_notify_support import env, future_day  # noqa: F401 - env is a fixture
+from test_notify_support import future_day, notify_env  # noqa: F401 - the env fixture
 
 from assets.notify.store import notify_once, plan_and_enqueue, send_due
 from resources.database import connect

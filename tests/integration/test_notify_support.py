@@ -99,8 +99,9 @@ class NotifyEnv:
         self.conn.execute("delete from notify.recipients where id = any(%s)", (recipient_ids,))
 
 
-@pytest.fixture
-def env(conn, settings):
+@pytest.fixture(name="env")
+def notify_env(conn, settings):
+    """A NotifyEnv, cleaned up afterwards. Import ``notify_env`` to use ``env``."""
     environment = NotifyEnv(conn, settings)
     yield environment
     environment.cleanup()

@@ -145,11 +145,32 @@ def test_a_failed_build_says_which_tests_blocked() -> None:
 
     failure = dbt_failure({"results": [
         {"unique_id": "test.forgecast.assert_item_identity_has_no_conflicts", "status": "fail"},
+        {"unique_id": "test.forgecast.on_hand_within_tolerance_stg_sap__stock_on_hand.9e6da4b386",
+         "status": "fail"},
         {"unique_id": "model.forgecast.demand_history", "status": "skipped"},
         {"unique_id": "test.forgecast.assert_source_rows_map_to_items", "status": "warn"},
         {"unique_id": "model.forgecast.open_supply", "status": "error"},
     ]})
     assert failure.description.startswith(
-        "blocking dbt tests failed: assert_item_identity_has_no_conflicts; "
+        "blocking dbt tests failed: assert_item_identity_has_no_conflicts, "
+        "on_hand_within_tolerance_stg_sap__stock_on_hand; "
         "dbt nodes errored: open_supply; skipped because of them: 1 node(s)")
     assert "assert_source_rows_map_to_items" not in failure.description
+
+
+def test_production_never_parses_at_import(tmp_path, monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    from assets.unified.dbt_models import ensure_manifest
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "dbt_project.yml").write_text("name: x\n")
+    project = SimpleNamespace(project_dir=tmp_path, profiles_dir=tmp_path,
+                              manifest_path=tmp_path / "target" / "manifest.json")
+    monkeypatch.setenv("FORGECAST_DBT_TARGET", "prod")
+    with pytest.raises(RuntimeError, match="prepare the dbt manifest"):
+        ensure_manifest(project)
+    project.manifest_path.parent.mkdir()
+    project.manifest_path.write_text("{}")
+    (tmp_path / "models" / "new.sql").write_text("select 1")  # newer than the manifest
+    ensure_manifest(project)  # prepared at build time: used as it is, no parse

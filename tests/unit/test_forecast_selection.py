@@ -50,9 +50,10 @@ def test_metrics():
     assert smape([0], [0]) == 0.0
 
 
-def test_backtest_has_three_origins_of_the_lead_time():
+def test_backtest_has_at_least_three_origins_of_the_lead_time():
     origins = backtest_origins(200, 14, "day")
-    assert origins == [158, 172, 186]  # windows [158,172), [172,186), [186,200)
+    assert origins == [116, 130, 144, 158, 172, 186]  # 6 windows of 14 days up to day 200
+    assert backtest_origins(200, 14, "day", n_origins=3) == [158, 172, 186]
     assert backtest_origins(40, 14, "day") == []  # 28 days to train + 14 to test: too short
     short = backtest_origins(60, 14, "day")
     assert len(short) == 3 and short[-1] == 46 and short[0] >= 28
@@ -124,7 +125,7 @@ def test_selection_picks_the_lowest_wape_and_never_a_model_a_baseline_beat():
     history = weekly_pattern(240, seed=3)
     config = ForecastConfig(include_prophet=False)
     selection = select_model(history, None, AS_OF, 14, config)
-    assert selection.origins == 3 and selection.horizon == 14
+    assert selection.origins == 6 and selection.horizon == 14
     assert selection.wape == pytest.approx(min(selection.scores.values()), abs=1e-6)
     assert selection.scores[selection.model_name] == pytest.approx(selection.wape, abs=1e-6)
     best_baseline = min(v for k, v in selection.scores.items() if k in BASELINES)
@@ -158,9 +159,9 @@ def _task(name: str, values) -> ItemTask:
 
 
 def test_a_poisoned_item_fails_alone_serial_and_in_the_pool():
-    good = [_task(f"i{i}", weekly_pattern(100, seed=i).tolist()) for i in range(30)]
-    bad = _task("poison", [1.0, float("nan")] * 50)
-    config = ForecastConfig(include_prophet=False, horizon_days=14)
+    good = [_task(f"i{i}", weekly_pattern(70, seed=i).tolist()) for i in range(30)]
+    bad = _task("poison", [1.0, float("nan")] * 35)
+    config = ForecastConfig(include_prophet=False, horizon_days=14, n_origins=3)
     progress = []
     for workers in (1, 2):
         run = run_items("select", [*good[:25], bad, *good[25:]], AS_OF, config, workers=workers,

@@ -1,0 +1,57 @@
+"""Forecast-degraded rule and the per-alert PNG chart (pure logic, Agg backend)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+
+from assets.alerts.charts import ChartData, chart_file, render_chart
+from assets.alerts.rules import AlertPolicy, ItemContext, evaluate_item_alerts
+
+TODAY = date(2026, 3, 2)
+ITEM = ItemContext(7, "FC-7", "Gear", "sap:1000", 10, 5.0, 20.0, 1.0, 100.0, 1.0)
+
+
+def degraded(accuracy, policy=None):
+    alerts = evaluate_item_alerts(ITEM, None, None, None, TODAY, policy or AlertPolicy(), accuracy)
+    return [a for a in alerts if a.alert_type == "accuracy_degraded"]
+
+
+def test_forecast_worse_than_the_seasonal_naive_raises_degraded():
+    [alert] = degraded({"wape": 0.9, "baseline_wape": 0.5, "observations": 28, "lag_days": 7,
+                        "model_name": "prophet"})
+    assert alert.dedup_key == "accuracy_degraded:7:sap:1000"
+    assert alert.details["wape"] == 0.9 and alert.details["baseline_wape"] == 0.5
+    assert "prophet" in alert.message and alert.severity == "medium"
+
+
+def test_no_degraded_alert_when_close_to_baseline_or_too_few_days():
+    assert not degraded({"wape": 0.55, "baseline_wape": 0.5, "observations": 28})
+    assert not degraded({"wape": 0.9, "baseline_wape": 0.5, "observations": 5})
+    assert not degraded({"wape": float("nan"), "baseline_wape": 0.5, "observations": 28})
+    assert not degraded(None)
+    assert degraded({"wape": 0.55, "baseline_wape": 0.5, "observations": 28},
+                    AlertPolicy(degraded_ratio=1.05))
+
+
+def test_chart_is_a_png_per_dedup_key(tmp_path):
+    days = [TODAY - timedelta(days=k) for k in range(30, 0, -1)]
+    ahead = [TODAY + timedelta(days=k) for k in range(20)]
+    data = ChartData(
+        title="stockout: FC-7 at sap:1000",
+        history=pd.DataFrame({"demand_date": days, "quantity": [5.0] * 30}),
+        forecast=pd.DataFrame({"target_date": ahead, "yhat": [5.0] * 20,
+                               "yhat_lower": [3.0] * 20, "yhat_upper": [7.0] * 20}),
+        projection=pd.DataFrame({"target_date": ahead,
+                                 "projected_on_hand": [40 - 5.0 * k for k in range(20)]}),
+        safety_stock=5.0, reorder_point=20.0, stockout_date=TODAY + timedelta(days=9),
+        order_by_date=TODAY - timedelta(days=1))
+    path = chart_file(tmp_path, TODAY, "stockout:7:sap:1000/x")
+    assert path.parent.name == TODAY.isoformat() and "/" not in path.name
+    render_chart(data, path)
+    content = path.read_bytes()
+    assert content[:8] == b"\x89PNG\r\n\x1a\n" and len(content) > 5000
+    # A chart without a forecast (e.g. excess stock of a dead item) still renders.
+    bare = render_chart(ChartData("excess", None, None, None), tmp_path / "bare.png")
+    assert bare.read_bytes()[:4] == b"\x89PNG"
