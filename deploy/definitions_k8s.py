@@ -4,7 +4,7 @@
 of one nightly run land on different nodes.
 
 The Helm user deployment loads this file (deploy/helm/values.yaml):
-``dagster api grpc --python-file /opt/forgecast/deploy/definitions_k8s.py``.
+``dagster api grpc --python-file /opt/forgecast/deploy/definitions_k8s.py --attribute defs``.
 Step pods inherit image, env, secrets and volumes from the K8sRunLauncher; only the
 resources differ per step.
 """

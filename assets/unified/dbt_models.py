@@ -4,7 +4,8 @@ lineage runs landing zone -> raw -> staging -> unified without gaps.
 
 Every dbt test is an asset check: generic tests on their model, singular tests with one
 parent on that parent, singular tests with several parents on the model their
-``meta: {dagster: {ref: ...}}`` names. dbt severity decides what a failure does:
+``meta: {dagster: {ref: ...}}`` names (one of their parents: dagster-dbt only attaches a
+test to a model it depends on). dbt severity decides what a failure does:
 ``error`` tests are blocking checks (the dbt step fails, so the forecasts downstream do
 not run on bad data), ``warn`` tests are reported and block nothing.
 """

@@ -169,6 +169,13 @@ def _group_members(pgid: int) -> list[psutil.Process]:
     return alive
 
 
+def _describe(proc: psutil.Process) -> str:
+    try:
+        return f"{proc.pid}: {' '.join(proc.cmdline())[:160]}"
+    except psutil.Error:
+        return f"{proc.pid}: (exited)"
+
+
 def _processes_using(data_dir: Path) -> list[str]:
     """Anything still running out of the temporary data dir (the embedded server)."""
     found = []
@@ -241,8 +248,7 @@ def ui(chromium_path, tmp_path_factory) -> Ui:
         _stop_group(proc, pgid)
         subprocess.run([*command, "db", "down"], cwd=ROOT, env=env, capture_output=True,
                        timeout=120, check=False)
-        leftovers = [f"{p.pid}: {' '.join(p.cmdline())[:160]}" for p in _group_members(pgid)]
-        leftovers += _processes_using(data_dir)
+        leftovers = [_describe(p) for p in _group_members(pgid)] + _processes_using(data_dir)
         assert not leftovers, f"processes left running after the UI stopped: {leftovers}"
 
 

@@ -16,6 +16,7 @@ One module-scoped fixture does the slow work once (each dbt invocation costs sec
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -95,10 +96,23 @@ def _write_csv(path: Path, header: str, *rows: str) -> Path:
 # --------------------------------------------------------------------------- fixtures
 
 
+def _start_pgserver(pgdata: Path) -> Any:
+    """A throwaway server. pg_ctl start now and then fails on a machine busy with other
+    servers (shared memory, semaphores); the data dir is fine, so try again."""
+    for attempt in range(3):
+        try:
+            return pgserver.get_server(pgdata, cleanup_mode="delete")
+        except Exception:
+            if attempt == 2:
+                raise
+            time.sleep(3)
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A migrated throwaway server: this module plants bad data, nobody else sees it."""
-    pg = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+    pg = _start_pgserver(tmp_path_factory.mktemp("pg"))
     try:
         info = conninfo_to_dict(pg.get_uri())
         server = Server(host=str(info["host"]), port=int(info.get("port") or 5432),

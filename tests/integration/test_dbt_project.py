@@ -35,6 +35,7 @@ import datetime as dt
 import importlib.util
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -376,9 +377,22 @@ def _copy_project(work_dir: Path) -> None:
     (project / "models" / "unified" / "_window_breaker.yml").write_text(WINDOW_BREAKER_YML)
 
 
+def _start_pgserver(pgdata: Path) -> Any:
+    """A throwaway server. pg_ctl start now and then fails on a machine busy with other
+    servers (shared memory, semaphores); the data dir is fine, so try again."""
+    for attempt in range(3):
+        try:
+            return pgserver.get_server(pgdata, cleanup_mode="delete")
+        except Exception:
+            if attempt == 2:
+                raise
+            time.sleep(3)
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture(scope="module")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+    server = _start_pgserver(tmp_path_factory.mktemp("pg"))
     try:
         yield {"uri": server.get_uri(), **conninfo_to_dict(server.get_uri())}
     finally:

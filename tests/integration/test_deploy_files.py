@@ -549,6 +549,7 @@ def test_helm_user_deployment_serves_the_k8s_code_location(helm):
     assert (ROOT / python_file.relative_to(IMAGE_WORKDIR)).is_file()
     assert context.params["working_directory"] == IMAGE_WORKDIR
     assert context.params["location_name"] == "forgecast"
+    assert context.params["attribute"] == "defs"
     assert {"name": "forgecast-secrets"} in deployment["envSecrets"]
     assert deployment["env"]["FORGECAST_DATA_DIR"] in {
         m["mountPath"] for m in deployment["volumeMounts"]}

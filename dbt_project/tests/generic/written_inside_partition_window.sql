@@ -25,10 +25,11 @@ written as (
     where {{ loaded_at_column }} = {{ forgecast_run_started_at() }}
 ),
 
+-- Rows of tables built before loaded_at existed have it null: earlier runs too.
 kept_from_earlier_runs as (
     select 1
     from {{ model }}
-    where {{ loaded_at_column }} <> {{ forgecast_run_started_at() }}
+    where {{ loaded_at_column }} is distinct from {{ forgecast_run_started_at() }}
     limit 1
 )
 
