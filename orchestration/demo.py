@@ -14,6 +14,8 @@ from collections.abc import Callable
 from resources.settings import Settings
 
 DEMO_RECIPIENT = "demo-planner"
+# Step starts and successes, not Dagster's debug chatter.
+QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 SUMMARY_SQL = [
     ("ingest", "rows loaded (current batches)",
@@ -29,6 +31,7 @@ SUMMARY_SQL = [
     ("alerts", "open alerts", "select count(*) from forecast.forecast_alerts where status = 'open'"),
     ("notify", "notifications delivered",
      "select count(*) from notify.notifications where status = 'sent'"),
+    ("notify", "delivery attempts", "select count(*) from notify.delivery_attempts"),
 ]
 
 
@@ -36,10 +39,10 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
              echo: Callable[[str], None] = print) -> list[tuple[str, str, int]]:
     import dagster as dg
 
-    from assets.notify.assets import NOTIFICATIONS
     from assets.notify.store import set_channel_preference, upsert_recipient
     from orchestration.definitions import defs
     from orchestration.demo_data import generate_demo_data
+    from orchestration.sensors.notifications import run_alerts_sensor_once
     from resources.bootstrap import ensure_ready
     from resources.database import connect
     from resources.errors import OperationError
@@ -66,9 +69,11 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
         echo(f"running the nightly job for {day} (dbt -> forecast -> alerts)")
         instance = dg.DagsterInstance.get()
         _execute(defs.resolve_job_def("nightly"), instance, partition_key=day)
-        echo("delivering notifications")
-        _execute(defs.resolve_implicit_global_asset_job_def().get_subset(
-            asset_selection={NOTIFICATIONS}), instance)
+        echo("delivering notifications (the notify_on_alerts sensor's run)")
+        results = run_alerts_sensor_once(instance, run_config_extra=QUIET)
+        if not all(r.success for r in results):
+            raise OperationError("the notify run launched by notify_on_alerts failed: "
+                                 "see `forgecast ui`")
         echo(f"the planner's inbox received {len(inbox.received)} message(s)")
     finally:
         inbox.stop()
@@ -101,8 +106,7 @@ def _execute(job, instance, **kwargs) -> None:
 
     result = job.execute_in_process(
         instance=instance, raise_on_error=False,
-        # Step starts and successes, not Dagster's debug chatter.
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}}, **kwargs)
+        run_config=QUIET, **kwargs)
     if not result.success:
         failed = [e.step_key for e in result.all_events if e.is_step_failure]
         raise OperationError(f"run {result.run_id} failed at step(s) {', '.join(failed) or '?'}: "

@@ -27,7 +27,7 @@ OPERATOR_CHANNELS_SQL = """
 select p.channel_url_encrypted, p.channel_url_env
 from notify.notification_preferences p
 join notify.recipients r on r.id = p.recipient_id
-where r.role = 'operator'
+where r.role = 'operator' and p.enabled
 order by p.id
 """
 

@@ -73,7 +73,8 @@ def test_nightly_schedule_tick_materializes_the_day_just_closed(first_run, conn)
     as_of = conn.execute("select max(forecast_date) from forecast.forecasts").fetchone()[0]
     tick_time = datetime.combine(as_of + timedelta(days=1), datetime.min.time()).replace(hour=2)
     schedule = defs.resolve_schedule_def("nightly_schedule")
-    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick_time)
+    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick_time,
+                                       repository_def=defs.get_repository_def())
     [request] = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == as_of.isoformat()
     result = defs.resolve_job_def("nightly").execute_in_process(
