@@ -42,3 +42,4 @@ with warnings.catch_warnings():
         func=lambda spec: dg.apply_freshness_policy(spec, NIGHTLY_FRESHNESS),
         selection=FRESH_SELECTION,
     )
+del _assembled  # `dagster dev` accepts exactly one Definitions object at module scope

@@ -324,31 +324,51 @@ def known_item_keys(conn: psycopg.Connection, export: ExportType) -> tuple[pa.Ar
 
 
 class _Words:
-    """A growable uint64 array (the duplicate check's 8 bytes a row)."""
+    """The duplicate check's 8 bytes a row: a uint64 array reserved up front for the most
+    rows the file can hold (address space only: pages are committed as they are written),
+    so it never needs a copy to grow, and resident memory is what the rows use."""
 
-    def __init__(self) -> None:
-        self.data = np.empty(1 << 16, dtype=np.uint64)
+    def __init__(self, capacity: int) -> None:
+        self.data = np.empty(max(capacity, 1 << 16), dtype=np.uint64)
         self.size = 0
 
     def extend(self, values: np.ndarray) -> None:
         need = self.size + len(values)
         if need > len(self.data):
-            grown = np.empty(max(need, int(len(self.data) * 1.5)), dtype=np.uint64)
+            grown = np.empty(max(need, 2 * len(self.data)), dtype=np.uint64)
             grown[: self.size] = self.data[: self.size]
             self.data = grown
         self.data[self.size:need] = values
         self.size = need
 
     def duplicate_candidates(self) -> np.ndarray:
-        """Row numbers whose 32-bit key hash is shared with another row."""
+        """Row numbers whose 32-bit key hash is shared with another row (sorted in place,
+        scanned in blocks so no temporary is as large as the array)."""
         words = self.data[: self.size]
         words.sort()
-        hashes = words >> np.uint64(32)
-        same = hashes[1:] == hashes[:-1]
-        mask = np.zeros(len(words), dtype=bool)
-        mask[1:] |= same
-        mask[:-1] |= same
-        return (words[mask] & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        found = []
+        block = 1 << 20
+        for start in range(0, len(words), block):
+            seg = words[max(start - 1, 0): start + block]
+            hashes = seg >> np.uint64(32)
+            same = hashes[1:] == hashes[:-1]
+            if not same.any():
+                continue
+            mask = np.zeros(len(seg), dtype=bool)
+            mask[1:] |= same
+            mask[:-1] |= same
+            found.append((seg[mask] & np.uint64(0xFFFFFFFF)).astype(np.int64))
+        if not found:
+            return np.zeros(0, dtype=np.int64)
+        return np.unique(np.concatenate(found))
+
+
+def _row_capacity(stored: Path, fmt: FileFormat, export: ExportType, limits: IngestLimits) -> int:
+    """The most rows the file can hold: a row takes at least one byte per column."""
+    size = stored.stat().st_size
+    expanded = size if fmt.compression is None and fmt.format == "csv" else \
+        int(size * limits.max_compression_ratio)
+    return min(limits.max_rows, expanded // max(len(export.columns), 2) + 1)
 
 
 def load_batch(conn: psycopg.Connection, batch_id: int, export: ExportType, stored: Path,
@@ -417,7 +437,7 @@ def _stream(conn, batch_id, export, stored, file_name, fmt: FileFormat, known, k
     copy_sql = sql.SQL("copy {} (_row_number, {}) from stdin (format csv, freeze)").format(
         table, columns)
     spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115
-    words = _Words()
+    words = _Words(_row_capacity(stored, fmt, export, limits))
     received = bad_rows = 0
     notes: list[str] = []
     try:

@@ -41,12 +41,14 @@ def _count(conn, batch_id, table="sap_stock"):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def cleanup(settings, server):
-    """Remove every batch this module creates, so later tests see the raw schema as before."""
+def cleanup(settings, server, tmp_path_factory):
+    """Item masters the files here refer to (earlier tests may have loaded others, which
+    would make these items unknown); afterwards every batch this module created goes."""
     from resources.database import connect
 
     with connect(settings, autocommit=True) as conn:
         start = conn.execute("select coalesce(max(id), 0) from raw.raw_data_batches").fetchone()[0]
+        _load_masters(conn, settings, tmp_path_factory.mktemp("masters"))
     yield
     with connect(settings, autocommit=True) as conn:
         ids = [r[0] for r in conn.execute("select id from raw.raw_data_batches where id > %s "
@@ -59,6 +61,20 @@ def cleanup(settings, server):
         conn.execute("delete from raw.prim_master_audits where batch_id = any(%s)", (ids,))
         for batch_id in ids:
             conn.execute("delete from raw.raw_data_batches where id = %s", (batch_id,))
+
+
+def _load_masters(conn, settings, folder):
+    items = ["1", "000000000000099999", *[f"{i:018d}" for i in range(1500)]]
+    master = folder / "loader_material_master.csv"
+    _write(master, ["MATNR;WERKS;MAKTX;MATKL;MEINS;BISMT;EAN11;PLIFZ;EISBE;MINBE;LVORM",
+                    *[f"{m};1000;PART;M;ST;;;5;1;2;" for m in items]])
+    ingest_file(conn, master, "sap", "material_master", store_dir=settings.data_dir / "files",
+                today=TODAY)
+    products = folder / "loader_products.json"
+    products.write_text('[{"id": 7, "default_code": "LOADER-7", "name": "n", "categ_id": "All", '
+                        '"uom_id": "Units", "active": true, "produce_delay": 2}]')
+    ingest_file(conn, products, "odoo", "products", store_dir=settings.data_dir / "files",
+                today=TODAY)
 
 
 def test_good_rows_load_and_bad_rows_are_quarantined(conn, settings, tmp_path):
