@@ -366,8 +366,8 @@ class _Words:
 def _row_capacity(stored: Path, fmt: FileFormat, export: ExportType, limits: IngestLimits) -> int:
     """The most rows the file can hold: a row takes at least one byte per column."""
     size = stored.stat().st_size
-    expanded = size if fmt.compression is None and fmt.format == "csv" else \
-        int(size * limits.max_compression_ratio)
+    # Compressed: a typical ratio (past it, the array doubles once in a while).
+    expanded = size * (20 if fmt.compression or fmt.format == "xlsx" else 1)
     return min(limits.max_rows, expanded // max(len(export.columns), 2) + 1)
 
 
@@ -404,7 +404,8 @@ def load_batch(conn: psycopg.Connection, batch_id: int, export: ExportType, stor
     first = conn.execute("select row_number, column_name, reason from raw.quarantined_rows "
                          "where batch_id = %s order by row_number, id limit 1",
                          (batch_id,)).fetchone()
-    first_text = f"row {first[0]}, column {first[1]}: {first[2]}" if first else ""
+    first_text = ("" if first is None else f"row {first[0]}, column {first[1]}: {first[2]}"
+                  if first[1] else f"row {first[0]}: {first[2]}")
     table = sql.Identifier("raw", batch_table_name(export, batch_id))
     if share > bad_row_threshold:
         status, loaded = "rejected", 0

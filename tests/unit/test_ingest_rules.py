@@ -179,3 +179,17 @@ def test_display_escapes_formulas_and_markdown():
     assert safe_cell("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0"
     assert safe_cell("+1") == "+1" and safe_cell("a\nb") == "a\\nb"
     assert markdown_table(["x"], [["a|b"]]).splitlines()[-1] == "| a\\|b |"
+
+
+def test_duplicate_candidates_cross_block_boundaries():
+    from assets.ingest.loader import _Words
+
+    words = _Words(10)
+    n = (1 << 20) + 5000
+    hashes = np.arange(n, dtype=np.uint64) * np.uint64(7919)  # distinct
+    hashes[(1 << 20)] = hashes[(1 << 20) - 1]  # equal neighbours across the first block edge
+    hashes[17] = hashes[n - 1]
+    rows = np.arange(1, n + 1, dtype=np.uint64)
+    for part in np.array_split((hashes << np.uint64(32)) | rows, 7):  # grows past capacity
+        words.extend(part)
+    assert sorted(words.duplicate_candidates().tolist()) == sorted([1 << 20, (1 << 20) + 1, 18, n])
