@@ -3,7 +3,7 @@
     .venv/bin/python bench/ingest.py [--sizes 1000000 5000000] [--pandas-rows 200000]
 
 Starts its own embedded PostgreSQL in a temporary data directory, writes a SAP daily
-stock CSV per size (7 columns, ';'-separated, 2,000 materials in one plant, ~0.1% bad
+stock CSV per size (7 columns, ';'-separated, 2,000 materials in one plant, 0.15% bad
 rows of every kind the validator knows) and a material master, then measures, each case
 in a fresh child process (so ``ru_maxrss`` is that case's own peak resident memory):
 

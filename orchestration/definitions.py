@@ -12,6 +12,8 @@ from assets.ingest import assets as ingest
 from assets.notify import assets as notify
 from assets.quality import checks as quality
 from assets.unified import dbt_models as unified
+from orchestration.forecast_schedules import JOBS as SELECTION_JOBS
+from orchestration.forecast_schedules import SCHEDULES as SELECTION_SCHEDULES
 from orchestration.jobs import (
     FRESH_SELECTION,
     NIGHTLY_FRESHNESS,
@@ -29,8 +31,8 @@ STAGES = (ingest, unified, forecast, alerts, notify, quality)
 _assembled = dg.Definitions(
     assets=[asset for stage in STAGES for asset in stage.ASSETS],
     asset_checks=[check for stage in STAGES for check in stage.ASSET_CHECKS],
-    jobs=[nightly_job, unified_job, forecast_job, *SENSOR_JOBS],
-    schedules=[nightly_schedule()],
+    jobs=[nightly_job, unified_job, forecast_job, *SELECTION_JOBS, *SENSOR_JOBS],
+    schedules=[nightly_schedule(), *SELECTION_SCHEDULES],
     sensors=SENSORS,
     resources={"warehouse": WarehouseResource(), "dbt": dbt_resource()},
 )

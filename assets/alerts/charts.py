@@ -73,7 +73,7 @@ def render_chart(data: ChartData, path: Path) -> Path:
                         (pd.Timestamp(data.stockout_date), 0), xytext=(4, 8),
                         textcoords="offset points", color="tab:red", fontsize=7)
     bottom.set_ylabel("units on hand")
-    bottom.legend(loc="upper right", fontsize=7)
+    bottom.legend(loc="lower left", fontsize=7)
     bottom.grid(alpha=0.3)
     bottom.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
     fig.autofmt_xdate()
