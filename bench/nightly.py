@@ -64,10 +64,10 @@ def stage_main(stage: str, items: int, days: int) -> None:
                            end_date=end)
         return
     if stage == "ingest":
-        from orchestration.demo import ingest_landing_zone
+        from assets.ingest.landing import ingest_landing_zone_files
 
         with connect(settings, autocommit=True) as conn:
-            ingest_landing_zone(conn, settings)
+            ingest_landing_zone_files(conn, settings)
         return
     import dagster as dg
 
@@ -76,11 +76,8 @@ def stage_main(stage: str, items: int, days: int) -> None:
     instance = dg.DagsterInstance.get()
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     if stage == "notify":
-        from assets.notify.assets import NOTIFICATIONS
-
-        job = defs.resolve_implicit_global_asset_job_def().get_subset(
-            asset_selection={NOTIFICATIONS})
-        result = job.execute_in_process(instance=instance, run_config=quiet)
+        result = defs.resolve_job_def("notify").execute_in_process(instance=instance,
+                                                                   run_config=quiet)
     else:
         name = "unified_models" if stage == "dbt" else "forecast_and_alerts"
         result = defs.resolve_job_def(name).execute_in_process(

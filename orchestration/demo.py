@@ -39,6 +39,7 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
              echo: Callable[[str], None] = print) -> list[tuple[str, str, int]]:
     import dagster as dg
 
+    from assets.ingest.landing import ingest_landing_zone_files
     from assets.notify.store import set_channel_preference, upsert_recipient
     from orchestration.definitions import defs
     from orchestration.demo_data import generate_demo_data
@@ -53,7 +54,7 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
          f"{settings.resolved_landing_dir}")
     data = generate_demo_data(settings.resolved_landing_dir, items=items, days=days, seed=seed)
     with connect(settings, autocommit=True) as conn:
-        batches = ingest_landing_zone(conn, settings)
+        batches = ingest_landing_zone_files(conn, settings)
     echo(f"ingested {len(batches)} new file(s) from the landing zone")
     try:
         inbox = LocalReceiver(port=settings.demo_inbox_port,
@@ -80,25 +81,6 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
     with connect(settings) as conn:
         return [(stage, what, conn.execute(query).fetchone()[0])
                 for stage, what, query in SUMMARY_SQL]
-
-
-def ingest_landing_zone(conn, settings: Settings) -> list:
-    """Every new file of the landing zone, through the same code path as the CLI."""
-    from assets.ingest.assets import landing_files
-    from assets.ingest.loader import ingest_file
-    from assets.ingest.registry import EXPORT_TYPES
-    from resources.errors import DuplicateError
-
-    results = []
-    for export in EXPORT_TYPES:
-        for path in landing_files(settings.resolved_landing_dir, export):
-            try:
-                results.append(ingest_file(conn, path, export.source_system, export.entity,
-                                           store_dir=settings.data_dir / "files",
-                                           bad_row_threshold=settings.bad_row_threshold))
-            except DuplicateError:
-                continue
-    return results
 
 
 def _execute(job, instance, **kwargs) -> None:
