@@ -97,7 +97,7 @@ def model_selection(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                                        (as_of - pd.Timedelta(days=config.history_days - 1),
                                         as_of))
         store.record_job(conn, context.run_id, "all", "select", as_of, chosen, run.attempted,
-                         run.failures, run.seconds, workers(settings))
+                         run.failures, run.seconds, workers(settings), run.incidents)
     table = pd.DataFrame([{"model": m, **v} for m, v in sorted(metrics.items())])
     return dg.MaterializeResult(metadata={
         "as_of": as_of.isoformat(),
@@ -141,11 +141,12 @@ def forecast_shard(context, warehouse: WarehouseResource, as_of: date, shard: in
     cold = [t for t in tasks if t.selection is None]
     cold_results: dict = {}
     failures: list = []
+    incidents: list = []
     if cold:
         context.log.info(f"{label}: selecting a model for {len(cold)} item(s) without one")
         picked = run_items("select", cold, as_of, forecast_config(settings, cold_start=True),
                            n_workers, progress=_progress(context.log, f"{label} (selection)"))
-        cold_results, failures = picked.results, picked.failures
+        cold_results, failures, incidents = picked.results, picked.failures, picked.incidents
         for task in cold:
             task.selection = cold_results.get(task.key)
             if task.selection:
@@ -156,6 +157,7 @@ def forecast_shard(context, warehouse: WarehouseResource, as_of: date, shard: in
     run = run_items("forecast", todo, as_of, forecast_config(settings), n_workers,
                     progress=_progress(context.log, label))
     failures += run.failures
+    incidents += run.incidents
     parts, models, classes, notes, params = [], Counter(), Counter(), {}, {}
     for (item_id, location_id), r in run.results.items():
         parts.append(r["frame"].assign(item_id=item_id, location_id=location_id,
@@ -188,9 +190,12 @@ def forecast_shard(context, warehouse: WarehouseResource, as_of: date, shard: in
             ).rowcount
         store.save_params(conn, context.run_id, params)
         store.record_job(conn, context.run_id, f"{shard + 1}/{shards}", "forecast", as_of,
-                         models, len(tasks), failures, time.monotonic() - started, n_workers)
+                         models, len(tasks), failures, time.monotonic() - started, n_workers,
+                         incidents)
     if failures:
         context.log.warning(f"{label}: {len(failures)} item(s) failed, e.g. {failures[0]}")
+    for incident in incidents:
+        context.log.warning(f"{label}: {incident['error']}")
     return {"shard": shard, "attempted": len(tasks), "forecast": len(run.results),
             "failed": failures, "models": dict(models), "classes": dict(classes),
             "notes": notes, "cold_start": len(cold_results), "rows_inserted": inserted,

@@ -7,7 +7,8 @@ items done / total and the rate through it).
 Isolation: an item whose work raises is recorded with its error and skipped. A worker
 process that dies (a segfault in a native library, the OOM killer) breaks the pool; the
 items it did not finish are retried one per task, and an item that kills its worker again
-is recorded as failed.
+is recorded as failed. Every pool break is also kept in ``RunResult.incidents`` (how many
+items it interrupted), so a run that recovered still says a worker died.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class RunResult:
     failures: list = field(default_factory=list)  # {item_id, location_id, error}
     attempted: int = 0
     seconds: float = 0.0
+    # Worker processes that died (the pool broke), even where the retries then succeeded:
+    # {item_id: None, location_id: None, error, items_retried}.
+    incidents: list = field(default_factory=list)
 
 
 def _series(task: ItemTask) -> tuple[pd.Series, pd.Series]:
@@ -157,7 +161,10 @@ def run_items(mode: str, tasks: Iterable[ItemTask], as_of: date, config: Forecas
     if pending:
         # The pool broke: retry the unfinished items one per task, then alone.
         singles = [[t] for chunk in pending for t in chunk]
+        result.incidents.append(_incident(len(singles), "retried one per task"))
         still = _run_pool(mode, singles, as_of, config, workers, record)
+        if still:
+            result.incidents.append(_incident(len(still), "retried alone"))
         for chunk in still:
             alone = _run_pool(mode, [chunk], as_of, config, 1, record)
             for lost in alone:
@@ -166,11 +173,22 @@ def run_items(mode: str, tasks: Iterable[ItemTask], as_of: date, config: Forecas
     return result
 
 
+def _incident(items: int, then: str) -> dict:
+    return {"item_id": None, "location_id": None, "items_retried": items,
+            "error": f"BrokenProcessPool: a worker process died; {items} unfinished item(s) {then}"}
+
+
 def _run_pool(mode, chunks, as_of, config, workers, record) -> list:
     """Run chunks; return those whose worker died before they finished."""
     unfinished = []
     with _pool(workers) as pool:
-        futures = {pool.submit(_chunk, mode, chunk, as_of, config): chunk for chunk in chunks}
+        futures = {}
+        for number, chunk in enumerate(chunks):
+            try:
+                futures[pool.submit(_chunk, mode, chunk, as_of, config)] = chunk
+            except BrokenProcessPool:  # a worker died while the rest were being submitted
+                unfinished.extend(chunks[number:])
+                break
         for future in as_completed(futures):
             try:
                 record(future.result())

@@ -162,7 +162,10 @@ def save_params(conn, run_id: str, params: dict) -> None:
 
 
 def record_job(conn, run_id: str, shard: str, kind: str, as_of: date, models: Counter,
-               attempted: int, failures: list, seconds: float, workers: int) -> None:
+               attempted: int, failures: list, seconds: float, workers: int,
+               incidents: list | None = None) -> None:
+    """``failures``: the items that failed; ``incidents``: worker processes that died (the
+    items they interrupted were retried), listed in ``errors`` after the item failures."""
     succeeded = attempted - len(failures)
     status = "succeeded" if not failures else ("failed" if succeeded == 0 else "partial")
     conn.execute(
@@ -171,7 +174,7 @@ def record_job(conn, run_id: str, shard: str, kind: str, as_of: date, models: Co
         "duration_seconds, started_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
         "now(), %s, now() - make_interval(secs => %s))",
         (run_id, shard, kind, as_of, workers, sorted(models), status, attempted, succeeded,
-         len(failures), json.dumps(failures), seconds, seconds))
+         len(failures), json.dumps(failures + (incidents or [])), seconds, seconds))
 
 
 def register_models(conn, served: Counter, run_id: str, metrics: dict | None = None,

@@ -95,6 +95,10 @@ def attach_batch_table(conn: psycopg.Connection, export: ExportType, batch_id: i
     conn.execute(sql.SQL("alter table {} attach partition {} for values in ({})").format(
         sql.Identifier("raw", export.raw_table),
         sql.Identifier("raw", batch_table_name(export, batch_id)), sql.Literal(batch_id)))
+    # Statistics now, not whenever autovacuum gets to it: dbt reads the batch right after
+    # ingest, and without row counts the planner takes a million-row partition for a
+    # handful of rows (nested loops, sorts spilling to disk).
+    conn.execute(sql.SQL("analyze {}").format(sql.Identifier("raw", batch_table_name(export, batch_id))))
 
 
 def sync_raw_tables(conn: psycopg.Connection) -> list[str]:

@@ -55,3 +55,22 @@
 {% macro forgecast_run_started_at() -%}
     '{{ run_started_at.isoformat() }}'::timestamptz
 {%- endmacro %}
+
+
+{#
+    What the incremental models read of their inputs for a window: the window widened
+    by var `lookback_days` on both sides (default 14). Carry-forward needs the last
+    exported day before the window and the next one after it; the zero-filled calendar
+    needs to know which item-locations were already active. A gap in the exports longer
+    than the lookback is exact only after a full refresh or a backfill that spans it.
+    `bound` = 'both' or 'lower' (only the lower bound: for "latest day" lookups).
+    Empty when the model is built from scratch.
+#}
+{% macro input_window_filter(date_column, bound='both') -%}
+    {%- if not is_incremental() -%}{{ return('') }}{%- endif -%}
+    {%- set lookback = var('lookback_days', 14) | int -%}
+    {%- set min_date = forgecast_window_date('min_date') -%}
+    {%- set max_date = forgecast_window_date('max_date') -%}
+    {%- if min_date is not none %} and {{ date_column }} >= date '{{ min_date }}' - {{ lookback }}{% endif -%}
+    {%- if max_date is not none and bound == 'both' %} and {{ date_column }} <= date '{{ max_date }}' + {{ lookback }}{% endif -%}
+{%- endmacro %}

@@ -1,5 +1,6 @@
 -- Source rows whose item id does not resolve through item_external_ids are left
 -- out of unified (ingest normally quarantines them upstream). Warn with the ids.
+-- Nightly builds look at the window's rows of the daily tables (macros/test_window.sql).
 {{ config(severity='warn', meta={'dagster': {'ref': {'name': 'item_external_ids'}}}) }}
 
 with
@@ -10,10 +11,10 @@ external_ids as (
 
 referenced as (
     select distinct 'sap' as source_system, material_number as external_id, 'stg_sap__stock' as model
-    from {{ ref('stg_sap__stock') }}
+    from {{ in_test_window(ref('stg_sap__stock')) }}
     union all
     select distinct 'sap', material_number, 'stg_sap__goods_movements'
-    from {{ ref('stg_sap__goods_movements') }}
+    from {{ in_test_window(ref('stg_sap__goods_movements')) }}
     union all
     select distinct 'sap', material_number, 'stg_sap__purchase_orders'
     from {{ ref('stg_sap__purchase_orders') }}
@@ -22,10 +23,10 @@ referenced as (
     from {{ ref('stg_sap__routings') }}
     union all
     select distinct 'odoo', product_id::text, 'stg_odoo__stock_quants'
-    from {{ ref('stg_odoo__stock_quants') }}
+    from {{ in_test_window(ref('stg_odoo__stock_quants')) }}
     union all
     select distinct 'odoo', product_id::text, 'stg_odoo__stock_moves'
-    from {{ ref('stg_odoo__stock_moves') }}
+    from {{ in_test_window(ref('stg_odoo__stock_moves')) }}
     union all
     select distinct 'odoo', product_id::text, 'stg_odoo__workcenter_operations'
     from {{ ref('stg_odoo__workcenter_operations') }}

@@ -333,6 +333,17 @@ def _without_loaded_at(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in row.items() if k != "loaded_at"} for row in rows]
 
 
+BATCH_INCREMENTAL_STAGING = [
+    "stg_sap__stock", "stg_sap__goods_movements", "stg_odoo__stock_quants", "stg_odoo__stock_moves",
+]
+
+
+def _capture_staged(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]:
+    """The batch-incremental staging tables, every row in a stable order."""
+    return {model: _fetch(conn, f"select * from staging.{model} order by 1, 2, 3")
+            for model in BATCH_INCREMENTAL_STAGING}
+
+
 def _capture(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]:
     return {
         "inventory_snapshots": _without_loaded_at(_fetch(
@@ -529,17 +540,24 @@ def warehouse(postgres, dbt_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
             conn, "select * from unified.item_master_history order by sku, attribute, changed_on"
         )
 
+        out["staged_after_incremental"] = _capture_staged(conn)
+        out["staged_batches"] = _fetch(
+            conn, "select model, batch_id from staging.staged_batches order by model, batch_id"
+        )
+
         # 3. Full refresh of the incremental models over the same data.
         out["full_refresh"] = _dbt(
             work_dir,
             "build",
             "--full-refresh",
             "--select",
+            *BATCH_INCREMENTAL_STAGING,
             "inventory_snapshots",
             "demand_history",
         )
         assert out["full_refresh"].success, out["full_refresh"].problems()
         out["after_full_refresh"] = _capture(conn)
+        out["staged_after_full_refresh"] = _capture_staged(conn)
     yield out
 
 
@@ -832,6 +850,18 @@ def test_incremental_window_leaves_other_days_alone(warehouse) -> None:
 def test_incremental_equals_full_refresh(warehouse) -> None:
     assert warehouse["after_incremental"] == warehouse["after_full_refresh"]
     assert warehouse["after_incremental"] != warehouse["initial"]
+
+
+def test_batch_incremental_staging_equals_restaging_everything(warehouse) -> None:
+    # The incremental build staged only the new batches (20, 21) and restaged the quants
+    # when batch 15 was superseded; a full refresh from all loaded batches agrees.
+    assert warehouse["staged_after_incremental"] == warehouse["staged_after_full_refresh"]
+    staged = {(r["model"], r["batch_id"]) for r in warehouse["staged_batches"]}
+    assert ("stg_sap__stock", 20) in staged and ("stg_sap__goods_movements", 21) in staged
+    assert not any(batch == 15 for _, batch in staged)  # superseded: no longer recorded
+    quant_days = {r["snapshot_date"] for r in warehouse["staged_after_incremental"]["stg_odoo__stock_quants"]
+                  if r["location"] == "WH/Quality"}
+    assert D(2024, 3, 3) not in quant_days  # the superseded batch's row vanished
 
 
 def test_snapshot_records_changed_planning_parameters(warehouse) -> None:

@@ -1,15 +1,26 @@
-"""Faults, as an operator meets them: the database restarted in the middle of a run.
-Runs in its own data directory (its own embedded PostgreSQL), through the CLI."""
+"""Faults, as an operator meets them: the database restarted in the middle of a run, a
+forecast worker process killed in the middle of its pool, the notification receiver down
+for a whole run.
+
+The first two run in their own data directory (their own embedded PostgreSQL), in
+subprocesses; the receiver test uses the session's PostgreSQL like the other notify tests."""
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
+from test_notify_support import future_day, notify_env  # noqa: F401 - the env fixture
+
+from assets.notify.store import list_deliveries
+from resources.local_receiver import LocalReceiver
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,3 +75,194 @@ def test_database_restart_mid_backfill_then_rerun_completes_without_duplicates(p
         assert after.get(day), f"no forecasts as of {day}"
     # Append-only and unique per (as-of day, item, location, target day): nothing doubled.
     assert after[last] == before[last]
+
+
+# The forecast_and_alerts job for one day, run twice in one process (the imports and the
+# model warm-up are paid once): the attempt the test interrupts, then the re-run.
+FORECAST_TWICE = """
+import sys
+import dagster as dg
+from orchestration.definitions import defs
+from resources.bootstrap import ensure_ready
+from resources.settings import get_settings
+
+ensure_ready(get_settings())
+job = defs.resolve_job_def("forecast_and_alerts")
+info = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+for attempt in ("interrupted", "rerun"):
+    result = job.execute_in_process(instance=dg.DagsterInstance.get(), partition_key=sys.argv[1],
+                                    raise_on_error=False, run_config=info)
+    print(attempt, result.run_id, result.success, flush=True)
+"""
+
+
+def pool_workers(run: psutil.Process) -> list[psutil.Process]:
+    """The run's forked children still running its own command line: the forecast pool's
+    workers (fork start method). A subprocess being started is one too for an instant,
+    until it execs its program."""
+    own = run.cmdline()
+    workers = []
+    for child in run.children():
+        try:
+            if child.cmdline() == own and child.status() != psutil.STATUS_ZOMBIE:
+                workers.append(child)
+        except psutil.Error:
+            pass
+    return workers
+
+
+def kill_one_pool_worker(run: psutil.Process, deadline: float) -> int | None:
+    """SIGKILL one worker of the run's forecast pool while the pool has work left; the pid.
+
+    The run is frozen (SIGSTOP) as soon as a worker shows: its pool then feeds the
+    workers no more than a few chunks (a handful of 30 items), so the kill lands while
+    most items are unfinished however slow this machine is."""
+    while time.monotonic() < deadline and run.is_running() and run.status() != psutil.STATUS_ZOMBIE:
+        if not pool_workers(run):
+            time.sleep(0.002)
+            continue
+        run.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(0.05)  # a subprocess caught between fork and exec has exec'd by now
+            workers = pool_workers(run)
+            if workers:
+                victim = workers[0]
+                victim.send_signal(signal.SIGKILL)
+                _gone(victim)
+                return victim.pid
+        finally:
+            run.send_signal(signal.SIGCONT)
+    return None
+
+
+def _gone(process: psutil.Process) -> None:
+    """Wait until a process died (a zombie while its stopped parent cannot reap it)."""
+    for _ in range(500):
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return
+        except psutil.NoSuchProcess:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {process.pid} survived SIGKILL")
+
+
+def test_forecast_worker_killed_mid_pool_is_recorded_and_a_rerun_duplicates_nothing(
+        private_platform):
+    env, data_dir = private_platform
+    # One shard of all 30 item x locations, so the shard forecasts them with a pool (a
+    # shard under 24 items runs serially, in the run's own process).
+    env = {**env, "FORGECAST_FORECAST_SHARDS": "1", "FORGECAST_FORECAST_WORKERS": "2"}
+    db = {"host": str(data_dir / "pgdata"), "user": "postgres", "dbname": "forgecast"}
+    day = max(forecast_days(data_dir)) - timedelta(days=10)
+    assert day not in forecast_days(data_dir)
+    with psycopg.connect(**db) as c:
+        expected = set(c.execute("select distinct item_id::text, location_id from "
+                                 "unified.demand_history where demand_date <= %s", (day,)))
+    assert len(expected) >= 24
+
+    proc = subprocess.Popen([sys.executable, "-c", FORECAST_TWICE, day.isoformat()], env=env,
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log: list[str] = []
+    forecasting = threading.Event()
+
+    def read_log() -> None:  # drain stderr (a full pipe would stall the run)
+        for line in proc.stderr:
+            log.append(line)
+            if "forecast shard 1/1: forecasting" in line:
+                forecasting.set()
+
+    reader = threading.Thread(target=read_log, daemon=True)
+    reader.start()
+    try:
+        assert forecasting.wait(timeout=300), "".join(log)[-3000:]
+        killed = kill_one_pool_worker(psutil.Process(proc.pid), time.monotonic() + 300)
+        assert killed, "no pool worker seen: " + "".join(log)[-3000:]
+        proc.wait(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    reader.join(timeout=10)
+    out = proc.stdout.read()  # two lines: the runs (stderr is the reader's)
+    assert proc.returncode == 0, "".join(log)[-3000:]
+    runs = dict(line.split(" ", 1) for line in out.splitlines() if line.split(" ")[0] in (
+        "interrupted", "rerun"))
+    interrupted, rerun = (runs[k].split() for k in ("interrupted", "rerun"))
+    assert interrupted[1] == rerun[1] == "True", out  # the item retries saved the run
+
+    with psycopg.connect(**db) as c:
+        jobs = c.execute("select run_id, status, items_attempted, items_succeeded, items_failed, "
+                         "errors, workers from ml.inference_jobs where as_of = %s and "
+                         "kind = 'forecast' order by id", (day,)).fetchall()
+        rows = c.execute("select item_id::text, location_id, count(*), count(distinct target_date), "
+                         "max(horizon_day), array_agg(distinct run_id) from forecast.forecasts "
+                         "where forecast_date = %s group by 1, 2", (day,)).fetchall()
+    # The interrupted attempt says so: its worker died and the unfinished items were retried.
+    assert [j[0] for j in jobs] == [interrupted[0], rerun[0]]
+    first, second = jobs
+    assert first[1:5] == ("succeeded", len(expected), len(expected), 0) and first[6] == 2
+    incidents = [e for e in first[5] if e["item_id"] is None]
+    assert incidents and incidents[0]["items_retried"] >= 1, first[5]
+    assert "worker process died" in incidents[0]["error"]
+    assert first[5] == incidents  # no item failed for good
+    assert any("worker process died" in line for line in log)  # and the run log says so too
+    assert second[1:6] == ("succeeded", len(expected), len(expected), 0, [])
+    # Every item x location forecast once for the day, all by the interrupted attempt:
+    # the re-run added nothing.
+    assert {(r[0], r[1]) for r in rows} == expected
+    horizon = rows[0][3]
+    assert all(r[2] == r[3] == r[4] == horizon for r in rows)
+    assert {run for r in rows for run in r[5]} == {interrupted[0]}
+
+
+def test_receiver_down_for_a_whole_notify_run_then_each_delivery_goes_out_once(env):
+    # The receiver's port, then nothing listening on it.
+    down = LocalReceiver().start()
+    port = down.port
+    down.stop()
+    paths = {}
+    for name in ("anna", "ben"):
+        paths[name] = f"/{env.tag}/{name}"
+        env.pref(env.recipient(name), f"json://127.0.0.1:{port}{paths[name]}")
+
+    def shown() -> dict:  # what `forgecast notify deliveries` lists for them, by id
+        return {row[0]: row for name in paths
+                for row in list_deliveries(env.conn, recipient=f"{name}-{env.tag}")}
+
+    def attempts() -> list:
+        return [[a[1] for a in env.attempts(n["id"])] for n in env.notifications()]
+    for item, severity in (("A", "critical"), ("B", "high"), ("C", "medium")):
+        env.alert(item=item, severity=severity)
+    t0 = future_day()
+
+    env.run(t0)  # a whole run with the receiver down
+    notes = env.notifications()
+    assert [(n["status"], n["attempts"]) for n in notes] == [("failed", 1)] * 6
+    assert all("connection" in n["last_error"].lower() for n in notes)
+    assert attempts() == [["failed"]] * 6
+    waiting = shown()
+    assert sorted(waiting) == [n["id"] for n in notes]
+    assert {row[7] for row in waiting.values()} == {"failed"}  # waiting to retry, not dead
+    backoff = timedelta(seconds=env.settings.notify_backoff_base_seconds)
+    assert all(t0 <= row[9] <= t0 + backoff for row in waiting.values())  # next try scheduled
+    env.run(t0)  # still down, nothing due yet: no attempt, nothing planned twice
+    assert [(n["status"], n["attempts"]) for n in env.notifications()] == [("failed", 1)] * 6
+    assert attempts() == [["failed"]] * 6
+
+    with LocalReceiver(port=port) as inbox:  # the receiver is back, on the same address
+        later = t0 + timedelta(hours=2)  # past any first backoff (<= base seconds)
+        env.run(later)
+        env.run(later + timedelta(hours=2))  # and another run: nothing more
+        received = [(r.path, r.payload["title"]) for r in inbox.requests]
+
+    for name, path in paths.items():
+        titles = sorted(title for where, title in received if where == path)
+        assert len(titles) == 3 and len(set(titles)) == 3, (name, titles)
+        assert [t.split("]")[0] + "]" for t in titles] == ["[CRITICAL]", "[HIGH]", "[MEDIUM]"]
+    assert len(received) == 6
+    notes = env.notifications()
+    assert [(n["status"], n["attempts"]) for n in notes] == [("sent", 2)] * 6
+    assert attempts() == [["failed", "sent"]] * 6
+    assert sorted(shown()) == [n["id"] for n in notes]
+    assert {row[7] for row in shown().values()} == {"sent"}

@@ -5,12 +5,8 @@ raw_rows as (
     select * from {{ source('raw', 'acct_item_valuation') }}
 ),
 
-loaded_batches as (
-    select id as batch_id from {{ source('raw', 'raw_data_batches') }} where status = 'loaded'
-),
-
 latest as (
-    {{ latest_loaded_rows('raw_rows', 'loaded_batches', ['item_ref', 'valuation_date']) }}
+    {{ latest_loaded_rows('raw_rows', ['item_ref', 'valuation_date']) }}
 ),
 
 renamed as (

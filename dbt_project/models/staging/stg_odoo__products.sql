@@ -5,12 +5,8 @@ raw_rows as (
     select * from {{ source('raw', 'odoo_products') }}
 ),
 
-loaded_batches as (
-    select id as batch_id from {{ source('raw', 'raw_data_batches') }} where status = 'loaded'
-),
-
 latest as (
-    {{ latest_loaded_rows('raw_rows', 'loaded_batches', ['id']) }}
+    {{ latest_loaded_rows('raw_rows', ['id']) }}
 ),
 
 renamed as (

@@ -1,16 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['move_id'],
+        indexes=[{'columns': ['move_date']}],
+        pre_hook="{{ staging_pre_hook() }}",
+        post_hook="{{ staging_post_hook() }}",
+    )
+}}
+{%- set plan = staging_plan() %}
 -- Odoo stock moves: done moves are history, assigned moves are expected receipts.
+-- A daily-volume export: staged batch by batch (macros/staged_batches.sql).
 with
 
 raw_rows as (
     select * from {{ source('raw', 'odoo_stock_moves') }}
-),
-
-loaded_batches as (
-    select id as batch_id from {{ source('raw', 'raw_data_batches') }} where status = 'loaded'
+    where true {{ staged_batch_filter(plan) }}
 ),
 
 latest as (
-    {{ latest_loaded_rows('raw_rows', 'loaded_batches', ['id']) }}
+    {{ latest_loaded_rows('raw_rows', ['id']) }}
 ),
 
 renamed as (
@@ -29,4 +38,4 @@ renamed as (
     from latest
 )
 
-select * from renamed
+{{ keep_newer_staged_rows('renamed', ['move_id'], plan) }}

@@ -1,16 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['snapshot_date', 'product_id', 'location'],
+        indexes=[{'columns': ['snapshot_date']}],
+        pre_hook="{{ staging_pre_hook() }}",
+        post_hook="{{ staging_post_hook() }}",
+    )
+}}
+{%- set plan = staging_plan() %}
 -- Odoo daily stock.quant snapshot per product and location.
+-- A daily-volume export: staged batch by batch (macros/staged_batches.sql).
 with
 
 raw_rows as (
     select * from {{ source('raw', 'odoo_stock_quants') }}
-),
-
-loaded_batches as (
-    select id as batch_id from {{ source('raw', 'raw_data_batches') }} where status = 'loaded'
+    where true {{ staged_batch_filter(plan) }}
 ),
 
 latest as (
-    {{ latest_loaded_rows('raw_rows', 'loaded_batches', ['date', 'product_id', 'location_id']) }}
+    {{ latest_loaded_rows('raw_rows', ['date', 'product_id', 'location_id']) }}
 ),
 
 renamed as (
@@ -25,4 +34,4 @@ renamed as (
     from latest
 )
 
-select * from renamed
+{{ keep_newer_staged_rows('renamed', ['snapshot_date', 'product_id', 'location'], plan) }}

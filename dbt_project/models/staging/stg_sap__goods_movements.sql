@@ -1,16 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['material_document', 'document_line'],
+        indexes=[{'columns': ['posting_date']}],
+        pre_hook="{{ staging_pre_hook() }}",
+        post_hook="{{ staging_post_hook() }}",
+    )
+}}
+{%- set plan = staging_plan() %}
 -- SAP goods movements (material document lines).
+-- A daily-volume export: staged batch by batch (macros/staged_batches.sql).
 with
 
 raw_rows as (
     select * from {{ source('raw', 'sap_goods_movements') }}
-),
-
-loaded_batches as (
-    select id as batch_id from {{ source('raw', 'raw_data_batches') }} where status = 'loaded'
+    where true {{ staged_batch_filter(plan) }}
 ),
 
 latest as (
-    {{ latest_loaded_rows('raw_rows', 'loaded_batches', ['mblnr', 'zeile']) }}
+    {{ latest_loaded_rows('raw_rows', ['mblnr', 'zeile']) }}
 ),
 
 renamed as (
@@ -30,4 +39,4 @@ renamed as (
     from latest
 )
 
-select * from renamed
+{{ keep_newer_staged_rows('renamed', ['material_document', 'document_line'], plan) }}

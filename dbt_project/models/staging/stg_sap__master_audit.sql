@@ -5,12 +5,8 @@ raw_rows as (
     select * from {{ source('raw', 'sap_master_audit') }}
 ),
 
-loaded_batches as (
-    select id as batch_id from {{ source('raw', 'raw_data_batches') }} where status = 'loaded'
-),
-
 latest as (
-    {{ latest_loaded_rows('raw_rows', 'loaded_batches', ['changenr', 'fname']) }}
+    {{ latest_loaded_rows('raw_rows', ['changenr', 'fname']) }}
 ),
 
 renamed as (

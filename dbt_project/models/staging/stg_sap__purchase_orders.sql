@@ -5,12 +5,8 @@ raw_rows as (
     select * from {{ source('raw', 'sap_purchase_orders') }}
 ),
 
-loaded_batches as (
-    select id as batch_id from {{ source('raw', 'raw_data_batches') }} where status = 'loaded'
-),
-
 latest as (
-    {{ latest_loaded_rows('raw_rows', 'loaded_batches', ['ebeln', 'ebelp']) }}
+    {{ latest_loaded_rows('raw_rows', ['ebeln', 'ebelp']) }}
 ),
 
 renamed as (

@@ -1,16 +1,25 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['snapshot_date', 'material_number', 'plant', 'storage_location'],
+        indexes=[{'columns': ['snapshot_date']}],
+        pre_hook="{{ staging_pre_hook() }}",
+        post_hook="{{ staging_post_hook() }}",
+    )
+}}
+{%- set plan = staging_plan() %}
 -- SAP daily stock per plant and storage location.
+-- A daily-volume export: staged batch by batch (macros/staged_batches.sql).
 with
 
 raw_rows as (
     select * from {{ source('raw', 'sap_stock') }}
-),
-
-loaded_batches as (
-    select id as batch_id from {{ source('raw', 'raw_data_batches') }} where status = 'loaded'
+    where true {{ staged_batch_filter(plan) }}
 ),
 
 latest as (
-    {{ latest_loaded_rows('raw_rows', 'loaded_batches', ['stichtag', 'matnr', 'werks', 'lgort']) }}
+    {{ latest_loaded_rows('raw_rows', ['stichtag', 'matnr', 'werks', 'lgort']) }}
 ),
 
 renamed as (
@@ -27,4 +36,4 @@ renamed as (
     from latest
 )
 
-select * from renamed
+{{ keep_newer_staged_rows('renamed', ['snapshot_date', 'material_number', 'plant', 'storage_location'], plan) }}

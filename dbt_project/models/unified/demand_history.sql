@@ -4,23 +4,29 @@
         incremental_strategy='delete+insert',
         unique_key=['item_id', 'location_id', 'demand_date'],
         pre_hook=[
-            "{{ prefer_hash_joins() }}",
             "{{ delete_date_window('demand_date') }}",
         ],
         on_schema_change='append_new_columns',
+        indexes=[{'columns': ['demand_date']}],
     )
 }}
 -- Daily consumption per item and location, zero-filled so forecasting sees the
--- days without demand. Incremental exactly like inventory_snapshots: the window
--- given by vars min_date/max_date is recomputed from all data and rewritten.
+-- days without demand. Incremental like inventory_snapshots: the window given by
+-- vars min_date/max_date is rewritten, computed from the inputs since var
+-- lookback_days before the window and from this table's rows in the lookback (which
+-- item-locations were already active).
+{%- set window_start = forgecast_window_date('min_date') if is_incremental() else none %}
+{%- set window_end = forgecast_window_date('max_date') if is_incremental() else none %}
 with
 
 goods_movements as (
     select * from {{ ref('stg_sap__goods_movements') }}
+    where true {{ input_window_filter('posting_date', bound='lower') }}
 ),
 
 odoo_moves as (
     select * from {{ ref('stg_odoo__stock_moves') }}
+    where true {{ input_window_filter('move_date', bound='lower') }}
 ),
 
 external_ids as (
@@ -29,10 +35,12 @@ external_ids as (
 
 exported_stock_days as (
     select * from {{ ref('int_exported_stock_days') }}
+    where true {{ input_window_filter('snapshot_date', bound='lower') }}
 ),
 
 inventory as (
     select * from {{ ref('inventory_snapshots') }}
+    where true {{ date_window_filter('snapshot_date') }}
 ),
 
 -- SAP consumption: goods issues to production orders (261) and deliveries to
@@ -82,11 +90,19 @@ demand as (
     select * from odoo_demand
 ),
 
--- Days an item-location shows up in the data at all: demand or exported stock.
+-- Days an item-location shows up in the data at all: demand or exported stock
+-- (incremental: and its calendar days already built in the lookback before the window).
 activity as (
     select item_id, location_id, demand_date as activity_date from demand
     union all
     select item_id, location_id, snapshot_date as activity_date from exported_stock_days
+    {%- if window_start is not none %}
+    union all
+    select item_id, location_id, min(demand_date)
+    from {{ this }}
+    where demand_date < date '{{ window_start }}' {{ input_window_filter('demand_date', bound='lower') }}
+    group by item_id, location_id
+    {%- endif %}
 ),
 
 -- Zero-fill up to the latest day of the item-location's source system, not the
@@ -118,7 +134,11 @@ calendar as (
         spans.location_id,
         day::date as demand_date
     from spans
-    cross join lateral generate_series(spans.first_date, spans.last_date, interval '1 day') as day
+    cross join lateral generate_series(
+        {% if window_start is not none %}greatest(spans.first_date, date '{{ window_start }}'){% else %}spans.first_date{% endif %},
+        {% if window_end is not none %}least(spans.last_date, date '{{ window_end }}'){% else %}spans.last_date{% endif %},
+        interval '1 day'
+    ) as day
 ),
 
 -- Calendar, demand and stock stacked and summed per day rather than joined: one

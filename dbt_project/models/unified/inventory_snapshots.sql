@@ -4,22 +4,24 @@
         incremental_strategy='delete+insert',
         unique_key=['item_id', 'location_id', 'snapshot_date'],
         pre_hook=[
-            "{{ prefer_hash_joins() }}",
             "{{ delete_date_window('snapshot_date') }}",
         ],
         on_schema_change='append_new_columns',
+        indexes=[{'columns': ['snapshot_date']}],
     )
 }}
 -- Daily stock per item and location. Days missing from an export between an
 -- item-location's first and last exported day are carried forward.
 --
--- Incremental: with vars min_date/max_date only that window is rewritten, but it
--- is always computed from all staged data (carry-forward needs the days before the
--- window), so an incremental run gives exactly the rows a full refresh gives.
+-- Incremental: with vars min_date/max_date only that window is rewritten, computed
+-- from the exported days of the window widened by var lookback_days on both sides
+-- (carry-forward needs the exported days around the window), so an incremental run
+-- gives the rows a full refresh gives as long as no export gap exceeds the lookback.
 with
 
 exported_days as (
     select * from {{ ref('int_exported_stock_days') }}
+    where true {{ input_window_filter('snapshot_date') }}
 ),
 
 open_supply as (
