@@ -21,7 +21,7 @@ from resources.settings import Settings, get_settings
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
 
-DBT_SESSION_OPTIONS = "-c enable_nestloop=off -c work_mem=64MB"
+DBT_SESSION_OPTIONS = "-c enable_nestloop=off -c work_mem=256MB"
 
 
 def dbt_profile_env(server: Server) -> dict[str, str]:

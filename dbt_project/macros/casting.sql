@@ -34,26 +34,31 @@
     ISO 8601 date-time -> timestamp (without time zone) in UTC. Odoo exports UTC
     without an offset; an explicit offset (Z, +02:00) is honoured. Doing the
     conversion here keeps the result independent of the session TimeZone.
+    The guards below use pg_input_is_valid (PostgreSQL 16+) and plain string tests
+    rather than shape regexes: ingest validation has already checked the shapes, and a
+    regex per cell cost more than the rest of staging on millions of rows.
 #}
 {% macro safe_cast_timestamp_utc(col) -%}
     case
-        when trim({{ col }}) ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)$'
+        when not pg_input_is_valid(trim({{ col }}), 'timestamp') then null
+        -- An offset can only follow the date part: Z, or a sign after position 10.
+        when right(trim({{ col }}), 1) = 'Z'
+            or strpos(substr(trim({{ col }}), 11), '+') > 0
+            or strpos(substr(trim({{ col }}), 11), '-') > 0
             then (trim({{ col }})::timestamptz at time zone 'UTC')
-        when trim({{ col }}) ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?$'
-            then trim({{ col }})::timestamp
+        else trim({{ col }})::timestamp
     end
 {%- endmacro %}
 
 
 {#
-    Decimal text -> numeric: plain decimal notation with optional sign and exponent,
-    what ingest validation (Python Decimal) lets through and JSON floats look like
-    ('12.0', '1e-05').
+    Decimal text -> numeric. Ingest validation lets through plain decimal notation
+    with optional sign and exponent only ('12.0', '1e-05'; never NaN or Infinity), so
+    "parses as numeric" is the whole guard.
 #}
 {% macro safe_cast_numeric(col) -%}
     case
-        when trim({{ col }}) ~ '^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$'
-            then trim({{ col }})::numeric
+        when pg_input_is_valid(trim({{ col }}), 'numeric') then trim({{ col }})::numeric
     end
 {%- endmacro %}
 
@@ -61,7 +66,7 @@
 {# Integer text -> integer; '10.0' style values from spreadsheets are accepted. #}
 {% macro safe_cast_int(col) -%}
     case
-        when trim({{ col }}) ~ '^[+-]?[0-9]{1,9}$' then trim({{ col }})::integer
+        when pg_input_is_valid(trim({{ col }}), 'integer') then trim({{ col }})::integer
         when trim({{ col }}) ~ '^[+-]?[0-9]{1,9}\.0*$' then trim({{ col }})::numeric::integer
     end
 {%- endmacro %}

@@ -28,7 +28,6 @@ renamed as (
         {{ safe_cast_int('product_id') }} as product_id,
         -- Odoo stores UTC; the date of a move is its UTC date.
         {{ safe_cast_timestamp_utc('date') }} as moved_at,
-        ({{ safe_cast_timestamp_utc('date') }})::date as move_date,
         {{ safe_cast_numeric('product_uom_qty') }} as quantity,
         {{ clean_text('location_id') }} as source_location,
         {{ clean_text('location_dest_id') }} as destination_location,
@@ -36,6 +35,21 @@ renamed as (
         {{ clean_text('reference') }} as reference,
         _batch_id as batch_id
     from latest
+),
+
+dated as (
+    select
+        move_id,
+        product_id,
+        moved_at,
+        moved_at::date as move_date,
+        quantity,
+        source_location,
+        destination_location,
+        state,
+        reference,
+        batch_id
+    from renamed
 )
 
-{{ keep_newer_staged_rows('renamed', ['move_id'], plan) }}
+{{ keep_newer_staged_rows('dated', ['move_id'], plan) }}

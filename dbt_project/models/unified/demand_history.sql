@@ -33,14 +33,12 @@ external_ids as (
     select * from {{ ref('item_external_ids') }}
 ),
 
-exported_stock_days as (
-    select * from {{ ref('int_exported_stock_days') }}
-    where true {{ input_window_filter('snapshot_date', bound='lower') }}
-),
-
+-- Stock days: inventory_snapshots runs first and spans each item-location from its
+-- first to its last exported day (carried-forward days lie in between), which is all
+-- the calendar needs from stock.
 inventory as (
     select * from {{ ref('inventory_snapshots') }}
-    where true {{ date_window_filter('snapshot_date') }}
+    where true {{ input_window_filter('snapshot_date', bound='lower') }}
 ),
 
 -- SAP consumption: goods issues to production orders (261) and deliveries to
@@ -90,15 +88,20 @@ demand as (
     select * from odoo_demand
 ),
 
--- Days an item-location shows up in the data at all: demand or exported stock
--- (incremental: and its calendar days already built in the lookback before the window).
+-- Days an item-location shows up in the data at all, as (first, last) per item-location:
+-- demand and stock (incremental: and its calendar days already built in the lookback
+-- before the window).
 activity as (
-    select item_id, location_id, demand_date as activity_date from demand
+    select item_id, location_id, min(demand_date) as first_date, max(demand_date) as last_date
+    from demand
+    group by item_id, location_id
     union all
-    select item_id, location_id, snapshot_date as activity_date from exported_stock_days
+    select item_id, location_id, min(snapshot_date), max(snapshot_date)
+    from inventory
+    group by item_id, location_id
     {%- if window_start is not none %}
     union all
-    select item_id, location_id, min(demand_date)
+    select item_id, location_id, min(demand_date), max(demand_date)
     from {{ this }}
     where demand_date < date '{{ window_start }}' {{ input_window_filter('demand_date', bound='lower') }}
     group by item_id, location_id
@@ -111,7 +114,7 @@ activity as (
 source_last_dates as (
     select
         split_part(location_id, ':', 1) as source_system,
-        max(activity_date) as last_date
+        max(last_date) as last_date
     from activity
     group by 1
 ),
@@ -120,7 +123,7 @@ spans as (
     select
         activity.item_id,
         activity.location_id,
-        min(activity.activity_date) as first_date,
+        min(activity.first_date) as first_date,
         source_last_dates.last_date
     from activity
     inner join source_last_dates
@@ -141,42 +144,36 @@ calendar as (
     ) as day
 ),
 
--- Calendar, demand and stock stacked and summed per day rather than joined: one
--- aggregate, whatever the planner believes about the row counts of the views.
--- Every demand and stock day lies inside its item-location's calendar (stock
--- days are carried forward only between exported days).
-stacked as (
-    select item_id, location_id, demand_date, 0 as quantity, false as is_stockout, true as in_calendar
-    from calendar
-    union all
-    select item_id, location_id, demand_date, quantity, false, false
-    from demand
-    union all
-    -- A stockout day has no stock to consume: forecasting can treat its zero
-    -- (or low) demand as censored rather than as a real absence of demand.
-    select item_id, location_id, snapshot_date, 0, on_hand = 0, false
+-- A stockout day has no stock to consume: forecasting can treat its zero (or low)
+-- demand as censored rather than as a real absence of demand.
+stockout_days as (
+    select item_id, location_id, snapshot_date
     from inventory
+    where on_hand = 0 {{ date_window_filter('snapshot_date') }}
 ),
 
-windowed as (
-    select * from stacked
-    where true {{ date_window_filter('demand_date') }}
-),
-
+-- Every calendar day once, its demand and stockout flag joined on: the joined sides
+-- are small next to the calendar (demand days, stockout days), so both are hash
+-- joins probed by the streamed calendar. sap_demand and odoo_demand never share a
+-- location (the location_id prefix), so demand has one row per item-location-day.
 final as (
     select
-        item_id,
-        location_id,
-        demand_date,
-        sum(quantity) as quantity,
-        coalesce(bool_or(is_stockout), false) as is_stockout,
+        calendar.item_id,
+        calendar.location_id,
+        calendar.demand_date,
+        coalesce(demand.quantity, 0) as quantity,
+        stockout_days.snapshot_date is not null as is_stockout,
         -- When this dbt invocation wrote the row (test written_inside_partition_window).
         {{ forgecast_run_started_at() }} as loaded_at
-    from windowed
-    group by item_id, location_id, demand_date
-    -- Only calendar days: guards against stale inventory_snapshots rows when
-    -- demand_history is run on its own.
-    having bool_or(in_calendar)
+    from calendar
+    left join demand
+        on calendar.item_id = demand.item_id
+        and calendar.location_id = demand.location_id
+        and calendar.demand_date = demand.demand_date
+    left join stockout_days
+        on calendar.item_id = stockout_days.item_id
+        and calendar.location_id = stockout_days.location_id
+        and calendar.demand_date = stockout_days.snapshot_date
 )
 
 select * from final

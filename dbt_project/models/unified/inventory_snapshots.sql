@@ -73,28 +73,43 @@ supply_by_day as (
 ),
 
 -- Approximation: we only know today's open supply, so "on order" on a day is the
--- currently open supply expected after that day.
+-- currently open supply expected after that day. Per item-location that is a step
+-- function of the day: between two expected dates it is the supply expected from the
+-- later one on. As intervals [previous expected date, expected date) it is one hash
+-- join on item and location (few intervals per item-location), not a range join
+-- aggregated over every day.
+on_order_steps as (
+    select
+        item_id,
+        location_id,
+        coalesce(
+            lag(expected_date) over (partition by item_id, location_id order by expected_date),
+            '-infinity'::date
+        ) as from_date,
+        expected_date as until_date,
+        sum(quantity) over (
+            partition by item_id, location_id
+            order by expected_date desc
+            rows between unbounded preceding and current row
+        ) as on_order
+    from supply_by_day
+),
+
 with_on_order as (
     select
         windowed.item_id,
         windowed.location_id,
         windowed.snapshot_date,
         windowed.on_hand,
-        coalesce(sum(supply_by_day.quantity), 0) as on_order,
+        coalesce(on_order_steps.on_order, 0) as on_order,
         windowed.allocated,
         windowed.is_carried_forward
     from windowed
-    left join supply_by_day
-        on windowed.item_id = supply_by_day.item_id
-        and windowed.location_id = supply_by_day.location_id
-        and supply_by_day.expected_date > windowed.snapshot_date
-    group by
-        windowed.item_id,
-        windowed.location_id,
-        windowed.snapshot_date,
-        windowed.on_hand,
-        windowed.allocated,
-        windowed.is_carried_forward
+    left join on_order_steps
+        on windowed.item_id = on_order_steps.item_id
+        and windowed.location_id = on_order_steps.location_id
+        and windowed.snapshot_date >= on_order_steps.from_date
+        and windowed.snapshot_date < on_order_steps.until_date
 ),
 
 final as (
