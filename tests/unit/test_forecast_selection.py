@@ -12,6 +12,8 @@ import pytest
 from assets.forecast.engine import ItemTask, run_items
 from assets.forecast.models import (
     BASELINES,
+    COMBINATIONS,
+    Series,
     buckets_for_days,
     candidates_for,
     forecast_model,
@@ -19,10 +21,13 @@ from assets.forecast.models import (
     to_daily,
 )
 from assets.forecast.selection import (
+    COMBINATION_EDGE,
     ForecastConfig,
     Selection,
     backtest_origins,
     forecast_item,
+    pick_model,
+    run_backtest,
     select_model,
     smape,
     wape,
@@ -126,8 +131,9 @@ def test_selection_picks_the_lowest_wape_and_never_a_model_a_baseline_beat():
     config = ForecastConfig(include_prophet=False)
     selection = select_model(history, None, AS_OF, 14, config)
     assert selection.origins == 6 and selection.horizon == 14
-    assert selection.wape == pytest.approx(min(selection.scores.values()), abs=1e-6)
     assert selection.scores[selection.model_name] == pytest.approx(selection.wape, abs=1e-6)
+    edge = COMBINATION_EDGE if selection.model_name in COMBINATIONS else 0.0
+    assert selection.wape * (1 - edge) <= min(selection.scores.values()) + 1e-6
     best_baseline = min(v for k, v in selection.scores.items() if k in BASELINES)
     assert selection.model_name in BASELINES or selection.wape <= best_baseline
     assert selection.err_low <= 0 <= selection.err_high
@@ -174,3 +180,72 @@ def test_a_poisoned_item_fails_alone_serial_and_in_the_pool():
         task.selection = run.results[task.key]
     fc = run_items("forecast", good, AS_OF, config, workers=2)
     assert not fc.failures and all(len(r["frame"]) == 14 for r in fc.results.values())
+
+
+def monthly_series(n: int = 60, seed: int = 0) -> Series:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    values = (100 + 0.8 * t) * (1 + 0.2 * np.sin(2 * np.pi * t / 12)) + rng.normal(0, 4, n)
+    return Series(values, np.ones(n, bool), pd.date_range("2019-01-01", periods=n, freq="MS"),
+                  "month")
+
+
+def test_combination_is_the_mean_of_its_members_and_keeps_their_params():
+    series = monthly_series()
+    members = [forecast_model(m, series, 18) for m in COMBINATIONS["ets_theta"]]
+    yhat, params = forecast_model("ets_theta", series, 18)
+    assert yhat == pytest.approx(np.mean([f for f, _ in members], axis=0))
+    assert (yhat >= 0).all() and yhat.shape == (18,)
+    assert set(params) == {"auto_ets", "theta"} and params["auto_ets"] == members[0][1]
+    again, _ = forecast_model("ets_theta", series, 18, params)  # fixed-spec ETS refit
+    assert again == pytest.approx(yhat)
+
+
+def test_combination_is_a_candidate_for_smooth_demand_only():
+    assert "ets_theta" in candidates_for("smooth", "month")
+    assert "ets_theta" in candidates_for("erratic", "week")
+    assert "ets_theta" not in candidates_for("lumpy", "month")
+
+
+def test_backtest_of_a_combination_reuses_its_members_fits():
+    series = monthly_series(72, seed=1)
+    alone, _, origins = run_backtest(series, ["ets_theta"], 18)
+    reused, _, _ = run_backtest(series, ["auto_ets", "theta", "ets_theta"], 18)
+    assert len(origins) >= 3
+    assert reused["ets_theta"][0] == pytest.approx(alone["ets_theta"][0])
+    assert reused["ets_theta"][1] == pytest.approx(alone["ets_theta"][1])
+    assert set(reused["ets_theta"][2]) == {"auto_ets", "theta"}
+
+
+def test_pick_prefers_a_close_combination_but_never_over_a_baseline():
+    candidates = ("seasonal_naive", "moving_average", "auto_ets", "theta", "ets_theta")
+
+    def results(**scores):
+        return {name: (score, np.zeros(1), {}) for name, score in scores.items()}
+
+    close = results(seasonal_naive=0.5, moving_average=0.4, auto_ets=0.20, theta=0.3,
+                    ets_theta=0.20 / (1 - COMBINATION_EDGE) - 1e-6)
+    assert pick_model(close, candidates) == "ets_theta"
+    clear = results(seasonal_naive=0.5, moving_average=0.4, auto_ets=0.20, theta=0.3,
+                    ets_theta=0.20 / (1 - COMBINATION_EDGE) + 1e-3)
+    assert pick_model(clear, candidates) == "auto_ets"
+    # A baseline beat the combination: it does not serve, however close it came.
+    beaten = results(seasonal_naive=0.5, moving_average=0.30, auto_ets=0.29, theta=0.4,
+                     ets_theta=0.31)
+    assert pick_model(beaten, candidates) == "auto_ets"
+    beaten["auto_ets"] = (0.32, np.zeros(1), {})
+    assert pick_model(beaten, candidates) == "moving_average"
+
+
+def test_nightly_forecast_with_the_combination_reuses_the_ets_spec():
+    history = weekly_pattern(730, level=30.0, seed=5)
+    config = ForecastConfig(horizon_days=60, bucket="month", include_prophet=False)
+    series = prepare_series(history, None, AS_OF, "month")
+    _, params = forecast_model("ets_theta", series, 3)
+    selection = Selection("ets_theta", "2", "smooth", 0.1, err_low=-20.0, err_high=30.0,
+                          horizon=1, origins=3, params=params)
+    fc = forecast_item(history, None, AS_OF, selection, config)
+    assert fc.model_name == "ets_theta" and len(fc.frame) == 60
+    assert fc.params["auto_ets"] == params["auto_ets"]
+    assert (fc.frame["yhat_lower"] <= fc.frame["yhat"]).all()
+    assert (fc.frame["yhat"] <= fc.frame["yhat_upper"]).all()
