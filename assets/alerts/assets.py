@@ -10,10 +10,11 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from assets.alerts.charts import ChartData, chart_file, render_chart
-from assets.alerts.lifecycle import diff_alerts
+from assets.alerts.charts import ChartData, chart_file, render_charts
+from assets.alerts.lifecycle import diff_alerts, needs_chart
 from assets.alerts.rules import AlertPolicy, ItemContext, evaluate_item_alerts
 from assets.forecast.assets import FORECAST_ACCURACY, PROJECTED_INVENTORY, UNIFIED
+from assets.forecast.engine import default_workers
 from assets.forecast.store import copy_out
 from orchestration.partitions import daily_partitions, partition_date
 from resources.frames import read_frame
@@ -94,10 +95,10 @@ def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             current += evaluate_item_alerts(item, by_key.get((row.item_id, row.location_id)),
                                             actual, interval, today, policy,
                                             accuracy.get((row.item_id, row.location_id)))
-        open_before = dict(conn.execute(
-            "select dedup_key, severity from forecast.forecast_alerts where status = 'open'"
-        ).fetchall())
-        changes = diff_alerts(open_before, current)
+        stored = {key: (severity, details, chart) for key, severity, details, chart in conn.execute(
+            "select dedup_key, severity, details, chart_path from forecast.forecast_alerts "
+            "where status = 'open'").fetchall()}
+        changes = diff_alerts({key: v[0] for key, v in stored.items()}, current)
         for change in changes:
             if change.alert is None:
                 conn.execute("update forecast.forecast_alerts set status = 'resolved', "
@@ -125,7 +126,9 @@ def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                  "item": str(a.item_id), "location": str(a.location_id), "message": a.message,
                  "details": json.dumps(a.details, default=str), "event": change.event,
                  "run": context.run_id})
-        charts = _render_charts(conn, warehouse.settings, as_of, current, items, by_key)
+        redraw = [c.alert for c in changes if c.alert is not None
+                  and needs_chart(c.event, c.alert.details, *stored.get(c.dedup_key, (None,) * 3)[1:])]
+        charts = _render_charts(conn, warehouse.settings, as_of, redraw, items, by_key)
         for key, path in charts.items():
             conn.execute("update forecast.forecast_alerts set chart_path = %s where dedup_key = %s",
                          (str(path), key))
@@ -144,6 +147,7 @@ def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         "dagster/row_count": len(open_now),
         "open_alerts_preview": dg.MetadataValue.md(preview),
         "charts": len(charts),
+        "charts_kept": len(open_now) - len(charts),
     })
 
 
@@ -185,7 +189,7 @@ def _render_charts(conn, settings: Settings, as_of, alerts, items, projections) 
     fc_by = dict(tuple(forecast.groupby(["item_id", "location_id"]))) if not forecast.empty else {}
     info = {(str(r.item_id), str(r.location_id)): r for r in items.itertuples(index=False)}
     root = settings.data_dir / "charts"
-    out = {}
+    jobs = []
     for alert in alerts:
         key = (str(alert.item_id), str(alert.location_id))
         item = info.get(key)
@@ -201,8 +205,9 @@ def _render_charts(conn, settings: Settings, as_of, alerts, items, projections) 
             reorder_point=float(item.reorder_point) if item is not None else 0.0,
             stockout_date=None if not stockout else date.fromisoformat(stockout),
             order_by_date=None if not order_by else date.fromisoformat(order_by))
-        out[alert.dedup_key] = render_chart(data, chart_file(root, as_of, alert.dedup_key))
-    return out
+        jobs.append((data, chart_file(root, as_of, alert.dedup_key)))
+    paths = render_charts(jobs, workers=default_workers())
+    return {alert.dedup_key: path for alert, path in zip(alerts, paths, strict=True)}
 
 
 ASSETS = [forecast_alerts]

@@ -2,11 +2,14 @@
 projected on hand with safety stock and reorder point lines, the stockout date marked.
 
 Pure matplotlib (Agg backend, no display), no Dagster, no database: frames in, a file out.
+``render_charts`` spreads many charts over a process pool: at ~0.1 s a chart, one core
+would spend minutes on the alerts of 10,000 items.
 """
 
 from __future__ import annotations
 
 import re
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -76,8 +79,26 @@ def render_chart(data: ChartData, path: Path) -> Path:
     bottom.legend(loc="lower left", fontsize=7)
     bottom.grid(alpha=0.3)
     bottom.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
-    fig.autofmt_xdate()
-    fig.tight_layout()
+    # A fixed layout: tight_layout() would draw the figure once more just to measure it.
+    for label in bottom.get_xticklabels():
+        label.set_rotation(30)
+        label.set_horizontalalignment("right")
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.93, bottom=0.15, hspace=0.08)
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def _render_batch(jobs: list[tuple[ChartData, Path]]) -> list[Path]:
+    return [render_chart(data, path) for data, path in jobs]
+
+
+def render_charts(jobs: list[tuple[ChartData, Path]], workers: int = 1,
+                  chunk: int = 25) -> list[Path]:
+    """Render every (data, path) job; in ``workers`` processes when there is enough work
+    to pay for starting them. Returns the paths in the order of ``jobs``."""
+    if workers <= 1 or len(jobs) <= chunk:
+        return _render_batch(jobs)
+    batches = [jobs[i:i + chunk] for i in range(0, len(jobs), chunk)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return [path for done in pool.map(_render_batch, batches) for path in done]

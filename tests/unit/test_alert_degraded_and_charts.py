@@ -6,7 +6,8 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from assets.alerts.charts import ChartData, chart_file, render_chart
+from assets.alerts.charts import ChartData, chart_file, render_chart, render_charts
+from assets.alerts.lifecycle import needs_chart
 from assets.alerts.rules import AlertPolicy, ItemContext, evaluate_item_alerts
 
 TODAY = date(2026, 3, 2)
@@ -55,3 +56,23 @@ def test_chart_is_a_png_per_dedup_key(tmp_path):
     # A chart without a forecast (e.g. excess stock of a dead item) still renders.
     bare = render_chart(ChartData("excess", None, None, None), tmp_path / "bare.png")
     assert bare.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_many_charts_render_in_worker_processes_in_order(tmp_path):
+    jobs = [(ChartData(f"excess {k}", None, None, None), tmp_path / f"c{k}.png") for k in range(7)]
+    paths = render_charts(jobs, workers=2, chunk=2)  # 4 batches over 2 processes
+    assert paths == [path for _, path in jobs]
+    assert all(path.read_bytes()[:4] == b"\x89PNG" for path in paths)
+
+
+def test_an_unchanged_alert_keeps_its_chart_unless_its_details_moved_or_the_file_is_gone(tmp_path):
+    chart = tmp_path / "kept.png"
+    chart.write_bytes(b"png")
+    details = {"stockout_date": date(2026, 3, 9), "shortfall": 4.0}
+    stored = {"stockout_date": "2026-03-09", "shortfall": 4.0}  # as jsonb gives it back
+    assert not needs_chart("unchanged", details, stored, str(chart))
+    assert needs_chart("new", details, stored, str(chart))
+    assert needs_chart("escalated", details, stored, str(chart))
+    assert needs_chart("unchanged", {**details, "stockout_date": date(2026, 3, 8)}, stored, str(chart))
+    assert needs_chart("unchanged", details, stored, str(tmp_path / "gone.png"))
+    assert needs_chart("unchanged", details, stored, None)
