@@ -23,7 +23,7 @@ import pandas as pd
 from assets.forecast import accuracy as acc
 from assets.forecast import store
 from assets.forecast.engine import default_workers, run_items
-from assets.forecast.projection import project_inventory
+from assets.forecast.projection import project_portfolio
 from assets.forecast.selection import MIN_ORIGINS, N_ORIGINS, ForecastConfig
 from orchestration.partitions import daily_partitions, partition_date
 from resources.frames import read_frame
@@ -290,24 +290,13 @@ def projected_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseR
         fc = store.copy_out(conn, "select item_id, location_id, target_date, horizon_day, yhat,"
                                   " yhat_upper from forecast.forecasts where forecast_date = "
                                   "%(d)s", {"d": latest})
-        stock = read_frame(conn, "select distinct on (item_id, location_id) item_id::text, "
-                                 "location_id, on_hand from unified.inventory_snapshots "
-                                 "where snapshot_date <= %s order by item_id, location_id, "
-                                 "snapshot_date desc", (latest,))
+        stock = store.latest_on_hand(conn, latest)
         supply = read_frame(conn, "select item_id::text, location_id, expected_date, quantity "
                                   "from unified.open_supply")
         if fc.empty:
             return dg.MaterializeResult(metadata={"items_projected": 0})
-        on_hand = {(r.item_id, r.location_id): float(r.on_hand)
-                   for r in stock.itertuples(index=False)}
-        supply_by_key = dict(tuple(supply.groupby(["item_id", "location_id"])))
-        parts = []
-        for (item_id, location_id), rows in fc.groupby(["item_id", "location_id"]):
-            projection = project_inventory(on_hand.get((item_id, location_id), 0.0), rows,
-                                           supply_by_key.get((item_id, location_id)))
-            parts.append(projection.assign(item_id=item_id, location_id=location_id))
-        frame = pd.concat(parts, ignore_index=True).assign(forecast_date=latest,
-                                                          run_id=context.run_id)
+        frame = project_portfolio(fc, stock, supply).assign(forecast_date=latest,
+                                                            run_id=context.run_id)
         # Derived data: replace this as-of date's projection wholesale.
         conn.execute("delete from forecast.projected_inventory where forecast_date = %s",
                      (latest,))
@@ -318,7 +307,7 @@ def projected_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseR
     below_zero = frame.groupby(["item_id", "location_id"])["projected_on_hand"].min().lt(0).sum()
     return dg.MaterializeResult(metadata={
         "forecast_date": latest.isoformat(),
-        "items_projected": len(parts),
+        "items_projected": int(frame.groupby(["item_id", "location_id"]).ngroups),
         "items_going_below_zero": int(below_zero),
         "dagster/row_count": len(frame),
     })

@@ -14,7 +14,7 @@ from assets.forecast.baselines import (
     classify_demand,
     forecast_baseline,
 )
-from assets.forecast.projection import first_stockout_date, project_inventory
+from assets.forecast.projection import first_stockout_date, project_inventory, project_portfolio
 
 MONDAY = date(2026, 1, 5)
 
@@ -274,3 +274,34 @@ def test_empty_forecast_gives_empty_projection():
     proj = project_inventory(10, flat_forecast(0, 1.0), None)
     assert proj.empty
     assert first_stockout_date(proj) is None
+
+
+def test_portfolio_projection_equals_the_per_item_projection():
+    rng = np.random.default_rng(3)
+    first = date(2026, 3, 1)
+    forecast, supply = [], []
+    keys = [("a", "sap:1000"), ("a", "odoo:WH"), ("b", "sap:1000"), ("c", "sap:2000")]
+    for item, loc in keys:
+        for day in range(30):
+            upper = np.nan if day == 5 else rng.uniform(0, 8)
+            forecast.append((item, loc, first + timedelta(days=day), day + 1, rng.uniform(-1, 6), upper))
+    # Overdue, inside, on the last day, beyond the horizon, and two on one day.
+    for days in (-4, 3, 3, 29, 45):
+        supply.append(("a", "sap:1000", first + timedelta(days=days), 10.0))
+    supply.append(("b", "sap:1000", first + timedelta(days=12), 7.5))
+    supply.append(("z", "sap:1000", first, 99.0))  # no forecast: ignored
+    fc = pd.DataFrame(forecast, columns=["item_id", "location_id", "target_date", "horizon_day",
+                                         "yhat", "yhat_upper"]).sample(frac=1, random_state=1)
+    sup = pd.DataFrame(supply, columns=["item_id", "location_id", "expected_date", "quantity"])
+    stock = pd.DataFrame([("a", "sap:1000", 40.0), ("b", "sap:1000", 5.0), ("c", "sap:2000", 12.0)],
+                         columns=["item_id", "location_id", "on_hand"])  # a/odoo:WH unknown: 0
+
+    portfolio = project_portfolio(fc, stock, sup)
+    for item, loc in keys:
+        rows = fc[(fc.item_id == item) & (fc.location_id == loc)]
+        on_hand = stock.set_index(["item_id", "location_id"])["on_hand"].get((item, loc), 0.0)
+        expected = project_inventory(on_hand, rows, sup[(sup.item_id == item) & (sup.location_id == loc)])
+        got = portfolio[(portfolio.item_id == item) & (portfolio.location_id == loc)]
+        got = got.drop(columns=["item_id", "location_id"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, expected.reset_index(drop=True), check_dtype=False)
+    assert len(portfolio) == len(fc)
