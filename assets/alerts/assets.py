@@ -24,10 +24,14 @@ from resources.warehouse import WarehouseResource
 FORECAST_ALERTS = dg.AssetKey(["forecast", "forecast_alerts"])
 
 ITEM_CONTEXT_SQL = """
-with latest_stock as (
-    select distinct on (item_id, location_id) item_id, location_id, on_hand
+with last_stock_day as (
+    -- A grouped max and a join, not DISTINCT ON: that would sort the whole table.
+    select item_id, location_id, max(snapshot_date) as snapshot_date
     from unified.inventory_snapshots where snapshot_date <= %(as_of)s
-    order by item_id, location_id, snapshot_date desc
+    group by item_id, location_id
+), latest_stock as (
+    select item_id, location_id, on_hand
+    from unified.inventory_snapshots join last_stock_day using (item_id, location_id, snapshot_date)
 ), recent_demand as (
     select item_id, location_id, avg(quantity) as avg_daily_demand,
            sum(quantity) filter (where demand_date = %(as_of)s) as last_actual
