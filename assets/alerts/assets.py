@@ -5,6 +5,7 @@ attach."""
 
 
 import json
+import time
 from collections import Counter
 from datetime import date, timedelta
 
@@ -69,6 +70,7 @@ where i.status = 'active'
     "location with a PNG chart; resolved when the condition no longer holds.",
 )
 def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    started = time.monotonic()
     with warehouse.connection() as conn:
         as_of = partition_date(context)
         newest = conn.execute("select max(forecast_date) from forecast.projected_inventory"
@@ -103,6 +105,9 @@ def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             "select dedup_key, severity, details, chart_path from forecast.forecast_alerts "
             "where status = 'open'").fetchall()}
         changes = diff_alerts({key: v[0] for key, v in stored.items()}, current)
+        evaluated = time.monotonic()
+        context.log.info(f"{len(items)} item-locations evaluated in {evaluated - started:.1f}s: "
+                         f"{len(changes)} alert events")
         for change in changes:
             if change.alert is None:
                 conn.execute("update forecast.forecast_alerts set status = 'resolved', "
@@ -132,7 +137,12 @@ def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                  "run": context.run_id})
         redraw = [c.alert for c in changes if c.alert is not None
                   and needs_chart(c.event, c.alert.details, *stored.get(c.dedup_key, (None,) * 3)[1:])]
+        stored_at = time.monotonic()
+        kept = sum(c.alert is not None for c in changes) - len(redraw)
+        context.log.info(f"drawing {len(redraw)} chart(s), keeping {kept}")
         charts = _render_charts(conn, warehouse.settings, as_of, redraw, items, by_key)
+        context.log.info(f"alerts stored in {stored_at - evaluated:.1f}s, "
+                         f"charts drawn in {time.monotonic() - stored_at:.1f}s")
         for key, path in charts.items():
             conn.execute("update forecast.forecast_alerts set chart_path = %s where dedup_key = %s",
                          (str(path), key))
