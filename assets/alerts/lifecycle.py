@@ -7,7 +7,6 @@ unchanged only after the repeat interval, resolved when a recipient asks).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,12 +41,9 @@ def diff_alerts(open_before: dict[str, str], current: list[Alert]) -> list[Alert
     return changes
 
 
-def needs_chart(event: str, details: dict | None, stored_details: dict | None,
-                stored_chart: str | None) -> bool:
-    """Whether this run draws the alert's chart. A raised, escalated or reopened alert gets
-    a new one, and so does an alert whose details moved (a stockout date, a shortfall);
-    an unchanged alert keeps the chart it has, unless its file is gone. Drawing takes
-    ~0.1 s: redrawing every open alert every night would cost minutes at 10,000 items."""
-    if event != "unchanged" or not stored_chart or not Path(stored_chart).exists():
-        return True
-    return json.loads(json.dumps(details or {}, default=str)) != (stored_details or {})
+def needs_chart(event: str, stored_chart: str | None) -> bool:
+    """Whether this run draws the alert's chart: a raised, escalated or reopened alert gets
+    a new one; an unchanged alert keeps the chart it has (its title says as of which day),
+    unless the file is gone. Drawing takes ~0.1 s: redrawing every open alert every night
+    would cost minutes at 10,000 items, and most of them move a little every night."""
+    return event != "unchanged" or not stored_chart or not Path(stored_chart).exists()

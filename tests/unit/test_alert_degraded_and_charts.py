@@ -65,14 +65,11 @@ def test_many_charts_render_in_worker_processes_in_order(tmp_path):
     assert all(path.read_bytes()[:4] == b"\x89PNG" for path in paths)
 
 
-def test_an_unchanged_alert_keeps_its_chart_unless_its_details_moved_or_the_file_is_gone(tmp_path):
+def test_an_unchanged_alert_keeps_its_chart_unless_the_file_is_gone(tmp_path):
     chart = tmp_path / "kept.png"
     chart.write_bytes(b"png")
-    details = {"stockout_date": date(2026, 3, 9), "shortfall": 4.0}
-    stored = {"stockout_date": "2026-03-09", "shortfall": 4.0}  # as jsonb gives it back
-    assert not needs_chart("unchanged", details, stored, str(chart))
-    assert needs_chart("new", details, stored, str(chart))
-    assert needs_chart("escalated", details, stored, str(chart))
-    assert needs_chart("unchanged", {**details, "stockout_date": date(2026, 3, 8)}, stored, str(chart))
-    assert needs_chart("unchanged", details, stored, str(tmp_path / "gone.png"))
-    assert needs_chart("unchanged", details, stored, None)
+    assert not needs_chart("unchanged", str(chart))
+    assert needs_chart("new", str(chart))
+    assert needs_chart("escalated", str(chart))
+    assert needs_chart("unchanged", str(tmp_path / "gone.png"))
+    assert needs_chart("unchanged", None)
