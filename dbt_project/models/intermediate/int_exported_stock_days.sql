@@ -1,9 +1,7 @@
 -- Stock per item, location and exported day, straight from staging: SAP storage
 -- locations summed to the plant, several source ids of one item summed to the item.
--- Shared by inventory_snapshots (which fills the missing days) and demand_history
--- (whose calendar starts at the first stock day). Reading staging, not the
--- inventory_snapshots table, keeps demand_history independent of which partitions
--- of inventory_snapshots happen to be built.
+-- inventory_snapshots fills the missing days from it; demand_history reads the
+-- stock days from inventory_snapshots, which spans exactly the exported days.
 with
 
 sap_stock as (
