@@ -132,7 +132,11 @@ def test_the_profile_reads_what_the_warehouse_resource_sets() -> None:
     assert set(outputs) == {"dev", "ci", "prod"}
     server = Server(host="/tmp/sock", port=5433, user="u", password="p",
                     warehouse_database="w", dagster_database="d", embedded=True)
-    set_by_resource = set(dbt_profile_env(server))
+    environment = dbt_profile_env(server)
+    # libpq reads PGOPTIONS itself (session settings of every dbt connection); the
+    # profile reads the rest.
+    assert "enable_nestloop=off" in environment.pop("PGOPTIONS")
+    set_by_resource = set(environment)
     for name, output in outputs.items():
         read = set(re.findall(r"env_var\('(FORGECAST_DBT_\w+)'", json.dumps(output)))
         assert set_by_resource <= read, name
