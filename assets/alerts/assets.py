@@ -16,7 +16,7 @@ from assets.alerts.lifecycle import diff_alerts, needs_chart
 from assets.alerts.rules import AlertPolicy, ItemContext, evaluate_item_alerts
 from assets.forecast.assets import FORECAST_ACCURACY, PROJECTED_INVENTORY, UNIFIED
 from assets.forecast.engine import default_workers
-from assets.forecast.store import copy_out
+from assets.forecast.store import LATEST_ON_HAND_SQL, copy_out
 from orchestration.partitions import daily_partitions, partition_date
 from resources.frames import read_frame
 from resources.settings import Settings
@@ -24,15 +24,8 @@ from resources.warehouse import WarehouseResource
 
 FORECAST_ALERTS = dg.AssetKey(["forecast", "forecast_alerts"])
 
-ITEM_CONTEXT_SQL = """
-with last_stock_day as (
-    -- A grouped max and a join, not DISTINCT ON: that would sort the whole table.
-    select item_id, location_id, max(snapshot_date) as snapshot_date
-    from unified.inventory_snapshots where snapshot_date <= %(as_of)s
-    group by item_id, location_id
-), latest_stock as (
-    select item_id, location_id, on_hand
-    from unified.inventory_snapshots join last_stock_day using (item_id, location_id, snapshot_date)
+ITEM_CONTEXT_SQL = f"""
+with latest_stock as ({LATEST_ON_HAND_SQL}
 ), recent_demand as (
     select item_id, location_id, avg(quantity) as avg_daily_demand,
            sum(quantity) filter (where demand_date = %(as_of)s) as last_actual
@@ -51,7 +44,7 @@ select p.item_id, p.location_id, i.sku, i.name, coalesce(i.lead_time_days, 0) as
 from (select distinct item_id, location_id from forecast.projected_inventory
       where forecast_date = %(as_of)s) p
 join unified.manufacturing_items i on i.item_id::text = p.item_id
-left join latest_stock s on s.item_id::text = p.item_id and s.location_id = p.location_id
+left join latest_stock s on s.item_id = p.item_id and s.location_id = p.location_id
 left join recent_demand d on d.item_id::text = p.item_id and d.location_id = p.location_id
 left join last_interval l on l.item_id = p.item_id and l.location_id = p.location_id
 where i.status = 'active'

@@ -45,53 +45,12 @@ def project_inventory(
     """
     if forecast is None or forecast.empty:
         return pd.DataFrame(columns=PROJECTION_COLUMNS)
-
-    frame = forecast.copy()
-    frame["target_date"] = _as_dates(frame["target_date"])
-    frame = frame.sort_values("target_date").reset_index(drop=True)
-    demand = pd.to_numeric(frame["yhat"], errors="coerce").fillna(0.0).clip(lower=0.0)
-    if "yhat_upper" in frame:
-        upper = pd.to_numeric(frame["yhat_upper"], errors="coerce").fillna(demand)
-        upper = np.maximum(upper.clip(lower=0.0), demand)
-    else:
-        upper = demand
-
-    supply_per_day = np.zeros(len(frame))
-    if supply is not None and not supply.empty:
-        receipts = pd.DataFrame(
-            {
-                "day": _as_dates(supply["expected_date"]),
-                "qty": pd.to_numeric(supply["quantity"], errors="coerce").fillna(0.0),
-            }
-        )
-        first_day, last_day = frame["target_date"].iloc[0], frame["target_date"].iloc[-1]
-        receipts = receipts[receipts["day"] <= last_day]
-        receipts.loc[receipts["day"] < first_day, "day"] = first_day
-        by_day = receipts.groupby("day")["qty"].sum()
-        supply_per_day = frame["target_date"].map(by_day).fillna(0.0).to_numpy(dtype=float)
-
-    on_hand = float(on_hand or 0.0)
-    cumulative_supply = np.cumsum(supply_per_day)
-    cumulative_demand = demand.cumsum().to_numpy(dtype=float)
-    cumulative_demand_p80 = np.cumsum(np.asarray(upper, dtype=float))
-
-    result = pd.DataFrame(
-        {
-            "target_date": frame["target_date"],
-            "yhat": demand.to_numpy(dtype=float),
-            "yhat_upper": np.asarray(upper, dtype=float),
-            "supply_qty": supply_per_day,
-            "cumulative_demand": cumulative_demand,
-            "cumulative_supply": cumulative_supply,
-            "projected_on_hand": on_hand + cumulative_supply - cumulative_demand,
-            "cumulative_demand_p80": cumulative_demand_p80,
-            "projected_on_hand_p80": on_hand + cumulative_supply - cumulative_demand_p80,
-        },
-        columns=PROJECTION_COLUMNS,
-    )
-    if "horizon_day" in frame:
-        result.insert(1, "horizon_day", frame["horizon_day"].to_numpy())
-    return result
+    # One item-location of the portfolio projection: the rules live in one place.
+    key = {"item_id": "", "location_id": ""}
+    supply = None if supply is None else supply.assign(**key)
+    start = pd.DataFrame([{**key, "on_hand": float(on_hand or 0.0)}])
+    result = project_portfolio(forecast.assign(**key), start, supply)
+    return result.drop(columns=list(key)).reset_index(drop=True)
 
 
 def project_portfolio(forecast: pd.DataFrame, on_hand: pd.DataFrame,

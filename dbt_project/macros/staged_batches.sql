@@ -47,7 +47,7 @@
     {%- set model_name = this.identifier -%}
     {%- set batches = source('raw', 'raw_data_batches') -%}
     {%- set mode = 'rebuild' -%}
-    {%- if is_incremental() and not flags.FULL_REFRESH -%}
+    {%- if is_incremental() -%}
         {%- set stale = run_query(
             "select exists (select from staging.staged_batches s join " ~ batches
             ~ " b on b.id = s.batch_id where s.model = '" ~ model_name ~ "' and b.status <> 'loaded')"
@@ -81,7 +81,7 @@
     no-longer-loaded batch had must not survive).
 #}
 {% macro staging_pre_hook() -%}
-    {%- if is_incremental() and not flags.FULL_REFRESH -%}
+    {%- if is_incremental() -%}
         delete from {{ this }}
         where exists (select from pg_temp.staging_plan_{{ this.identifier }} where mode = 'rebuild')
     {%- endif -%}
