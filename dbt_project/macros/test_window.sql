@@ -13,7 +13,7 @@
     {%- set filters = [] -%}
     {%- set where = config.get('where', '') -%}
     {%- if where -%}{%- do filters.append('(' ~ where ~ ')') -%}{%- endif -%}
-    {%- set window = test_window_predicate(window_column_of(relation)) -%}
+    {%- set window = '' if reads_whole_table() else test_window_predicate(window_column_of(relation)) -%}
     {%- if window -%}{%- do filters.append(window) -%}{%- endif -%}
     {%- if filters -%}
         {%- set filtered -%}
@@ -23,6 +23,16 @@
     {%- else -%}
         {%- do return(relation) -%}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#
+    written_inside_partition_window looks for rows outside the window: it must see the
+    whole table. `model` is the test node being compiled.
+#}
+{% macro reads_whole_table() -%}
+    {%- set test_metadata = model.get('test_metadata') if model is mapping else none -%}
+    {{ return(test_metadata is not none and test_metadata.name == 'written_inside_partition_window') }}
 {%- endmacro %}
 
 

@@ -144,6 +144,9 @@ ROWS: dict[str, RawRows] = {
             ("20240305", M200, "1000", "0001", "450.5", "", "KG"),  # speme empty
             # Material without SKU: left out.
             ("20240301", M900, "1000", "0001", "5", "0", "ST"),
+            # FC-300 in SAP: out of stock, then no export until the incremental batch's
+            # 03-04, so the gap crosses the window's edge (03-03).
+            ("20240301", M300, "1000", "0001", "0", "0", "ST"),
         ),
         # Superseded batch: ignored, so FC-100 stays missing on 2024-03-03.
         *_batch(4, STOCK, ("20240303", M100, "1000", "0001", "9999", "", "ST")),
@@ -369,6 +372,11 @@ version: 2
 models:
   - name: window_breaker
     description: Test fixture, see tests/integration/test_dbt_project.py.
+    config:
+      # Windowed like the daily models: other tests read only the window, this one
+      # must still see the rows written outside it.
+      meta:
+        window_column: day
     columns:
       - name: day
         data_tests:
@@ -477,6 +485,7 @@ def warehouse(postgres, dbt_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
                 20,
                 STOCK,
                 ("20240304", M200, "1000", "0001", "15", "", "KG"),
+                ("20240304", M300, "1000", "0001", "6", "", "ST"),
             ),
         )
         _insert_rows(
@@ -842,9 +851,36 @@ def test_incremental_window_leaves_other_days_alone(warehouse) -> None:
     # The marker added on 2024-03-01 (outside the window) survived the windowed run.
     assert warehouse["marker_after_incremental"] == [{"on_hand": Decimal("1500")}]
     # loaded_at tells the rows this run wrote (inside the window) from the others.
+    # (03-02: the bridge of FC-300's gap, see the next test.)
     stamps = {r["this_run"]: (r["first"], r["last"]) for r in warehouse["stamps_after_incremental"]}
-    assert stamps[True] == (D(2024, 3, 3), D(2024, 3, 5))
+    assert stamps[True] == (D(2024, 3, 2), D(2024, 3, 5))
     assert stamps[False] == (D(2024, 3, 1), D(2024, 3, 2))
+
+
+def test_export_gap_ending_in_the_window_is_bridged(warehouse) -> None:
+    # FC-300's SAP stock: 0 on 03-01, next export 03-04 (incremental batch, window from
+    # 03-03). The carried-forward 03-02 lies before the window yet only exists now.
+    fc300 = warehouse["item_ids"]["FC-300"]
+    before = _rows(warehouse, "inventory_snapshots", item_id=fc300, location_id="sap:1000")
+    assert _series(before, "snapshot_date", "on_hand") == {D(2024, 3, 1): 0}
+    after = [r for r in warehouse["after_incremental"]["inventory_snapshots"]
+             if r["item_id"] == fc300 and r["location_id"] == "sap:1000"]
+    assert _series(after, "snapshot_date", "on_hand") == {
+        D(2024, 3, 1): 0, D(2024, 3, 2): 0, D(2024, 3, 3): 0, D(2024, 3, 4): 6,
+    }
+    assert [d for d, c in _series(after, "snapshot_date", "is_carried_forward").items() if c] == [
+        D(2024, 3, 2), D(2024, 3, 3),
+    ]
+    # demand_history's stockout flag follows the bridged stock, before the window too.
+    demand = [r for r in warehouse["after_incremental"]["demand_history"]
+              if r["item_id"] == fc300 and r["location_id"] == "sap:1000"]
+    assert [d for d, s in _series(demand, "demand_date", "is_stockout").items() if s] == [
+        D(2024, 3, 1), D(2024, 3, 2), D(2024, 3, 3),
+    ]
+    # written_inside_partition_window allows the bridge (and only flagged the fixture).
+    flagged = [uid for uid in warehouse["incremental"].with_status("warn", "fail", "error")
+               if "written_inside_partition" in uid]
+    assert len(flagged) == 1 and "window_breaker" in flagged[0]
 
 
 def test_incremental_equals_full_refresh(warehouse) -> None:

@@ -7,14 +7,19 @@
             "{{ delete_date_window('demand_date') }}",
         ],
         on_schema_change='append_new_columns',
-        indexes=[{'columns': ['demand_date']}],
+        indexes=[
+            {'columns': ['demand_date']},
+            {'columns': ['loaded_at'], 'type': 'brin'},
+        ],
     )
 }}
 -- Daily consumption per item and location, zero-filled so forecasting sees the
 -- days without demand. Incremental like inventory_snapshots: the window given by
 -- vars min_date/max_date is rewritten, computed from the inputs since var
 -- lookback_days before the window and from this table's rows in the lookback (which
--- item-locations were already active).
+-- item-locations were already active). Days before the window that this run's
+-- inventory_snapshots bridged (an export gap ending in the window) are rewritten too:
+-- their stockout flag comes from the stock carried into the gap.
 {%- set window_start = forgecast_window_date('min_date') if is_incremental() else none %}
 {%- set window_end = forgecast_window_date('max_date') if is_incremental() else none %}
 with
@@ -130,6 +135,17 @@ spans as (
         on split_part(activity.location_id, ':', 1) = source_last_dates.source_system
     group by activity.item_id, activity.location_id, source_last_dates.last_date
 ),
+{%- if window_start is not none %}
+
+-- First day of each item-location's gap bridge before the window (see above).
+bridges as (
+    select item_id, location_id, min(snapshot_date) as bridge_start
+    from inventory
+    where snapshot_date < date '{{ window_start }}'
+        and loaded_at = {{ forgecast_run_started_at() }}
+    group by item_id, location_id
+),
+{%- endif %}
 
 calendar as (
     select
@@ -137,8 +153,15 @@ calendar as (
         spans.location_id,
         day::date as demand_date
     from spans
+    {%- if window_start is not none %}
+    left join bridges
+        on spans.item_id = bridges.item_id
+        and spans.location_id = bridges.location_id
+    {%- endif %}
     cross join lateral generate_series(
-        {% if window_start is not none %}greatest(spans.first_date, date '{{ window_start }}'){% else %}spans.first_date{% endif %},
+        {% if window_start is not none -%}
+        greatest(spans.first_date, coalesce(bridges.bridge_start, date '{{ window_start }}'))
+        {%- else %}spans.first_date{% endif %},
         {% if window_end is not none %}least(spans.last_date, date '{{ window_end }}'){% else %}spans.last_date{% endif %},
         interval '1 day'
     ) as day
@@ -149,7 +172,7 @@ calendar as (
 stockout_days as (
     select item_id, location_id, snapshot_date
     from inventory
-    where on_hand = 0 {{ date_window_filter('snapshot_date') }}
+    where on_hand = 0
 ),
 
 -- Every calendar day once, its demand and stockout flag joined on: the joined sides

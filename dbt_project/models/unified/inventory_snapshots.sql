@@ -7,7 +7,10 @@
             "{{ delete_date_window('snapshot_date') }}",
         ],
         on_schema_change='append_new_columns',
-        indexes=[{'columns': ['snapshot_date']}],
+        indexes=[
+            {'columns': ['snapshot_date']},
+            {'columns': ['loaded_at'], 'type': 'brin'},
+        ],
     )
 }}
 -- Daily stock per item and location. Days missing from an export between an
@@ -17,6 +20,10 @@
 -- from the exported days of the window widened by var lookback_days on both sides
 -- (carry-forward needs the exported days around the window), so an incremental run
 -- gives the rows a full refresh gives as long as no export gap exceeds the lookback.
+-- A gap that ends inside the window is bridged: its carried-forward days before the
+-- window are written too (when the last export before the gap was loaded, nothing
+-- could be carried forward yet).
+{%- set window_start = forgecast_window_date('min_date') if is_incremental() else none %}
 with
 
 exported_days as (
@@ -48,7 +55,8 @@ filled as (
         day::date as snapshot_date,
         exported_with_next.on_hand,
         exported_with_next.allocated,
-        day::date > exported_with_next.snapshot_date as is_carried_forward
+        day::date > exported_with_next.snapshot_date as is_carried_forward,
+        exported_with_next.next_exported_date
     from exported_with_next
     cross join lateral generate_series(
         exported_with_next.snapshot_date,
@@ -59,7 +67,19 @@ filled as (
 
 windowed as (
     select * from filled
-    where true {{ date_window_filter('snapshot_date') }}
+    where (true {{ date_window_filter('snapshot_date') }})
+    {%- if window_start is not none %}
+        -- The bridge: days carried forward into a gap whose next export is in the window.
+        or (
+            snapshot_date < date '{{ window_start }}'
+            and is_carried_forward
+            and next_exported_date >= date '{{ window_start }}'
+            {%- set window_end = forgecast_window_date('max_date') %}
+            {%- if window_end is not none %}
+            and next_exported_date <= date '{{ window_end }}'
+            {%- endif %}
+        )
+    {%- endif %}
 ),
 
 supply_by_day as (
