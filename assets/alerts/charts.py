@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 
@@ -36,57 +37,160 @@ def chart_file(root: Path, as_of: date, dedup_key: str) -> Path:
 
 
 def render_chart(data: ChartData, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
-
+    """Draw ``data`` into a PNG at ``path`` (directories created)."""
+    global _canvas
+    if _canvas is None:
+        _canvas = _ChartCanvas()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5), dpi=80, sharex=True,
-                                      gridspec_kw={"height_ratios": [3, 2]})
-    if data.history is not None and not data.history.empty:
-        top.plot(pd.to_datetime(data.history["demand_date"]), data.history["quantity"],
-                 color="0.35", lw=1, label="actual demand")
-    if data.forecast is not None and not data.forecast.empty:
-        days = pd.to_datetime(data.forecast["target_date"])
-        top.fill_between(days, data.forecast["yhat_lower"], data.forecast["yhat_upper"],
-                         color="tab:blue", alpha=0.2, label="80% interval")
-        top.plot(days, data.forecast["yhat"], color="tab:blue", lw=1.5, label="forecast")
-    top.set_ylabel("demand / day")
-    top.legend(loc="upper left", fontsize=7)
-    top.grid(alpha=0.3)
-    top.set_title(data.title, fontsize=9)
-    if data.projection is not None and not data.projection.empty:
-        bottom.plot(pd.to_datetime(data.projection["target_date"]),
-                    data.projection["projected_on_hand"], color="tab:green", lw=1.5,
-                    label="projected on hand")
-    if data.safety_stock:
-        bottom.axhline(data.safety_stock, color="tab:orange", ls="--", lw=1, label="safety stock")
-    if data.reorder_point:
-        bottom.axhline(data.reorder_point, color="tab:purple", ls=":", lw=1, label="reorder point")
-    bottom.axhline(0, color="black", lw=0.8)
-    for ax in (top, bottom):
-        if data.stockout_date:
-            ax.axvline(pd.Timestamp(data.stockout_date), color="tab:red", lw=1.2)
-        if data.order_by_date:
-            ax.axvline(pd.Timestamp(data.order_by_date), color="tab:red", lw=0.8, ls="--")
-    if data.stockout_date:
-        bottom.annotate(f"stockout {data.stockout_date.isoformat()}",
-                        (pd.Timestamp(data.stockout_date), 0), xytext=(4, 8),
-                        textcoords="offset points", color="tab:red", fontsize=7)
-    bottom.set_ylabel("units on hand")
-    bottom.legend(loc="lower left", fontsize=7)
-    bottom.grid(alpha=0.3)
-    bottom.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
-    # A fixed layout: tight_layout() would draw the figure once more just to measure it.
-    for label in bottom.get_xticklabels():
-        label.set_rotation(30)
-        label.set_horizontalalignment("right")
-    fig.subplots_adjust(left=0.08, right=0.98, top=0.93, bottom=0.15, hspace=0.08)
-    fig.savefig(path)
-    plt.close(fig)
+    _canvas.draw(data, path)
     return path
+
+
+# One canvas per process, reused for every chart it draws: building a figure with its
+# axes, legends and date axis costs several times more than drawing into it, and
+# thousands of alerts share one layout. Only the data and the visible markers change.
+_canvas: _ChartCanvas | None = None
+
+
+def _dates(values) -> np.ndarray:
+    import matplotlib.dates as mdates
+
+    return mdates.date2num(pd.to_datetime(pd.Series(values)).to_numpy())
+
+
+class _ChartCanvas:
+    def __init__(self) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.dates as mdates
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.patches import Patch
+
+        self.figure = Figure(figsize=(8, 5), dpi=80)
+        FigureCanvasAgg(self.figure)
+        self.top, self.bottom = self.figure.subplots(
+            2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+        top, bottom = self.top, self.bottom
+        self.history, = top.plot([], [], color="0.35", lw=1, label="actual demand")
+        self.forecast, = top.plot([], [], color="tab:blue", lw=1.5, label="forecast", zorder=3)
+        self.interval_legend = Patch(color="tab:blue", alpha=0.2, label="80% interval")
+        self.interval = None  # a fill_between collection, replaced per chart
+        self.projection, = bottom.plot([], [], color="tab:green", lw=1.5,
+                                       label="projected on hand")
+        self.safety_stock = bottom.axhline(0, color="tab:orange", ls="--", lw=1,
+                                           label="safety stock")
+        self.reorder_point = bottom.axhline(0, color="tab:purple", ls=":", lw=1,
+                                            label="reorder point")
+        bottom.axhline(0, color="black", lw=0.8)
+        self.stockout_lines = [ax.axvline(0, color="tab:red", lw=1.2) for ax in (top, bottom)]
+        self.order_by_lines = [ax.axvline(0, color="tab:red", lw=0.8, ls="--")
+                               for ax in (top, bottom)]
+        self.stockout_label = bottom.annotate("", (0, 0), xytext=(4, 8),
+                                              textcoords="offset points", color="tab:red",
+                                              fontsize=7)
+        self.title = top.set_title("", fontsize=9)
+        top.set_ylabel("demand / day")
+        bottom.set_ylabel("units on hand")
+        for ax in (top, bottom):
+            ax.grid(alpha=0.3)
+        bottom.xaxis.set_major_locator(mdates.AutoDateLocator())
+        bottom.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+        bottom.tick_params(axis="x", labelrotation=30)
+        # A fixed layout: tight_layout() would draw the figure once more just to measure it.
+        self.figure.subplots_adjust(left=0.1, right=0.98, top=0.93, bottom=0.15, hspace=0.08)
+
+    def draw(self, data: ChartData, path: Path) -> None:
+        top, bottom = self.top, self.bottom
+        xs: list[np.ndarray] = []
+        top_ys: list[np.ndarray] = [np.zeros(1)]
+        bottom_ys: list[np.ndarray] = [np.zeros(1)]
+
+        history = data.history if data.history is not None and not data.history.empty else None
+        self.history.set_visible(history is not None)
+        if history is not None:
+            x, y = _dates(history["demand_date"]), history["quantity"].to_numpy(float)
+            self.history.set_data(x, y)
+            xs.append(x)
+            top_ys.append(y)
+
+        forecast = data.forecast if data.forecast is not None and not data.forecast.empty else None
+        if self.interval is not None:
+            self.interval.remove()
+            self.interval = None
+        self.forecast.set_visible(forecast is not None)
+        if forecast is not None:
+            x = _dates(forecast["target_date"])
+            lower, upper = (forecast[c].to_numpy(float) for c in ("yhat_lower", "yhat_upper"))
+            self.interval = top.fill_between(x, lower, upper, color="tab:blue", alpha=0.2,
+                                             lw=0)
+            self.forecast.set_data(x, forecast["yhat"].to_numpy(float))
+            xs.append(x)
+            top_ys += [lower, upper]
+
+        projection = (data.projection if data.projection is not None
+                      and not data.projection.empty else None)
+        self.projection.set_visible(projection is not None)
+        if projection is not None:
+            x, y = (_dates(projection["target_date"]),
+                    projection["projected_on_hand"].to_numpy(float))
+            self.projection.set_data(x, y)
+            xs.append(x)
+            bottom_ys.append(y)
+
+        for line, level in ((self.safety_stock, data.safety_stock),
+                            (self.reorder_point, data.reorder_point)):
+            line.set_visible(bool(level))
+            line.set_ydata([level, level])
+            bottom_ys.append(np.array([level or 0.0]))
+
+        for lines, day in ((self.stockout_lines, data.stockout_date),
+                           (self.order_by_lines, data.order_by_date)):
+            x = _dates([day])[0] if day else 0.0
+            for line in lines:
+                line.set_visible(bool(day))
+                line.set_xdata([x, x])
+            if day:
+                xs.append(np.array([x]))
+        self.stockout_label.set_visible(bool(data.stockout_date))
+        if data.stockout_date:
+            self.stockout_label.set_text(f"stockout {data.stockout_date.isoformat()}")
+            self.stockout_label.xy = (_dates([data.stockout_date])[0], 0)
+
+        self.title.set_text(data.title)
+        _set_limits(top, bottom, xs, top_ys, bottom_ys)
+        top_handles = [self.history] if history is not None else []
+        if forecast is not None:
+            top_handles += [self.interval_legend, self.forecast]
+        _legend(top, top_handles, "upper left")
+        _legend(bottom, [h for h in (self.projection, self.safety_stock, self.reorder_point)
+                         if h.get_visible()], "lower left")
+        for label in bottom.get_xticklabels():
+            label.set_horizontalalignment("right")
+        # PNG compression level 1: a little larger file, several times faster to write.
+        self.figure.savefig(path, pil_kwargs={"compress_level": 1})
+
+
+def _legend(ax, handles: list, loc: str) -> None:
+    if handles:
+        ax.legend(handles=handles, loc=loc, fontsize=7)
+    elif ax.get_legend() is not None:
+        ax.get_legend().remove()
+
+
+def _set_limits(top, bottom, xs, top_ys, bottom_ys) -> None:
+    """Axis limits from the data, with a margin (relim() ignores the interval band)."""
+    def span(values: list[np.ndarray], pad: float) -> tuple[float, float]:
+        joined = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.zeros(1)
+        low, high = (float(joined.min()), float(joined.max())) if joined.size else (0.0, 1.0)
+        margin = (high - low) * pad or 1.0
+        return low - margin, high + margin
+
+    if xs:
+        bottom.set_xlim(*span(xs, 0.03))
+    top.set_ylim(*span(top_ys, 0.05))
+    bottom.set_ylim(*span(bottom_ys, 0.08))
 
 
 def _render_batch(jobs: list[tuple[ChartData, Path]]) -> list[Path]:

@@ -26,8 +26,8 @@ if str(REPO_ROOT) not in sys.path:  # runnable without installing the package
 
 def dbt_environment() -> dict[str, str]:
     from resources.bootstrap import ensure_ready
+    from resources.dbt_env import dbt_profile_env
     from resources.settings import get_settings
-    from resources.warehouse import dbt_profile_env
 
     server = ensure_ready(get_settings())
     env = {**dbt_profile_env(server), **os.environ}
@@ -38,7 +38,7 @@ def dbt_environment() -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    from resources.warehouse import dbt_executable
+    from resources.dbt_env import dbt_executable
 
     if not argv:
         print(__doc__)

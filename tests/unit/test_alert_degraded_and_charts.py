@@ -56,6 +56,11 @@ def test_chart_is_a_png_per_dedup_key(tmp_path):
     # A chart without a forecast (e.g. excess stock of a dead item) still renders.
     bare = render_chart(ChartData("excess", None, None, None), tmp_path / "bare.png")
     assert bare.read_bytes()[:4] == b"\x89PNG"
+    # The canvas is reused from chart to chart: nothing of the bare chart (or of the
+    # first one) is left over, so the same data gives the same picture again.
+    again = render_chart(data, tmp_path / "again.png")
+    assert again.read_bytes() == content
+    assert bare.read_bytes() != content
 
 
 def test_many_charts_render_in_worker_processes_in_order(tmp_path):

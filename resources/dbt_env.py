@@ -1,0 +1,39 @@
+"""How dbt reaches the warehouse: the environment the profile reads and the dbt
+executable. No Dagster import: dbt_project/scripts/run_dbt.py uses this from a shell,
+and importing Dagster would add seconds to every dbt invocation it makes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from resources.database import Server
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+
+
+DBT_SESSION_OPTIONS = "-c enable_nestloop=off -c work_mem=256MB"
+
+
+def dbt_profile_env(server: Server) -> dict[str, str]:
+    """Environment the dbt profile (dbt_project/profiles.yml) reads."""
+    return {
+        "FORGECAST_DBT_HOST": server.host,
+        "FORGECAST_DBT_PORT": str(server.port or 5432),
+        "FORGECAST_DBT_USER": server.user,
+        "FORGECAST_DBT_PASSWORD": server.password or "",
+        "FORGECAST_DBT_DBNAME": server.warehouse_database,
+        # Session settings of every dbt connection (libpq reads PGOPTIONS): hash joins
+        # instead of nested loops, whose row estimates over staging views and CTEs are off
+        # by orders of magnitude and turn 10,000-item joins quadratic (the lateral
+        # generate_series still runs as a nested loop: it has no alternative); enough
+        # memory for sorts and hashes of a few million rows not to spill.
+        "PGOPTIONS": DBT_SESSION_OPTIONS,
+    }
+
+
+def dbt_executable() -> str:
+    """The dbt beside this interpreter: the venv's bin/ is not always on PATH."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else "dbt"
