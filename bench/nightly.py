@@ -11,6 +11,9 @@ back (bench/held_back_day.py).
 - Night 2 (a regular night): the last day's exports arrive as their own batches; ingest,
   the incremental dbt build of that day, forecasts with the selections stored by night 1,
   alerts, notifications.
+Two recipients are registered before night 1 (a planner: every alert type from severity
+high; a buyer: stockouts of any severity), their channel a json:// local HTTP receiver
+in the benchmark's process, so notify renders, attaches charts and sends for real.
 Each stage runs in its own process (the same code paths the CLI and Dagster use), whose
 peak RSS - including child processes such as dbt - is sampled while it runs. Target:
 10,000 items x 730 days in at most 15 minutes on the 2-core machine, and no stage's
@@ -58,6 +61,18 @@ def run_stage(night: int, stage: str, items: int, days: int, data_dir: Path) -> 
     return time.perf_counter() - started, peak / 2**20
 
 
+def register_recipients(settings, channel_url: str) -> None:
+    from assets.notify.store import set_channel_preference, upsert_recipient
+    from resources.database import connect
+
+    with connect(settings, autocommit=True) as conn:
+        planner = upsert_recipient(conn, "planner", "UTC", "planner")
+        set_channel_preference(conn, settings, planner, channel_url, min_severity="high")
+        buyer = upsert_recipient(conn, "buyer", "UTC", "buyer")
+        set_channel_preference(conn, settings, buyer, channel_url, min_severity="low",
+                               alert_type="stockout")
+
+
 def stage_main(night: int, stage: str, items: int, days: int) -> None:
     """Run one stage in this process (called by run_stage)."""
     from held_back_day import hold_back_day, release_held_back
@@ -77,6 +92,7 @@ def stage_main(night: int, stage: str, items: int, days: int) -> None:
         generate_demo_data(settings.resolved_landing_dir, items=items, days=days, seed=1,
                            end_date=last_day)
         hold_back_day(settings.resolved_landing_dir, held, last_day)
+        register_recipients(settings, os.environ["FORGECAST_BENCH_RECEIVER_URL"])
         return
     if stage == "ingest":
         from assets.ingest.landing import ingest_landing_zone_files
@@ -114,7 +130,12 @@ def main() -> None:
         sys.path.insert(0, str(ROOT / "bench"))
         stage_main(args.night, args.stage, args.items[0], args.days)
         return
-    rows = []
+    sys.path.insert(0, str(ROOT))
+    from resources.local_receiver import LocalReceiver
+
+    receiver = LocalReceiver().start()
+    os.environ["FORGECAST_BENCH_RECEIVER_URL"] = receiver.url
+    rows, messages = [], {}
     for items in args.items:
         data_dir = Path(tempfile.mkdtemp(prefix=f"fc-bench-{items}-"))
         for night, stages in NIGHTS.items():
@@ -124,13 +145,18 @@ def main() -> None:
                 total += seconds
                 peaks.append(peak)
                 rows.append((items, night, stage, seconds, peak))
+                if stage == "notify":
+                    messages[(items, night)] = len(receiver.requests) - sum(messages.values())
                 print(f"{items} items, night {night}: {stage} {seconds:.1f}s, peak {peak:.0f} MB",
                       file=sys.stderr)
             rows.append((items, night, "**total**", total, max(peaks)))
         subprocess.run([sys.executable, "-m", "orchestration.cli", "db", "down"], cwd=ROOT,
                        env={**os.environ, "FORGECAST_DATA_DIR": str(data_dir)},
                        capture_output=True)
+    receiver.stop()
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
+    print("messages received by the local receiver (planner + buyer): " + ", ".join(
+        f"{items:,} items night {night}: {count:,}" for (items, night), count in messages.items()))
     print(f"\n| items x {args.days} days | night | stage | seconds | peak RSS MB |")
     print("|---:|---|---|---:|---:|")
     for items, night, stage, seconds, peak in rows:

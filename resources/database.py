@@ -114,6 +114,7 @@ def _start_embedded(settings: Settings) -> Server:
                 f"the embedded PostgreSQL server did not start (log: {pgdata / 'log'})",
                 details={"pgdata": str(pgdata)},
             ) from exc
+    _tune_embedded(server, pgdata)
     uri = make_url(server.get_uri())
     return Server(
         host=str(uri.query["host"]),
@@ -124,6 +125,42 @@ def _start_embedded(settings: Settings) -> Server:
         dagster_database=settings.dagster_database,
         embedded=True,
     )
+
+
+# Server settings of the embedded server (a private, single-node server for batch work;
+# an external server keeps its DBA's settings). WAL is what a nightly rebuild of ~10M-row
+# tables mostly waits on: with wal_level=minimal, tables created or truncated in the
+# transaction that fills them (dbt's table builds and full refreshes, ingest's COPY into
+# a new partition) are not written to the WAL at all, only fsync'd at commit; crash
+# recovery works as before. Fewer, later checkpoints keep a full build from writing
+# every page twice. minimal needs max_wal_senders = 0 (no replicas of a private server).
+EMBEDDED_SERVER_SETTINGS = {
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
+    "max_wal_size": "8GB",
+    "checkpoint_timeout": "30min",
+    "maintenance_work_mem": "256MB",
+}
+
+
+def _tune_embedded(server, pgdata: Path) -> None:
+    """Apply EMBEDDED_SERVER_SETTINGS once per data directory (ALTER SYSTEM, then a
+    restart, since wal_level needs one). A no-op when they are in force."""
+    uri = server.get_uri()
+    with psycopg.connect(uri, autocommit=True) as conn:
+        current = dict(conn.execute(
+            "select name, setting || coalesce(unit, '') from pg_settings where name = any(%s)",
+            [list(EMBEDDED_SERVER_SETTINGS)]).fetchall())
+        if current.get("wal_level") == "minimal":
+            return
+        for name, value in EMBEDDED_SERVER_SETTINGS.items():
+            conn.execute(sql.SQL("alter system set {} = {}").format(
+                sql.Identifier(name), sql.Literal(value)))
+    from pgserver._commands import pg_ctl
+
+    log.info("embedded server: applying its settings (restart)")
+    pg_ctl(["-w", "-l", str(server.log), "restart", "-m", "fast"], pgdata=pgdata,
+           user=server.system_user, timeout=60)
 
 
 def _ensure_databases(server: Server) -> None:

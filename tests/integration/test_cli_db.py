@@ -34,6 +34,17 @@ def test_db_up_url_down_leave_nothing_running(tmp_path):
     assert project_postgres(pgdata)
     again = run(["db", "up"], env)  # idempotent
     assert again.returncode == 0, again.stderr
+    # The embedded server runs with its batch settings (resources/database.py), applied
+    # with one restart on the first start and kept from then on.
+    settings = (pgdata / "postgresql.auto.conf").read_text()
+    assert "wal_level = 'minimal'" in settings and "max_wal_size = '8GB'" in settings
+    show = subprocess.run([str(Path(sys.executable).parent / "python"), "-c",
+                           "from resources.database import connect;"
+                           "from resources.settings import get_settings;"
+                           "c = connect(get_settings()); print(c.execute('show wal_level').fetchone()[0])"],
+                          env=env, capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert show.stdout.strip() == "minimal", show.stderr
 
     url = run(["db", "url"], env)
     assert url.returncode == 0 and url.stdout.startswith("postgresql://postgres@/forgecast")
