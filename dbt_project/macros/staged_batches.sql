@@ -36,21 +36,24 @@
 
 
 {#
-    The node's staging plan, decided once when dbt renders the model: mode 'rebuild'
+    The node's staging plan (`raw_table`: the model's raw table, i.e. its export's
+    batches), decided once when dbt renders the model: mode 'rebuild'
     (first build, --full-refresh, or a staged batch is no longer loaded: stage every
     loaded batch) or 'new' (only the loaded batches not staged yet), and the batch ids
     to read. The ids also go into a temporary table of the node's connection, which
     the post-hook records (dbt renders and runs a node on one connection).
 #}
-{% macro staging_plan() -%}
+{% macro staging_plan(raw_table) -%}
     {%- if not execute -%}{{ return({'mode': 'rebuild', 'batch_ids': []}) }}{%- endif -%}
     {%- set model_name = this.identifier -%}
     {%- set batches = source('raw', 'raw_data_batches') -%}
+    {#- This model's batches only: a batch of another export superseded is none of its business. -#}
+    {%- set own = " and b.source_system || '_' || b.entity = '" ~ raw_table ~ "'" -%}
     {%- set mode = 'rebuild' -%}
     {%- if is_incremental() -%}
         {%- set stale = run_query(
             "select exists (select from staging.staged_batches s join " ~ batches
-            ~ " b on b.id = s.batch_id where s.model = '" ~ model_name ~ "' and b.status <> 'loaded')"
+            ~ " b on b.id = s.batch_id where s.model = '" ~ model_name ~ "' and b.status <> 'loaded'" ~ own ~ ")"
         ).columns[0].values()[0] -%}
         {%- set mode = 'rebuild' if stale else 'new' -%}
     {%- endif -%}
@@ -60,7 +63,7 @@
     {%- do run_query(
         "drop table if exists pg_temp.staging_plan_" ~ model_name ~ "; "
         ~ "create temporary table staging_plan_" ~ model_name ~ " as select b.id, '" ~ mode
-        ~ "'::text as mode from " ~ batches ~ " b where b.status = 'loaded'" ~ unstaged
+        ~ "'::text as mode from " ~ batches ~ " b where b.status = 'loaded'" ~ own ~ unstaged
     ) -%}
     {%- set ids = run_query("select id from pg_temp.staging_plan_" ~ model_name ~ " order by id")
         .columns[0].values() | list -%}
@@ -116,6 +119,43 @@
             staged.{{ column }} = {{ relation }}.{{ column }}{{ ' and ' if not loop.last }}
         {%- endfor %}
             and staged.batch_id > {{ relation }}.batch_id
+            {{- key_date_range_filter('staged', relation, key_columns) }}
     )
     {%- endif %}
+{%- endmacro %}
+
+
+{#
+    The model's window column (meta.window_column) when it is part of the unique key,
+    else none. Rows that share a key share that date, so the rows a batch or a window
+    replaces lie between the new rows' first and last date: a range the date index
+    finds, where matching the key alone reads the whole table (hash joins only, see
+    resources/dbt_env.py).
+#}
+{% macro key_date_column(key_columns) -%}
+    {%- set column = (config.get('meta') or {}).get('window_column') -%}
+    {%- set keys = [key_columns] if key_columns is string else key_columns -%}
+    {{ return(column if column in keys else none) }}
+{%- endmacro %}
+
+
+{# ` and <alias>.<col> between (min of <col> in relation) and (max ...)`, or nothing. #}
+{% macro key_date_range_filter(alias, relation, key_columns) -%}
+    {%- set column = key_date_column(key_columns) -%}
+    {%- if column is not none %}
+        and {{ alias }}.{{ column }} between (select min({{ column }}) from {{ relation }})
+            and (select max({{ column }}) from {{ relation }})
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#
+    dbt's delete+insert, with the delete narrowed to the new rows' date range when the
+    key holds the window column (key_date_column): one day's rows out of millions.
+#}
+{% macro postgres__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
+    {%- set predicates = (incremental_predicates or []) + [
+        key_date_range_filter('DBT_INTERNAL_DEST', source, unique_key) | trim | replace('and ', '', 1)
+    ] | reject('equalto', '') | list -%}
+    {{ default__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, predicates) }}
 {%- endmacro %}

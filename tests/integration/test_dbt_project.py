@@ -343,7 +343,8 @@ BATCH_INCREMENTAL_STAGING = [
 
 def _capture_staged(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]:
     """The batch-incremental staging tables, every row in a stable order."""
-    return {model: _fetch(conn, f"select * from staging.{model} order by 1, 2, 3")
+    return {model: sorted(_fetch(conn, f"select * from staging.{model}"),
+                          key=lambda row: [str(value) for value in row.values()])
             for model in BATCH_INCREMENTAL_STAGING}
 
 

@@ -8,7 +8,7 @@
         post_hook="{{ staging_post_hook() }}",
     )
 }}
-{%- set plan = staging_plan() %}
+{%- set plan = staging_plan('odoo_stock_moves') %}
 -- Odoo stock moves: done moves are history, assigned moves are expected receipts.
 -- A daily-volume export: staged batch by batch (macros/staged_batches.sql).
 with

@@ -8,7 +8,7 @@
         post_hook="{{ staging_post_hook() }}",
     )
 }}
-{%- set plan = staging_plan() %}
+{%- set plan = staging_plan('odoo_stock_quants') %}
 -- Odoo daily stock.quant snapshot per product and location.
 -- A daily-volume export: staged batch by batch (macros/staged_batches.sql).
 with

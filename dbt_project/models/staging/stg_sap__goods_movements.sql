@@ -8,7 +8,7 @@
         post_hook="{{ staging_post_hook() }}",
     )
 }}
-{%- set plan = staging_plan() %}
+{%- set plan = staging_plan('sap_goods_movements') %}
 -- SAP goods movements (material document lines).
 -- A daily-volume export: staged batch by batch (macros/staged_batches.sql).
 with

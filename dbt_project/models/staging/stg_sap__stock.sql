@@ -8,7 +8,7 @@
         post_hook="{{ staging_post_hook() }}",
     )
 }}
-{%- set plan = staging_plan() %}
+{%- set plan = staging_plan('sap_stock') %}
 -- SAP daily stock per plant and storage location.
 -- A daily-volume export: staged batch by batch (macros/staged_batches.sql).
 with
