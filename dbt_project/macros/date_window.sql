@@ -74,3 +74,21 @@
     {%- if min_date is not none %} and {{ date_column }} >= date '{{ min_date }}' - {{ lookback }}{% endif -%}
     {%- if max_date is not none and bound == 'both' %} and {{ date_column }} <= date '{{ max_date }}' + {{ lookback }}{% endif -%}
 {%- endmacro %}
+
+
+{#
+    post-hook of the unified models: analyze a table that has no statistics yet, i.e.
+    one dbt just created (a table model, a first build, a full refresh). An incremental
+    run's window into millions of rows moves no statistic that matters (dates past the
+    histogram are estimated from the index), and analyzing them costs seconds a night.
+#}
+{% macro analyze_new_table() -%}
+    do $analyze$ begin
+        if not exists (
+            select from pg_stats
+            where schemaname = '{{ this.schema }}' and tablename = '{{ this.identifier }}'
+        ) then
+            analyze {{ this }};
+        end if;
+    end $analyze$
+{%- endmacro %}

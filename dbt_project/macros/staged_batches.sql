@@ -100,8 +100,14 @@
     insert into staging.staged_batches (model, batch_id)
     select '{{ model_name }}', id from pg_temp.staging_plan_{{ model_name }}
     on conflict do nothing;
-    drop table pg_temp.staging_plan_{{ model_name }};
-    analyze {{ this }}
+    -- Statistics after a (re)build; one more batch into millions of rows changes none
+    -- that matters (analyze_new_table).
+    do $analyze$ begin
+        if exists (select from pg_temp.staging_plan_{{ model_name }} where mode = 'rebuild') then
+            analyze {{ this }};
+        end if;
+    end $analyze$;
+    drop table pg_temp.staging_plan_{{ model_name }}
 {%- endmacro %}
 
 

@@ -41,10 +41,12 @@ def test_db_up_url_down_leave_nothing_running(tmp_path):
     show = subprocess.run([str(Path(sys.executable).parent / "python"), "-c",
                            "from resources.database import connect;"
                            "from resources.settings import get_settings;"
-                           "c = connect(get_settings()); print(c.execute('show wal_level').fetchone()[0])"],
+                           "c = connect(get_settings()); print(c.execute('show wal_level').fetchone()[0],"
+                           " c.execute('show lc_collate').fetchone()[0])"],
                           env=env, capture_output=True, text=True, timeout=60,
                           cwd=Path(__file__).resolve().parents[2])
-    assert show.stdout.strip() == "minimal", show.stderr
+    # ... and its databases compare text in byte order (fast sorts of text keys).
+    assert show.stdout.split() == ["minimal", "C"], show.stderr
 
     url = run(["db", "url"], env)
     assert url.returncode == 0 and url.stdout.startswith("postgresql://postgres@/forgecast")
