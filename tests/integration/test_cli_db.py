@@ -42,7 +42,8 @@ def test_db_up_url_down_leave_nothing_running(tmp_path):
                            "from resources.database import connect;"
                            "from resources.settings import get_settings;"
                            "c = connect(get_settings()); print(c.execute('show wal_level').fetchone()[0],"
-                           " c.execute('show lc_collate').fetchone()[0])"],
+                           " c.execute('select datcollate from pg_database"
+                           " where datname = current_database()').fetchone()[0])"],
                           env=env, capture_output=True, text=True, timeout=60,
                           cwd=Path(__file__).resolve().parents[2])
     # ... and its databases compare text in byte order (fast sorts of text keys).
