@@ -49,6 +49,9 @@ def forecast_config(settings: Settings, *, cold_start: bool = False) -> Forecast
         horizon_days=settings.forecast_horizon_days, bucket=settings.forecast_bucket,
         holiday_country=settings.forecast_holiday_country or None,
         include_prophet=settings.forecast_cold_start_prophet if cold_start else True,
+        # The model searches stay in the weekly selection unless asked for: a cold start
+        # runs inside the nightly job (every item on a new installation).
+        include_ets=settings.forecast_cold_start_ets if cold_start else True,
         # A nightly cold start keeps to the minimum of 3 origins; the weekly run uses 6.
         n_origins=MIN_ORIGINS if cold_start else N_ORIGINS,
         history_days=settings.forecast_history_days)

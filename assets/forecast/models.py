@@ -321,9 +321,11 @@ def warm_up(include_prophet: bool = False) -> None:
         quiet_prophet_logs()
 
 
-def candidates_for(demand_class: str, bucket: str, include_prophet: bool = True) -> tuple:
+def candidates_for(demand_class: str, bucket: str, include_prophet: bool = True,
+                   include_ets: bool = True) -> tuple:
     """Every model worth trying for a demand class. Baselines are always in: they are the
-    bar a model has to clear to serve."""
+    bar a model has to clear to serve. ``include_ets=False`` (a quick nightly cold start)
+    leaves out the model searches, AutoETS and AutoARIMA, and the combination built on ETS."""
     if demand_class in INTERMITTENT_CLASSES:
         models = ["moving_average", "seasonal_naive", "croston_sba", "tsb", "adida", "imapa"]
     else:
@@ -332,6 +334,8 @@ def candidates_for(demand_class: str, bucket: str, include_prophet: bool = True)
             models.append("auto_arima")
         # Backtested from its members' fits (no extra fit); nightly: a fixed-spec ETS + Theta.
         models.append("ets_theta")
+        if not include_ets:
+            models = [m for m in models if m not in ("auto_ets", "auto_arima", "ets_theta")]
     if include_prophet:
         models.append("prophet")
     return tuple(models)

@@ -56,6 +56,7 @@ class ForecastConfig:
     holiday_country: str | None = None
     n_origins: int = N_ORIGINS
     include_prophet: bool = True
+    include_ets: bool = True
     history_days: int = 730
 
 
@@ -179,7 +180,8 @@ def select_model(history: pd.Series, censored: pd.Series | None, as_of: date, le
         name = "moving_average"
         return Selection(name, MODEL_VERSIONS[name], demand_class, None, horizon=horizon,
                          note="short history" if demand_class == "new" else "no recent demand")
-    candidates = candidates_for(demand_class, config.bucket, config.include_prophet)
+    candidates = candidates_for(demand_class, config.bucket, config.include_prophet,
+                                config.include_ets)
     results, failures, origins = run_backtest(series, candidates, horizon, config.n_origins)
     if not results:
         name = "moving_average"

@@ -126,6 +126,12 @@ def test_intermittent_items_get_intermittent_candidates():
     assert set(BASELINES) & set(candidates_for("smooth", "day"))
 
 
+def test_a_quick_cold_start_leaves_the_model_searches_to_the_weekly_selection():
+    quick = candidates_for("smooth", "month", include_prophet=False, include_ets=False)
+    assert quick == ("seasonal_naive", "moving_average", "theta")
+    assert candidates_for("lumpy", "day", include_ets=False) == candidates_for("lumpy", "day")
+
+
 def test_selection_picks_the_lowest_wape_and_never_a_model_a_baseline_beat():
     history = weekly_pattern(240, seed=3)
     config = ForecastConfig(include_prophet=False)
