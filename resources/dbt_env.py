@@ -13,7 +13,7 @@ from resources.database import Server
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
 
-DBT_SESSION_OPTIONS = "-c enable_nestloop=off -c work_mem=256MB"
+DBT_SESSION_OPTIONS = "-c enable_nestloop=off -c work_mem=256MB -c hash_mem_multiplier=4"
 
 
 def dbt_profile_env(server: Server) -> dict[str, str]:
@@ -28,7 +28,8 @@ def dbt_profile_env(server: Server) -> dict[str, str]:
         # instead of nested loops, whose row estimates over staging views and CTEs are off
         # by orders of magnitude and turn 10,000-item joins quadratic (the lateral
         # generate_series still runs as a nested loop: it has no alternative); enough
-        # memory for sorts and hashes of a few million rows not to spill.
+        # memory for sorts of a few million rows not to spill, and 4x that for hash
+        # tables (a key test groups ~10M keys; at 2x, the default, it spills to disk).
         "PGOPTIONS": DBT_SESSION_OPTIONS,
     }
 
