@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     forecast_cold_start_ets: bool = Field(
         False, description="Backtest AutoETS and the ETS+Theta combination too in a nightly "
         "cold start; without, it picks among the baselines, Theta and the intermittent "
-        "methods, about 3x faster (the weekly selection always tries every model).")
+        "methods, about 4x faster (the weekly selection always tries every model).")
     alert_excess_cover_days: float = Field(
         180.0, gt=0, description="Days of cover above which stock is excess.")
     alert_degraded_ratio: float = Field(
