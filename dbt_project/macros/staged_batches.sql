@@ -125,7 +125,10 @@
             staged.{{ column }} = {{ relation }}.{{ column }}{{ ' and ' if not loop.last }}
         {%- endfor %}
             and staged.batch_id > {{ relation }}.batch_id
-            {{- key_date_range_filter('staged', relation, key_columns) }}
+            {%- set date_range = key_date_range('staged', relation, key_columns) %}
+            {%- if date_range %}
+            and {{ date_range }}
+            {%- endif %}
     )
     {%- endif %}
 {%- endmacro %}
@@ -145,11 +148,11 @@
 {%- endmacro %}
 
 
-{# ` and <alias>.<col> between (min of <col> in relation) and (max ...)`, or nothing. #}
-{% macro key_date_range_filter(alias, relation, key_columns) -%}
+{# `<alias>.<col> between (min of <col> in relation) and (max ...)`, or '' (key_date_column). #}
+{% macro key_date_range(alias, relation, key_columns) -%}
     {%- set column = key_date_column(key_columns) -%}
-    {%- if column is not none %}
-        and {{ alias }}.{{ column }} between (select min({{ column }}) from {{ relation }})
+    {%- if column is not none -%}
+        {{ alias }}.{{ column }} between (select min({{ column }}) from {{ relation }})
             and (select max({{ column }}) from {{ relation }})
     {%- endif -%}
 {%- endmacro %}
@@ -160,8 +163,8 @@
     key holds the window column (key_date_column): one day's rows out of millions.
 #}
 {% macro postgres__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
-    {%- set predicates = (incremental_predicates or []) + [
-        key_date_range_filter('DBT_INTERNAL_DEST', source, unique_key) | trim | replace('and ', '', 1)
-    ] | reject('equalto', '') | list -%}
+    {%- set predicates = (incremental_predicates or []) | list -%}
+    {%- set date_range = key_date_range('DBT_INTERNAL_DEST', source, unique_key) -%}
+    {%- if date_range -%}{%- do predicates.append(date_range) -%}{%- endif -%}
     {{ default__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, predicates) }}
 {%- endmacro %}
