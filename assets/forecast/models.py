@@ -250,7 +250,10 @@ def _prophet(series: Series, y: np.ndarray, h: int, params: dict) -> tuple:
     span_days = (series.starts[-1] - series.starts[0]).days if n else 0
     model = Prophet(
         growth="linear",
-        yearly_seasonality=span_days >= 365,
+        # Like Prophet's own "auto": a yearly cycle needs two years to be told from trend
+        # and noise (on one year a 20-term Fourier series fits noise, and the optimizer
+        # can take seconds on a few dozen points).
+        yearly_seasonality=span_days >= 730,
         weekly_seasonality=series.bucket == "day",
         daily_seasonality=False,
         uncertainty_samples=0,  # intervals come from backtest errors
