@@ -242,6 +242,14 @@ def quiet_prophet_logs() -> None:
     _PROPHET_QUIET = True
 
 
+def fits_yearly_seasonality(span_days: int) -> bool:
+    """About two years of history, like Prophet's own "auto" (730 days; 720 here so that
+    the default 730-day window, which spans 729 days, keeps it): a yearly cycle needs two
+    to be told from trend and noise. On one year its 20-term Fourier series fitted noise,
+    and the optimizer took seconds on a few dozen monthly points."""
+    return span_days >= 720
+
+
 def _prophet(series: Series, y: np.ndarray, h: int, params: dict) -> tuple:
     quiet_prophet_logs()
     from prophet import Prophet
@@ -250,10 +258,7 @@ def _prophet(series: Series, y: np.ndarray, h: int, params: dict) -> tuple:
     span_days = (series.starts[-1] - series.starts[0]).days if n else 0
     model = Prophet(
         growth="linear",
-        # Like Prophet's own "auto": a yearly cycle needs two years to be told from trend
-        # and noise (on one year a 20-term Fourier series fits noise, and the optimizer
-        # can take seconds on a few dozen points).
-        yearly_seasonality=span_days >= 730,
+        yearly_seasonality=fits_yearly_seasonality(span_days),
         weekly_seasonality=series.bucket == "day",
         daily_seasonality=False,
         uncertainty_samples=0,  # intervals come from backtest errors

@@ -255,3 +255,16 @@ def test_nightly_forecast_with_the_combination_reuses_the_ets_spec():
     assert fc.params["auto_ets"] == params["auto_ets"]
     assert (fc.frame["yhat_lower"] <= fc.frame["yhat"]).all()
     assert (fc.frame["yhat"] <= fc.frame["yhat_upper"]).all()
+
+
+def test_prophet_fits_a_yearly_cycle_only_on_about_two_years():
+    from assets.forecast.models import fits_yearly_seasonality
+
+    def span(n: int, freq: str) -> int:
+        starts = pd.date_range("2000-01-01", periods=n, freq=freq)
+        return (starts[-1] - starts[0]).days
+
+    assert fits_yearly_seasonality(span(730, "D"))  # the default history window
+    assert not fits_yearly_seasonality(span(400, "D"))
+    assert not fits_yearly_seasonality(span(24, "MS"))  # 23 months apart
+    assert fits_yearly_seasonality(span(25, "MS"))
