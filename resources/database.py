@@ -145,13 +145,11 @@ EMBEDDED_SERVER_SETTINGS = {
 
 def _tune_embedded(server, pgdata: Path) -> None:
     """Apply EMBEDDED_SERVER_SETTINGS once per data directory (ALTER SYSTEM, then a
-    restart, since wal_level needs one). A no-op when they are in force."""
+    restart, since wal_level needs one). A no-op when they are in force: they are
+    applied together, so wal_level tells."""
     uri = server.get_uri()
     with psycopg.connect(uri, autocommit=True) as conn:
-        current = dict(conn.execute(
-            "select name, setting || coalesce(unit, '') from pg_settings where name = any(%s)",
-            [list(EMBEDDED_SERVER_SETTINGS)]).fetchall())
-        if current.get("wal_level") == "minimal":
+        if conn.execute("show wal_level").fetchone()[0] == "minimal":
             return
         for name, value in EMBEDDED_SERVER_SETTINGS.items():
             conn.execute(sql.SQL("alter system set {} = {}").format(
