@@ -56,6 +56,10 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
     with connect(settings, autocommit=True) as conn:
         batches = ingest_landing_zone_files(conn, settings)
     echo(f"ingested {len(batches)} new file(s) from the landing zone")
+    if data.runs_short:
+        sku, _, plant = data.runs_short
+        echo(f"{sku} in plant {plant} is built to run out inside its lead time (its supplier "
+             "cancelled the last deliveries): expect its stockout alert")
     try:
         inbox = LocalReceiver(port=settings.demo_inbox_port,
                               log_path=settings.data_dir / "demo_inbox.jsonl").start()

@@ -53,6 +53,7 @@ from orchestration.demo_patterns import (
     deal_blocks,
     make_item,
     make_series,
+    run_short,
     simulate,
 )
 
@@ -115,6 +116,8 @@ class DemoSummary:
     faults: dict[str, int]  # fault kind -> count injected
     patterns: dict[str, int] = field(default_factory=dict)  # demand pattern -> items
     systems: dict[str, int] = field(default_factory=dict)  # sap / odoo / both -> items
+    # (SKU, MATNR, WERKS) of the item built to run out inside its lead time, if any
+    runs_short: tuple[str, str, str] | None = None
 
 
 # ----------------------------------------------------------------------------- output
@@ -235,6 +238,8 @@ class _Generator:
         self.seed = seed
         self.faults = _Faults(fault_rate)
         self.c = _Counters()
+        self.showcase_idx: int | None = None  # the item built to run out (see run_short)
+        self.runs_short: tuple[str, str, str] | None = None
         # Month starts as day offsets; the first is the start of the month the history
         # begins in (possibly before day 0), so every item has a cost from the first day.
         self.month_starts = [k for k in range(cal.n_days) if cal.iso[k].endswith("-01")]
@@ -252,6 +257,7 @@ class _Generator:
         if not series:
             return
         stock, issued, receipts = simulate(series, self.cal)
+        self._run_showcase_short(series, stock, receipts)
         for k, s in enumerate(series):
             if s.system == "sap":
                 self.sap_master(s)
@@ -261,6 +267,15 @@ class _Generator:
             else:
                 self.odoo_quants(s, stock[:, k], issued[:, k])
                 self.odoo_moves(s, issued[:, k], receipts[:, k])
+
+    def _run_showcase_short(self, series: list[Series], stock: np.ndarray,
+                            receipts: np.ndarray) -> None:
+        """The showcase item (the first smooth SAP-only item) runs out inside its lead time
+        in its first plant: the case the stockout alert exists for (see ``run_short``)."""
+        k = next((k for k, s in enumerate(series) if s.item.idx == self.showcase_idx), None)
+        if k is not None and run_short(series[k], self.cal.n_days, stock[:, k], receipts[:, k]):
+            s = series[k]
+            self.runs_short = (s.item.sku, s.item.matnr, s.werks)
 
     def _fault_seed(self, s: Series, stream: int) -> list[int]:
         return [self.seed, 9, s.item.idx, stream, int(s.werks or 0)]
@@ -506,6 +521,8 @@ def generate_demo_data(out_dir: Path, *, items: int = 200, days: int = 365, seed
             ext = "json" if source == "odoo" else "csv"
             writers[source, entity] = _Writer(root, source, entity, ext)
         gen = _Generator(writers, cal, seed, fault_rate)
+        gen.showcase_idx = next((i for i in range(items)
+                                 if systems[i] == "sap" and patterns[i] == "smooth"), None)
         for lo in range(0, items, CHUNK_ITEMS):
             hi = min(items, lo + CHUNK_ITEMS)
             gen.chunk([make_item(i, seed, systems[i], patterns[i], odoo_ids[i], days)
@@ -523,4 +540,5 @@ def generate_demo_data(out_dir: Path, *, items: int = 200, days: int = 365, seed
         faults=dict(gen.faults.counts),
         patterns={p: patterns.count(p) for p in PATTERNS},
         systems={s: systems.count(s) for s in ("sap", "odoo", "both")},
+        runs_short=gen.runs_short,
     )

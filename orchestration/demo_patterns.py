@@ -395,3 +395,28 @@ def simulate(series: list[Series], cal: Calendar) -> tuple[np.ndarray, np.ndarra
             receipts[due, need] += lot[need]
             on_order[need] += lot[need]
     return stock, issued, receipts
+
+
+def run_short(s: Series, n: int, stock: np.ndarray, receipts: np.ndarray) -> bool:
+    """Make one series (its columns from ``simulate``, changed in place) run out inside
+    its lead time: its supplier delivered the latest receipts short and cancelled the open
+    orders, so the last day's stock covers about a third of one lead time's demand. Receipts
+    (then the opening stock) are cut only as far as every later day's stock stays at or
+    above that target, so no issue is censored anew and the stock still equals receipts
+    minus issues. False when the series cannot be made short that way (its stock dipped
+    below the target earlier; its open orders are cancelled all the same)."""
+    daily = float(s.demand[max(0, n - 28):n].mean())
+    target = max(1, round(daily * s.lead / 3))
+    if daily <= 0:
+        return False
+    receipts[n:] = 0
+    for day in np.flatnonzero(receipts[:n])[::-1]:
+        cut = min(int(stock[-1] - target), int(receipts[day]),
+                  int(stock[day:].min() - target))
+        if cut <= 0:
+            break
+        receipts[day] -= cut
+        stock[day:] -= cut
+    # Still too much (a long lead time, few receipts in a short history): less opening stock.
+    stock -= max(0, min(int(stock[-1] - target), int(stock.min() - target)))
+    return bool(stock[-1] <= target)

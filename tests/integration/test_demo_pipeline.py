@@ -3,6 +3,7 @@ notifications, on the session's PostgreSQL and a real Dagster instance (PostgreS
 storage), twice: the second run must not duplicate any row or message."""
 
 import json
+from datetime import timedelta
 
 import dagster as dg
 import pytest
@@ -64,6 +65,84 @@ def test_running_the_demo_again_duplicates_nothing(first_run, settings, conn):
     assert dupes == 0
 
 
+def _as_of(conn):
+    return conn.execute("select max(forecast_date) from forecast.forecasts").fetchone()[0]
+
+
+def _run_nightly(day):
+    from orchestration.definitions import defs
+
+    result = defs.resolve_job_def("nightly").execute_in_process(
+        instance=dg.DagsterInstance.get(), partition_key=day.isoformat())
+    assert result.success
+    return result
+
+
+def test_demo_items_are_forecast_by_their_selected_model_short_ones_reported(first_run, conn):
+    as_of = _as_of(conn)
+    with_history = set(conn.execute(
+        "select distinct item_id::text, location_id from unified.demand_history").fetchall())
+    served = dict(((i, loc), models) for i, loc, models in conn.execute(
+        "select item_id::text, location_id, array_agg(distinct model_name) from "
+        "forecast.forecasts where forecast_date = %s group by 1, 2", (as_of,)).fetchall())
+    chosen = {(i, loc): (model, note) for i, loc, model, note in conn.execute(
+        "select distinct on (item_id, location_id) item_id, location_id, model_name, note "
+        "from ml.model_selections order by item_id, location_id, id desc").fetchall()}
+    assert set(served) == with_history  # no failures in the demo: every item-location
+    for key, models in served.items():
+        assert models == [chosen[key][0]], key
+    materialization = dg.DagsterInstance.get().get_latest_materialization_event(
+        dg.AssetKey(["forecast", "forecasts"])).asset_materialization
+    short = {k for k, (_, note) in chosen.items() if note in
+             ("short history", "history too short for a backtest")}
+    assert materialization.metadata["items_short_history"].value == len(short)
+
+
+def test_the_demo_item_built_to_run_out_raises_one_stockout_a_receipt_resolves(
+        first_run, settings, conn, tmp_path):
+    from assets.ingest.landing import ingest_landing_zone_files
+    from orchestration.demo_data import generate_demo_data
+
+    as_of = _as_of(conn)
+    data = generate_demo_data(tmp_path, items=50, days=120, seed=42, end_date=as_of)
+    sku, matnr, plant = data.runs_short
+    item_id, lead = conn.execute("select item_id, lead_time_days from unified.manufacturing_items "
+                                 "where sku = %s", (sku,)).fetchone()
+    alerts = conn.execute("select location_id, status, details from forecast.forecast_alerts "
+                          "where alert_type = 'stockout' and item_id = %s", (item_id,)).fetchall()
+    assert [(loc, status) for loc, status, _ in alerts] == [(f"sap:{plant}", "open")]
+    details = alerts[0][2]
+    first_short = conn.execute(
+        "select min(target_date) from forecast.projected_inventory where item_id = %s and "
+        "location_id = %s and forecast_date = %s and projected_on_hand < 0",
+        (item_id, f"sap:{plant}", as_of)).fetchone()[0]
+    assert details["stockout_date"] == first_short.isoformat()
+    assert (first_short - as_of).days <= lead  # inside its lead time
+    assert details["order_by_date"] == (first_short - timedelta(days=lead)).isoformat()
+    assert details["shortfall_qty"] > 0
+
+    # The buyer expedites an order arriving tomorrow that covers the whole horizon: a new
+    # SAP purchase-order export in the landing zone, ingested and picked up by the next run.
+    need = conn.execute("select sum(yhat) from forecast.forecasts where item_id = %s and "
+                        "location_id = %s and forecast_date = %s",
+                        (item_id, f"sap:{plant}", as_of)).fetchone()[0]
+    master = (tmp_path / "sap" / "material_master" / "sap_material_master.csv").read_text()
+    unit = next(line.split(";")[4] for line in master.splitlines()
+                if line.startswith(f"{matnr};{plant};"))
+    folder = settings.resolved_landing_dir / "sap" / "purchase_orders"
+    (folder / "sap_purchase_orders_expedite.csv").write_text(
+        "EBELN;EBELP;MATNR;WERKS;EINDT;MENGE;WEMNG;MEINS\n"
+        f"4599999999;10;{matnr};{plant};{(as_of + timedelta(days=1)):%Y%m%d};"
+        f"{int(need) + 100};0;{unit}\n")
+    [batch] = ingest_landing_zone_files(conn, settings)  # only the new file is new
+    assert (batch.entity, batch.rows_loaded, batch.rows_quarantined) == ("purchase_orders", 1, 0)
+    _run_nightly(as_of)
+    status, event, resolved_at = conn.execute(
+        "select status, last_event, resolved_at from forecast.forecast_alerts where "
+        "alert_type = 'stockout' and item_id = %s", (item_id,)).fetchone()
+    assert (status, event) == ("resolved", "resolved") and resolved_at is not None
+
+
 def test_nightly_schedule_tick_materializes_the_day_just_closed(first_run, conn):
     from datetime import datetime, timedelta
 
@@ -102,3 +181,16 @@ def test_backfill_runs_dbt_once_and_forecasts_every_day(first_run, settings, con
     days = conn.execute("select count(distinct forecast_date) from forecast.forecasts "
                         "where forecast_date between %s and %s", (start, end)).fetchone()[0]
     assert days == 14
+
+
+def test_accuracy_rows_score_the_backfilled_forecasts_against_later_actuals(first_run, conn):
+    # After the backfill every day of the range has forecasts from the days before it and
+    # its actuals: each scored row compares a forecast made lag_days earlier.
+    last = _as_of(conn)
+    rows = conn.execute(
+        "select scored_date, lag_days, item_id, observations from forecast.forecast_accuracy "
+        "where scored_date > %s", (last - timedelta(days=14),)).fetchall()
+    assert rows and {r[1] for r in rows} >= {1}
+    assert all(r[1] >= 1 and r[3] > 0 for r in rows)
+    portfolio_days = {r[0] for r in rows if r[2] is None}
+    assert len(portfolio_days) >= 13  # one portfolio row per scored day at least

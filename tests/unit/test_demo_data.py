@@ -275,3 +275,21 @@ def test_short_window_still_values_every_item(tmp_path):
     assert {r["item_ref"] for r in valuation} == {f"FC-{i:06d}" for i in range(1, 13)}
     assert all(date.fromisoformat(r["valuation_date"]).day == 1 for r in valuation)
     assert summary.files["sap/stock/sap_stock.csv"] > 0
+
+
+def test_the_showcase_item_runs_out_inside_its_lead_time(clean):
+    root, summary = clean
+    assert summary.runs_short is not None
+    _, matnr, werks = summary.runs_short
+    _, master = _csv(root, "sap", "material_master")
+    lead = int(next(r["PLIFZ"] for r in master if (r["MATNR"], r["WERKS"]) == (matnr, werks)))
+    _, stock = _csv(root, "sap", "stock")
+    on_hand = sum(float(r["LABST"]) for r in stock
+                  if (r["MATNR"], r["WERKS"], _sap_date(r["STICHTAG"])) == (matnr, werks, END))
+    _, movements = _csv(root, "sap", "goods_movements")
+    issued = sum(float(r["MENGE"]) for r in movements
+                 if (r["MATNR"], r["WERKS"], r["SHKZG"]) == (matnr, werks, "H")
+                 and _sap_date(r["BUDAT"]) > END - timedelta(days=28))
+    assert 0 < on_hand < issued / 28 * lead / 2  # well under one lead time's demand
+    _, orders = _csv(root, "sap", "purchase_orders")
+    assert not [r for r in orders if (r["MATNR"], r["WERKS"]) == (matnr, werks)]
