@@ -59,7 +59,7 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
     if data.runs_short:
         sku, _, plant = data.runs_short
         echo(f"{sku} in plant {plant} is built to run out inside its lead time (its supplier "
-             "cancelled the last deliveries): expect its stockout alert")
+             "delivered short and cancelled the open order): expect its stockout alert")
     try:
         inbox = LocalReceiver(port=settings.demo_inbox_port,
                               log_path=settings.data_dir / "demo_inbox.jsonl").start()

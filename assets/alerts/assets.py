@@ -109,7 +109,7 @@ def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             if change.alert is None:
                 conn.execute("update forecast.forecast_alerts set status = 'resolved', "
                              "last_event = 'resolved', resolved_at = now(), last_run_id = %s "
-                             "where dedup_key = %s", (context.run_id, change.dedup_key))
+                             "where dedup_key = %s", (context.run.run_id, change.dedup_key))
                 continue
             a = change.alert
             conn.execute(
@@ -131,7 +131,7 @@ def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                 {"key": a.dedup_key, "type": a.alert_type, "severity": a.severity,
                  "item": str(a.item_id), "location": str(a.location_id), "message": a.message,
                  "details": json.dumps(a.details, default=str), "event": change.event,
-                 "run": context.run_id})
+                 "run": context.run.run_id})
         redraw = [c.alert for c in changes if c.alert is not None
                   and needs_chart(c.event, stored.get(c.dedup_key, (None, None))[1])]
         stored_at = time.monotonic()

@@ -39,7 +39,7 @@ def notifications(context: dg.AssetExecutionContext, config: NotifyConfig,
     settings = warehouse.settings
     with warehouse.connection(autocommit=True) as conn:
         report = notify_once(conn, settings, plan=config.plan, now=datetime.now(UTC),
-                             run_id=context.run_id, max_seconds=config.max_seconds)
+                             run_id=context.run.run_id, max_seconds=config.max_seconds)
     plan, send, totals = report["plan"], report["send"], report["by_status"]
     context.log.info(
         (f"planned {plan['planned']} delivery(ies) for {plan['alert_events']} alert event(s), "
