@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import dagster as dg
 
-from orchestration.partitions import daily_partitions
 from resources.settings import get_settings
 
 # Steps talk to PostgreSQL and to apprise endpoints: a dropped connection or a restarted
@@ -32,7 +31,6 @@ warnings.filterwarnings(
 nightly_job = dg.define_asset_job(
     "nightly",
     selection=NIGHTLY_SELECTION,
-    partitions_def=daily_partitions,
     description="For the day just closed: rebuild the unified schema with dbt (that day's "
     "window), forecast every item x location, project inventory and raise alerts.",
     op_retry_policy=STEP_RETRY_POLICY,
@@ -42,9 +40,9 @@ nightly_job = dg.define_asset_job(
 # forecasts and alerts day by day (each day is forecast as of that day).
 unified_job = dg.define_asset_job(
     "unified_models", selection=dg.AssetSelection.groups("staging", "unified"),
-    partitions_def=daily_partitions, op_retry_policy=STEP_RETRY_POLICY,
+    op_retry_policy=STEP_RETRY_POLICY,
     description="dbt build of the staging and unified models for a day or a range of days.")
 forecast_job = dg.define_asset_job(
     "forecast_and_alerts", selection=dg.AssetSelection.groups("forecast"),
-    partitions_def=daily_partitions, op_retry_policy=STEP_RETRY_POLICY,
+    op_retry_policy=STEP_RETRY_POLICY,
     description="Forecast, projected inventory and alerts as of one day.")

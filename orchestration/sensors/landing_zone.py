@@ -32,7 +32,6 @@ UNFINISHED = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
 ingest_file_job = dg.define_asset_job(
     "ingest_file",
     selection=dg.AssetSelection.assets(ingest_landing_file),
-    partitions_def=landing_file_partitions,
     description="Validate and load one landing-zone file (the partition: its sha256) as a "
     "batch into its raw table.",
 )
