@@ -232,13 +232,13 @@ class _Generator:
     """Turns chunks of items into rows of every export, keeping the running numbers."""
 
     def __init__(self, out: dict[tuple[str, str], _Writer], cal: Calendar, seed: int,
-                 fault_rate: float) -> None:
+                 fault_rate: float, showcase_idx: int | None = None) -> None:
         self.out = out
         self.cal = cal
         self.seed = seed
         self.faults = _Faults(fault_rate)
         self.c = _Counters()
-        self.showcase_idx: int | None = None  # the item built to run out (see run_short)
+        self.showcase_idx = showcase_idx  # the item built to run out (see run_short)
         self.runs_short: tuple[str, str, str] | None = None
         # Month starts as day offsets; the first is the start of the month the history
         # begins in (possibly before day 0), so every item has a cost from the first day.
@@ -520,9 +520,9 @@ def generate_demo_data(out_dir: Path, *, items: int = 200, days: int = 365, seed
         for source, entity in COLUMNS:
             ext = "json" if source == "odoo" else "csv"
             writers[source, entity] = _Writer(root, source, entity, ext)
-        gen = _Generator(writers, cal, seed, fault_rate)
-        gen.showcase_idx = next((i for i in range(items)
-                                 if systems[i] == "sap" and patterns[i] == "smooth"), None)
+        showcase = next((i for i in range(items)
+                         if systems[i] == "sap" and patterns[i] == "smooth"), None)
+        gen = _Generator(writers, cal, seed, fault_rate, showcase)
         for lo in range(0, items, CHUNK_ITEMS):
             hi = min(items, lo + CHUNK_ITEMS)
             gen.chunk([make_item(i, seed, systems[i], patterns[i], odoo_ids[i], days)

@@ -94,12 +94,13 @@ def model_selection(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     chosen = Counter(s["model_name"] for s in run.results.values())
     classes = Counter(s["demand_class"] for s in run.results.values())
     metrics = _selection_metrics(run.results)
+    run_id = context.run.run_id
     with warehouse.connection() as conn:
-        store.save_selections(conn, context.run.run_id, as_of, config.bucket, run.results)
-        events = store.register_models(conn, chosen, context.run.run_id, metrics,
+        store.save_selections(conn, run_id, as_of, config.bucket, run.results)
+        events = store.register_models(conn, chosen, run_id, metrics,
                                        (as_of - pd.Timedelta(days=config.history_days - 1),
                                         as_of))
-        store.record_job(conn, context.run.run_id, "all", "select", as_of, chosen, run.attempted,
+        store.record_job(conn, run_id, "all", "select", as_of, chosen, run.attempted,
                          run.failures, run.seconds, workers(settings), run.incidents)
     table = pd.DataFrame([{"model": m, **v} for m, v in sorted(metrics.items())])
     return dg.MaterializeResult(metadata={
@@ -173,14 +174,15 @@ def forecast_shard(context, warehouse: WarehouseResource, as_of: date, shard: in
         if r["params"]:
             params[(item_id, location_id)] = (r["model_name"], r["params"])
     inserted = 0
+    run_id = context.run.run_id
     with warehouse.connection() as conn:
         if cold_results:
-            store.save_selections(conn, context.run.run_id, as_of, settings.forecast_bucket,
+            store.save_selections(conn, run_id, as_of, settings.forecast_bucket,
                                   cold_results, reason="cold_start")
             store.register_models(conn, Counter(s["model_name"] for s in cold_results.values()),
-                                  context.run.run_id)
+                                  run_id)
         if parts:
-            rows = pd.concat(parts, ignore_index=True).assign(run_id=context.run.run_id,
+            rows = pd.concat(parts, ignore_index=True).assign(run_id=run_id,
                                                                forecast_date=as_of)
             conn.execute("create temp table new_forecasts (like forecast.forecasts "
                          "including defaults) on commit drop")
@@ -191,8 +193,8 @@ def forecast_shard(context, warehouse: WarehouseResource, as_of: date, shard: in
                 f"select {', '.join(FORECAST_COLUMNS)} from new_forecasts "
                 "on conflict (forecast_date, item_id, location_id, target_date) do nothing"
             ).rowcount
-        store.save_params(conn, context.run.run_id, params)
-        store.record_job(conn, context.run.run_id, f"{shard + 1}/{shards}", "forecast", as_of,
+        store.save_params(conn, run_id, params)
+        store.record_job(conn, run_id, f"{shard + 1}/{shards}", "forecast", as_of,
                          models, len(tasks), failures, time.monotonic() - started, n_workers,
                          incidents)
     if failures:

@@ -336,14 +336,14 @@ def candidates_for(demand_class: str, bucket: str, include_prophet: bool = True,
     leaves out the model searches, AutoETS and AutoARIMA, and the combination built on ETS."""
     if demand_class in INTERMITTENT_CLASSES:
         models = ["moving_average", "seasonal_naive", "croston_sba", "tsb", "adida", "imapa"]
+    elif not include_ets:
+        models = ["seasonal_naive", "moving_average", "theta"]
     else:
         models = ["seasonal_naive", "moving_average", "auto_ets", "theta"]
         if bucket != "day":  # AutoARIMA with a weekly season on daily data is too slow
             models.append("auto_arima")
         # Backtested from its members' fits (no extra fit); nightly: a fixed-spec ETS + Theta.
         models.append("ets_theta")
-        if not include_ets:
-            models = [m for m in models if m not in ("auto_ets", "auto_arima", "ets_theta")]
     if include_prophet:
         models.append("prophet")
     return tuple(models)

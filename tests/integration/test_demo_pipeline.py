@@ -23,9 +23,12 @@ def table_counts(conn):
     return {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in TABLES}
 
 
+DEMO = {"items": 50, "days": 120, "seed": 42}
+
+
 @pytest.fixture(scope="module")
 def first_run(settings, server):
-    summary = run_demo(settings, items=50, days=120, seed=42, echo=lambda _: None)
+    summary = run_demo(settings, **DEMO, echo=lambda _: None)
     return {what: count for _, what, count in summary}
 
 
@@ -57,7 +60,7 @@ def test_notifications_reached_the_inbox_without_secrets(first_run, settings, co
 def test_running_the_demo_again_duplicates_nothing(first_run, settings, conn):
     before = table_counts(conn)
     inbox_before = (settings.data_dir / "demo_inbox.jsonl").read_text().count("\n")
-    run_demo(settings, items=50, days=120, seed=42, echo=lambda _: None)
+    run_demo(settings, **DEMO, echo=lambda _: None)
     assert table_counts(conn) == before
     assert (settings.data_dir / "demo_inbox.jsonl").read_text().count("\n") == inbox_before
     dupes = conn.execute("select count(*) from (select 1 from unified.demand_history group by "
@@ -104,7 +107,7 @@ def test_the_demo_item_built_to_run_out_raises_one_stockout_a_receipt_resolves(
     from orchestration.demo_data import generate_demo_data
 
     as_of = _as_of(conn)
-    data = generate_demo_data(tmp_path, items=50, days=120, seed=42, end_date=as_of)
+    data = generate_demo_data(tmp_path, **DEMO, end_date=as_of)  # names the built item
     sku, matnr, plant = data.runs_short
     item_id, lead = conn.execute("select item_id, lead_time_days from unified.manufacturing_items "
                                  "where sku = %s", (sku,)).fetchone()
