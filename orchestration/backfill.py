@@ -18,7 +18,7 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 def backfill_days(start: date, end: date) -> list[str]:
-    from orchestration.partitions import daily_partitions
+    from resources.partitions import daily_partitions
 
     if end < start:
         raise ValidationError(f"--to {end} is before --from {start}")

@@ -17,8 +17,8 @@ from assets.alerts.rules import AlertPolicy, ItemContext, evaluate_item_alerts
 from assets.forecast.assets import FORECAST_ACCURACY, PROJECTED_INVENTORY, UNIFIED
 from assets.forecast.engine import default_workers
 from assets.forecast.store import LATEST_ON_HAND_SQL, copy_out
-from orchestration.partitions import daily_partitions, partition_date
 from resources.frames import read_frame
+from resources.partitions import daily_partitions, partition_date
 from resources.settings import Settings
 from resources.warehouse import WarehouseResource
 

@@ -25,8 +25,8 @@ from assets.forecast import store
 from assets.forecast.engine import default_workers, run_items
 from assets.forecast.projection import project_portfolio
 from assets.forecast.selection import MIN_ORIGINS, N_ORIGINS, ForecastConfig
-from orchestration.partitions import daily_partitions, partition_date
 from resources.frames import read_frame
+from resources.partitions import daily_partitions, partition_date
 from resources.settings import Settings, get_settings
 from resources.warehouse import WarehouseResource
 

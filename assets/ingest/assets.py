@@ -18,8 +18,8 @@ from assets.ingest.landing import landing_files, landing_folder
 from assets.ingest.loader import BatchResult, file_sha256, ingest_file
 from assets.ingest.raw_tables import raw_column
 from assets.ingest.registry import EXPORT_TYPES, ExportType, get_export_type
-from orchestration.partitions import landing_file_partitions
 from resources.errors import DuplicateError, NotFoundError, ServiceError
+from resources.partitions import landing_file_partitions
 from resources.warehouse import WarehouseResource
 
 INGEST_GROUP = "ingest"

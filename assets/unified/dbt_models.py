@@ -21,7 +21,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.partitions import daily_partitions
+from resources.partitions import daily_partitions
 from resources.warehouse import DBT_PROJECT_DIR, WarehouseResource, dbt_profile_env
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)

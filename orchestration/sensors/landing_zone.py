@@ -21,7 +21,7 @@ import dagster as dg
 from assets.ingest.assets import BATCHES_KEY, ingest_landing_file, raw_asset_key
 from assets.ingest.landing import dependent_exports, exports_in_load_order, landing_files
 from assets.ingest.loader import file_sha256
-from orchestration.partitions import landing_file_partitions
+from resources.partitions import landing_file_partitions
 from resources.settings import get_settings
 
 SETTLE_SECONDS = 2.0

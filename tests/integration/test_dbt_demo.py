@@ -35,9 +35,9 @@ from assets.ingest.loader import ingest_file
 from assets.ingest.raw_tables import sync_raw_tables
 from assets.ingest.registry import EXPORT_TYPES
 from orchestration.demo_data import generate_demo_data
-from orchestration.partitions import daily_partitions
 from resources import migrations
 from resources.database import Server
+from resources.partitions import daily_partitions
 from resources.warehouse import DBT_PROJECT_DIR, WarehouseResource, dbt_profile_env
 
 ITEMS, DAYS, SEED = 40, 60, 11
