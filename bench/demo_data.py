@@ -1,4 +1,4 @@
-"""Benchmark of the demo data generator (orchestration/demo_data.py).
+"""Benchmark of the demo data generator (demo/generator.py).
 
     .venv/bin/python bench/demo_data.py [--items 10000 --days 730] [--small-items 1000]
 
@@ -173,7 +173,7 @@ def naive_generate(out: Path, items: int, days: int, seed: int) -> int:
 def child(kind: str, items: int, days: int, heap: bool) -> None:
     """One measured run in this (fresh) process; prints one JSON line."""
     sys.path.insert(0, str(ROOT))
-    from orchestration.demo_data import generate_demo_data
+    from demo.generator import generate_demo_data
 
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out = Path(tempfile.mkdtemp(prefix="bench-demo-"))

@@ -86,11 +86,11 @@ def _settings(data_dir: str):
 
 def case_platform(data_dir: str, file: str) -> dict:
     from assets.ingest.loader import ingest_file
-    from resources.bootstrap import ensure_ready
+    from orchestration.platform import prepare
     from resources.database import connect
 
     settings = _settings(data_dir)
-    ensure_ready(settings)
+    prepare(settings)
     with connect(settings, autocommit=True) as conn:
         conn.execute("checkpoint")
         t0 = time.perf_counter()
@@ -102,11 +102,11 @@ def case_platform(data_dir: str, file: str) -> dict:
 
 
 def case_copy(data_dir: str, file: str) -> dict:
-    from resources.bootstrap import ensure_ready
+    from orchestration.platform import prepare
     from resources.database import connect
 
     settings = _settings(data_dir)
-    ensure_ready(settings)
+    prepare(settings)
     with connect(settings, autocommit=True) as conn:
         conn.execute("drop table if exists public.bench_copy")
         conn.execute("create table public.bench_copy (stichtag text, matnr text, werks text, "
@@ -128,9 +128,9 @@ def case_pandas(data_dir: str, file: str, sample: int) -> dict:
     import pandas as pd
     import sqlalchemy as sa
 
-    from resources.bootstrap import ensure_ready
+    from orchestration.platform import prepare
 
-    server = ensure_ready(_settings(data_dir))
+    server = prepare(_settings(data_dir))
     engine = sa.create_engine(server.url())
     with engine.begin() as conn:
         conn.exec_driver_sql("drop table if exists public.bench_pandas")
@@ -182,13 +182,13 @@ def main() -> None:
         return
 
     from assets.ingest.loader import ingest_file
-    from resources.bootstrap import ensure_ready
+    from orchestration.platform import prepare
     from resources.database import connect, stop_embedded
 
     tmp = Path(tempfile.mkdtemp(prefix="fc-bench-ingest-"))
     settings = _settings(str(tmp / "data"))
     try:
-        ensure_ready(settings)
+        prepare(settings)
         master = tmp / "sap_material_master.csv"
         write_master(master)
         with connect(settings, autocommit=True) as conn:

@@ -77,7 +77,8 @@ def stage_main(night: int, stage: str, items: int, days: int) -> None:
     """Run one stage in this process (called by run_stage)."""
     from held_back_day import hold_back_day, release_held_back
 
-    from resources.bootstrap import ensure_ready
+    from orchestration.platform import instance as platform_instance
+    from orchestration.platform import prepare
     from resources.database import connect
     from resources.settings import get_settings
 
@@ -85,9 +86,9 @@ def stage_main(night: int, stage: str, items: int, days: int) -> None:
     last_day = date.today() - timedelta(days=1)
     end = last_day - timedelta(days=1) if night == 1 else last_day
     held = settings.data_dir / "held"
-    ensure_ready(settings)
+    prepare(settings)
     if stage == "demo data":
-        from orchestration.demo_data import generate_demo_data
+        from demo.generator import generate_demo_data
 
         generate_demo_data(settings.resolved_landing_dir, items=items, days=days, seed=1,
                            end_date=last_day)
@@ -102,11 +103,9 @@ def stage_main(night: int, stage: str, items: int, days: int) -> None:
         with connect(settings, autocommit=True) as conn:
             ingest_landing_zone_files(conn, settings)
         return
-    import dagster as dg
-
     from orchestration.definitions import defs
 
-    instance = dg.DagsterInstance.get()
+    instance = platform_instance(settings)
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     if stage == "notify":
         result = defs.resolve_job_def("notify").execute_in_process(instance=instance,

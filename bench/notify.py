@@ -137,12 +137,12 @@ def main() -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     sys.path.insert(0, str(ROOT))
     from assets.notify.store import plan_and_enqueue, set_channel_preference, upsert_recipient
-    from resources.bootstrap import ensure_ready
+    from orchestration.platform import prepare
     from resources.database import connect, stop_embedded
     from resources.settings import get_settings
 
     settings = get_settings()
-    ensure_ready(settings)
+    prepare(settings)
     parent, child = mp.Pipe()
     proc = mp.get_context("spawn").Process(target=receiver_process,
                                            args=(child, args.drop_rate, args.seed), daemon=True)

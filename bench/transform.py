@@ -103,12 +103,12 @@ def ingest(settings) -> tuple[float, int]:
 
 def prepare(data_dir: Path, items: int, days: int, end: date) -> None:
     """Demo exports (the last day held back under data_dir/held) + ingest."""
-    from orchestration.demo_data import generate_demo_data
-    from resources.bootstrap import ensure_ready
+    from demo.generator import generate_demo_data
+    from orchestration.platform import prepare
     from resources.settings import get_settings
 
     settings = get_settings()
-    ensure_ready(settings)
+    prepare(settings)
     started = time.perf_counter()
     generate_demo_data(settings.resolved_landing_dir, items=items, days=days, seed=1, end_date=end)
     held = hold_back_day(settings.resolved_landing_dir, data_dir / "held", end)

@@ -33,14 +33,12 @@ def backfill_days(start: date, end: date) -> list[str]:
 def run_backfill(settings: Settings, start: date, end: date,
                  echo: Callable[[str], None] = print) -> list[str]:
     """Returns the run ids: the dbt run first, then one per day."""
-    import dagster as dg
 
     from orchestration.definitions import defs
-    from resources.bootstrap import ensure_ready
+    from orchestration.platform import instance as platform_instance
 
     days = backfill_days(start, end)
-    ensure_ready(settings)
-    instance = dg.DagsterInstance.get()
+    instance = platform_instance(settings)
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     echo(f"dbt build for {days[0]} .. {days[-1]} (one invocation)")
     result = defs.resolve_job_def("unified_models").execute_in_process(

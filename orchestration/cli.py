@@ -42,9 +42,9 @@ def db() -> None:
 @db.command("up")
 def db_up() -> None:
     """Start the embedded server (if used), create both databases, migrate."""
-    from resources.bootstrap import ensure_ready
+    from orchestration.platform import prepare
 
-    server = ensure_ready(get_settings())
+    server = prepare(get_settings())
     kind = "embedded" if server.embedded else "external"
     click.echo(f"PostgreSQL ({kind}) ready: {server.masked_url()}")
     click.echo(f"Dagster storage: {server.masked_url(server.dagster_database)}")
@@ -74,10 +74,10 @@ def db_url(dagster: bool) -> None:
 @db.command("migrate")
 def db_migrate() -> None:
     """Apply migrations and sync raw tables with the ingest registry (idempotent)."""
+    from orchestration.platform import prepare
     from resources import migrations
-    from resources.bootstrap import migrate
 
-    server = migrate(get_settings())
+    server = prepare(get_settings())
     click.echo(f"warehouse at revision {migrations.current_revision(server)}")
 
 
@@ -100,7 +100,7 @@ def config_cmd() -> None:
               help="Output directory (default: the landing zone).")
 def demo_data_cmd(items, days, seed, fault_rate, end_date, out) -> None:
     """Write realistic SAP, Odoo and accounting exports (deterministic per seed)."""
-    from orchestration.demo_data import generate_demo_data
+    from demo.generator import generate_demo_data
 
     out = out or get_settings().resolved_landing_dir
     summary = generate_demo_data(out, items=items, days=days, seed=seed, fault_rate=fault_rate,
@@ -145,14 +145,18 @@ def backfill_cmd(start, end) -> None:
 @click.argument("dagster_args", nargs=-1, type=click.UNPROCESSED)
 def ui_cmd(port: int, host: str, dagster_args: tuple[str, ...]) -> None:
     """Start the Dagster webserver and daemon (`dagster dev`) on Forgecast's instance."""
-    from resources.bootstrap import ensure_ready
+    from orchestration.platform import prepare
+    from resources.dagster_instance import dagster_environment
 
-    ensure_ready(get_settings())
+    settings = get_settings()
+    dagster_env = dagster_environment(settings, prepare(settings))
     root = Path(__file__).resolve().parent.parent
     args = [sys.executable, "-m", "dagster", "dev", "-w", str(root / "workspace.yaml"),
             "-h", host, "-p", str(port), *dagster_args]
-    click.echo(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
-    os.execv(sys.executable, args)
+    click.echo(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={dagster_env['DAGSTER_HOME']})")
+    # `dagster dev` and the processes it starts get the instance's variables; this
+    # process's own environment is left as it was.
+    os.execve(sys.executable, args, {**os.environ, **dagster_env})
 
 
 # Stage command groups live beside this module, one file each.

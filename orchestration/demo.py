@@ -37,19 +37,18 @@ SUMMARY_SQL = [
 
 def run_demo(settings: Settings, *, items: int, days: int, seed: int,
              echo: Callable[[str], None] = print) -> list[tuple[str, str, int]]:
-    import dagster as dg
 
     from assets.ingest.landing import ingest_landing_zone_files
     from assets.notify.store import set_channel_preference, upsert_recipient
+    from demo.generator import generate_demo_data
     from orchestration.definitions import defs
-    from orchestration.demo_data import generate_demo_data
+    from orchestration.platform import instance as platform_instance
     from orchestration.sensors.notifications import run_alerts_sensor_once
-    from resources.bootstrap import ensure_ready
     from resources.database import connect
     from resources.errors import OperationError
     from resources.local_receiver import LocalReceiver
 
-    ensure_ready(settings)
+    instance = platform_instance(settings)
     echo(f"writing demo exports for {items} items x {days} days into "
          f"{settings.resolved_landing_dir}")
     data = generate_demo_data(settings.resolved_landing_dir, items=items, days=days, seed=seed)
@@ -72,10 +71,9 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
             set_channel_preference(conn, settings, recipient, inbox.url, min_severity="medium")
         day = data.end_date.isoformat()
         echo(f"running the nightly job for {day} (dbt -> forecast -> alerts)")
-        instance = dg.DagsterInstance.get()
         _execute(defs.resolve_job_def("nightly"), instance, partition_key=day)
         echo("delivering notifications (the notify_on_alerts sensor's run)")
-        results = run_alerts_sensor_once(instance, run_config_extra=QUIET)
+        results = run_alerts_sensor_once(defs, instance, run_config_extra=QUIET)
         if not all(r.success for r in results):
             raise OperationError("the notify run launched by notify_on_alerts failed: "
                                  "see `forgecast ui`")

@@ -1,26 +1,42 @@
-"""Jobs, and the policies every run shares (one place for retries and freshness)."""
+"""Every job of the code location, and the policies every run shares (one place for
+retries and freshness).
+
+- ``nightly``: the day just closed, dbt -> forecasts -> projected inventory -> alerts.
+- ``unified_models`` / ``forecast_and_alerts``: the two halves of ``nightly``, for
+  backfills (dbt once over a range, then forecasts and alerts day by day).
+- ``forecast_model_selection``: the weekly rolling-origin backtest.
+- ``ingest_file``: one landing-zone file (launched by the landing-zone sensor).
+- ``notify``: route and deliver alert events (launched by the notification sensors).
+"""
 
 import warnings
 from datetime import timedelta
 
 import dagster as dg
 
-from resources.settings import get_settings
+from assets.forecast.assets import MODEL_SELECTION
+from assets.ingest.assets import ingest_landing_file
+from assets.notify.assets import NOTIFICATIONS, NOTIFY_OP_NAME
 
 # Steps talk to PostgreSQL and to apprise endpoints: a dropped connection or a restarted
 # server deserves another try before the run fails.
 STEP_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
 
-# The nightly run starts at 02:00: the unified, forecast and alert assets are stale when a
-# day has passed without a materialization by 06:00.
-NIGHTLY_FRESHNESS = dg.FreshnessPolicy.cron(
-    deadline_cron="0 6 * * *", lower_bound_delta=timedelta(hours=24),
-    timezone=get_settings().timezone)
-FRESH_SELECTION = dg.AssetSelection.groups("unified", "forecast")
 
+def nightly_freshness(timezone: str) -> dg.FreshnessPolicy:
+    """The nightly run starts at 02:00: the unified, forecast and alert assets are stale
+    when a day has passed without a materialization by 06:00 (in the settings' zone)."""
+    return dg.FreshnessPolicy.cron(deadline_cron="0 6 * * *",
+                                   lower_bound_delta=timedelta(hours=24), timezone=timezone)
+
+
+# The weekly selection lives in the forecast group but is neither nightly nor due daily.
+WEEKLY = dg.AssetSelection.assets(MODEL_SELECTION)
+FRESH_SELECTION = dg.AssetSelection.groups("unified", "forecast", "alerts") - WEEKLY
+FORECAST_SELECTION = dg.AssetSelection.groups("forecast", "alerts") - WEEKLY
 # Ingest runs per landing file (its sensor) and notifications run when alerts change
 # (their sensor); the nightly job is everything in between, for one day.
-NIGHTLY_SELECTION = dg.AssetSelection.groups("staging", "unified", "forecast")
+NIGHTLY_SELECTION = dg.AssetSelection.groups("unified") | FORECAST_SELECTION
 
 # dbt's assets backfill many days in one run, the forecast's one day per run: Dagster warns
 # that the nightly job mixes the two and takes one day per run, which is what a nightly job
@@ -36,13 +52,44 @@ nightly_job = dg.define_asset_job(
     op_retry_policy=STEP_RETRY_POLICY,
 )
 
-# The two halves of the nightly job, for backfills: dbt once over the whole range, then
-# forecasts and alerts day by day (each day is forecast as of that day).
 unified_job = dg.define_asset_job(
-    "unified_models", selection=dg.AssetSelection.groups("staging", "unified"),
+    "unified_models", selection=dg.AssetSelection.groups("unified"),
     op_retry_policy=STEP_RETRY_POLICY,
     description="dbt build of the staging and unified models for a day or a range of days.")
+
 forecast_job = dg.define_asset_job(
-    "forecast_and_alerts", selection=dg.AssetSelection.groups("forecast"),
+    "forecast_and_alerts", selection=FORECAST_SELECTION,
     op_retry_policy=STEP_RETRY_POLICY,
     description="Forecast, projected inventory and alerts as of one day.")
+
+model_selection_job = dg.define_asset_job(
+    "forecast_model_selection",
+    selection=WEEKLY,
+    description="Rolling-origin backtest of every candidate model per item x location; the "
+    "best on WAPE serves the item until the next selection.",
+    op_retry_policy=STEP_RETRY_POLICY,
+)
+
+ingest_file_job = dg.define_asset_job(
+    "ingest_file",
+    selection=dg.AssetSelection.assets(ingest_landing_file),
+    description="Validate and load one landing-zone file (the partition: its sha256) as a "
+    "batch into its raw table.",
+)
+
+NOTIFY_JOB_NAME = "notify"
+notify_job = dg.define_asset_job(
+    NOTIFY_JOB_NAME,
+    selection=dg.AssetSelection.assets(NOTIFICATIONS),
+    description="Route alert events to recipients' channels and deliver them through apprise "
+    "(or, with plan=false, only what is due: retries, quiet-hour holds, digests).",
+    op_retry_policy=STEP_RETRY_POLICY,
+)
+
+
+def notify_run_config(plan: bool) -> dict:
+    return {"ops": {NOTIFY_OP_NAME: {"config": {"plan": plan}}}}
+
+
+JOBS = [nightly_job, unified_job, forecast_job, model_selection_job, ingest_file_job,
+        notify_job]

@@ -1,21 +1,19 @@
-"""Schedules: the nightly run for the day just closed, at the time and in the time zone
-the settings give."""
+"""Schedules: the nightly run for the day just closed and the weekly model selection, at
+the times and in the time zone the settings give (read when the definitions load)."""
 
 from datetime import datetime, timedelta
 
 import dagster as dg
 
-from orchestration.jobs import nightly_job
-from resources.settings import get_settings
+from orchestration.jobs import model_selection_job, nightly_job
+from resources.settings import Settings
 
 
 def day_just_closed(scheduled: datetime) -> str:
     return (scheduled - timedelta(days=1)).date().isoformat()
 
 
-def nightly_schedule() -> dg.ScheduleDefinition:
-    settings = get_settings()
-
+def nightly_schedule(settings: Settings) -> dg.ScheduleDefinition:
     @dg.schedule(
         name="nightly_schedule",
         job=nightly_job,
@@ -29,3 +27,18 @@ def nightly_schedule() -> dg.ScheduleDefinition:
         return dg.RunRequest(run_key=f"nightly-{day}", partition_key=day)
 
     return _nightly
+
+
+def model_selection_schedule(settings: Settings) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name="forecast_model_selection_weekly",
+        job=model_selection_job,
+        cron_schedule=settings.forecast_selection_cron,
+        execution_timezone=settings.timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Weekly model selection (backtests are heavy: not every night).",
+    )
+
+
+def build_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
+    return [nightly_schedule(settings), model_selection_schedule(settings)]

@@ -1,14 +1,18 @@
 """Dagster's instance on PostgreSQL: DAGSTER_HOME and its generated dagster.yaml.
 
 The yaml names the storage URL through an environment variable, never inline, so a
-password in DATABASE_URL never lands in a file. ``prepare_dagster_environment`` sets
-that variable and DAGSTER_HOME for this process and the processes it starts.
+password in DATABASE_URL never lands in a file. Nothing here writes this process's
+environment: ``dagster_environment`` gives the variables to the processes Forgecast
+starts (``forgecast ui``), and ``forgecast_instance`` builds the instance for in-process
+runs (demo, backfill, tests) with the storage URL handed over in memory.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+import dagster as dg
+from dagster._core.instance.ref import InstanceRef
 
 from resources.database import Server
 from resources.settings import Settings
@@ -60,9 +64,20 @@ def write_dagster_home(settings: Settings) -> Path:
     return home
 
 
-def prepare_dagster_environment(settings: Settings, server: Server) -> Path:
-    """Point this process (and its children) at Forgecast's Dagster instance."""
+def dagster_environment(settings: Settings, server: Server) -> dict[str, str]:
+    """The variables a Dagster process needs to find Forgecast's instance: DAGSTER_HOME
+    (its dagster.yaml) and the storage URL the yaml names. For a child process's
+    environment, never written into this one's."""
     home = write_dagster_home(settings)
-    os.environ["DAGSTER_HOME"] = str(home)
-    os.environ[STORAGE_URL_ENV] = server.dagster_url()
-    return home
+    return {"DAGSTER_HOME": str(home), STORAGE_URL_ENV: server.dagster_url()}
+
+
+def forgecast_instance(settings: Settings, server: Server) -> dg.DagsterInstance:
+    """Forgecast's Dagster instance for runs executed in this process. The storage URL
+    overrides the yaml's environment lookup in memory; such an instance executes in
+    process only (it never launches a run into another process, which would need the
+    URL on its command line)."""
+    home = write_dagster_home(settings)
+    ref = InstanceRef.from_dir(
+        str(home), overrides={"storage": {"postgres": {"postgres_url": server.dagster_url()}}})
+    return dg.DagsterInstance.from_ref(ref)

@@ -265,11 +265,13 @@ def stop_embedded(settings: Settings, timeout: float = 30.0) -> bool:
     return not _pid_alive(pid)
 
 
-def connect(settings: Settings, *, autocommit: bool = False) -> psycopg.Connection:
-    """A psycopg 3 connection to the warehouse database."""
+def connect(settings: Settings, *, autocommit: bool = False,
+            database: str | None = None) -> psycopg.Connection:
+    """A psycopg 3 connection to the warehouse database (or another on the same server)."""
     server = ensure_server(settings)
     try:
-        return psycopg.connect(server.conninfo(), autocommit=autocommit, connect_timeout=10)
+        return psycopg.connect(server.conninfo(database), autocommit=autocommit,
+                               connect_timeout=10)
     except psycopg.OperationalError as exc:
         raise OperationError(
             f"cannot connect to {server.masked_url()}", details={"reason": _first_line(exc)}

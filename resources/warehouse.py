@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import dagster as dg
 import psycopg
 from dagster_dbt import DbtCliResource
+from pydantic import Field
 
 from resources.bootstrap import ensure_ready
 from resources.database import Server, connect
@@ -19,7 +20,16 @@ from resources.settings import Settings, get_settings
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """PostgreSQL warehouse (embedded or DATABASE_URL), migrated before first use."""
+    """PostgreSQL warehouse (embedded or DATABASE_URL), migrated before first use.
+
+    The server, its credentials and every other setting come from Settings, read when a
+    run starts (the code server and the run worker may see different values). The field
+    picks another database on that server, e.g. a test's own, without a subclass; it
+    names no secret."""
+
+    database: str | None = Field(
+        default=None,
+        description="Warehouse database on the configured server (default: the settings').")
 
     @property
     def settings(self) -> Settings:
@@ -31,7 +41,8 @@ class WarehouseResource(dg.ConfigurableResource):
     @contextmanager
     def connection(self, *, autocommit: bool = False):
         self.server()
-        conn: psycopg.Connection = connect(self.settings, autocommit=autocommit)
+        conn: psycopg.Connection = connect(self.settings, autocommit=autocommit,
+                                           database=self.database)
         try:
             yield conn
             if not autocommit:

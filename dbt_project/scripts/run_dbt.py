@@ -25,11 +25,11 @@ if str(REPO_ROOT) not in sys.path:  # runnable without installing the package
 
 
 def dbt_environment() -> dict[str, str]:
-    from resources.bootstrap import ensure_ready
+    from orchestration.platform import prepare
     from resources.dbt_env import dbt_profile_env
     from resources.settings import get_settings
 
-    server = ensure_ready(get_settings())
+    server = prepare(get_settings())  # the raw tables dbt's sources read included
     env = {**dbt_profile_env(server), **os.environ}
     env.setdefault("DBT_PROJECT_DIR", str(DBT_PROJECT))
     env.setdefault("DBT_PROFILES_DIR", str(DBT_PROJECT))

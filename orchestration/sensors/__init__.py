@@ -1,7 +1,11 @@
-"""Sensors and the jobs they launch, one module per concern; this package only collects."""
+"""Sensors, one module per concern; this package only collects them (their jobs live in
+orchestration/jobs.py)."""
+
+import dagster as dg
 
 from orchestration.sensors import landing_zone, notifications, run_failure
+from resources.settings import Settings
 
-MODULES = (landing_zone, notifications, run_failure)
-SENSORS = [sensor for module in MODULES for sensor in module.SENSORS]
-JOBS = [job for module in MODULES for job in module.JOBS]
+
+def build_sensors(settings: Settings) -> list[dg.SensorDefinition]:
+    return [*landing_zone.SENSORS, *notifications.build_sensors(settings), *run_failure.SENSORS]

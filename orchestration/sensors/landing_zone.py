@@ -1,4 +1,4 @@
-"""The landing-zone sensor and the job it launches: one run per new file.
+"""The landing-zone sensor: one ``ingest_file`` run per new file.
 
 Every ``minimum_interval_seconds`` the sensor lists ``<landing>/<source>/<entity>/``,
 hashes files it has not seen (its cursor remembers path -> size, mtime, sha256, so a file
@@ -18,9 +18,10 @@ import time
 
 import dagster as dg
 
-from assets.ingest.assets import BATCHES_KEY, ingest_landing_file, raw_asset_key
+from assets.ingest.assets import BATCHES_KEY, raw_asset_key
 from assets.ingest.landing import dependent_exports, exports_in_load_order, landing_files
 from assets.ingest.loader import file_sha256
+from orchestration.jobs import ingest_file_job
 from resources.partitions import landing_file_partitions
 from resources.settings import get_settings
 
@@ -28,14 +29,6 @@ SETTLE_SECONDS = 2.0
 EXPORT_TAG = "forgecast/export"
 UNFINISHED = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
               dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
-
-ingest_file_job = dg.define_asset_job(
-    "ingest_file",
-    selection=dg.AssetSelection.assets(ingest_landing_file),
-    description="Validate and load one landing-zone file (the partition: its sha256) as a "
-    "batch into its raw table.",
-)
-
 
 def run_config_for(path, export) -> dict:
     return {"ops": {"ingest_landing_file": {"config": {
@@ -116,4 +109,3 @@ def _master_busy(context, export, requests: list[dg.RunRequest]) -> bool:
 
 
 SENSORS = [landing_zone_sensor]
-JOBS = [ingest_file_job]

@@ -20,30 +20,16 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.alerts.assets import FORECAST_ALERTS
-from assets.notify.assets import NOTIFICATIONS, NOTIFY_OP_NAME
 from assets.notify.store import due_counts
-from orchestration.jobs import STEP_RETRY_POLICY
-from resources.settings import get_settings
+from orchestration.jobs import NOTIFY_JOB_NAME, notify_job, notify_run_config
+from resources.settings import Settings
 from resources.warehouse import WarehouseResource
 
-NOTIFY_JOB_NAME = "notify"
 TRIGGER_TAG = "forgecast/notify_trigger"
 CURSOR_TAG = "forgecast/alerts_cursor"
 PAGE = 1000
 IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED,
                dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
-
-notify_job = dg.define_asset_job(
-    NOTIFY_JOB_NAME,
-    selection=dg.AssetSelection.assets(NOTIFICATIONS),
-    description="Route alert events to recipients' channels and deliver them through apprise "
-    "(or, with plan=false, only what is due: retries, quiet-hour holds, digests).",
-    op_retry_policy=STEP_RETRY_POLICY,
-)
-
-
-def notify_run_config(plan: bool) -> dict:
-    return {"ops": {NOTIFY_OP_NAME: {"config": {"plan": plan}}}}
 
 
 def cursor_from_runs(instance: dg.DagsterInstance) -> int | None:
@@ -95,49 +81,53 @@ def notify_on_alerts(context: dg.SensorEvaluationContext):
     )
 
 
-@dg.sensor(
-    name="notify_due_deliveries",
-    job=notify_job,
-    minimum_interval_seconds=get_settings().notify_due_interval_seconds,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Launches a send-only notify run when retries, quiet-hour holds or daily "
-    "digests are due, unless a notify run is already in progress.",
-)
-def notify_due_deliveries(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
-    with warehouse.connection(autocommit=True) as conn:
-        counts = due_counts(conn, warehouse.settings)
-    if not any(counts.values()):
-        return dg.SkipReason("no delivery, digest or expired claim is due")
-    active = context.instance.get_runs(
-        filters=dg.RunsFilter(job_name=NOTIFY_JOB_NAME, statuses=IN_PROGRESS), limit=1)
-    if active:
-        return dg.SkipReason(f"notify run {active[0].run_id} is still in progress")
-    return dg.RunRequest(
-        run_config=notify_run_config(plan=False),
-        tags={TRIGGER_TAG: "due", **{f"forgecast/due_{k}": str(v) for k, v in counts.items()}},
+def due_deliveries_sensor(settings: Settings) -> dg.SensorDefinition:
+    """``notify_due_deliveries``, ticking at the settings' interval (read when the
+    definitions load)."""
+
+    @dg.sensor(
+        name="notify_due_deliveries",
+        job=notify_job,
+        minimum_interval_seconds=settings.notify_due_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Launches a send-only notify run when retries, quiet-hour holds or daily "
+        "digests are due, unless a notify run is already in progress.",
     )
+    def notify_due_deliveries(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+        with warehouse.connection(autocommit=True) as conn:
+            counts = due_counts(conn, warehouse.settings)
+        if not any(counts.values()):
+            return dg.SkipReason("no delivery, digest or expired claim is due")
+        active = context.instance.get_runs(
+            filters=dg.RunsFilter(job_name=NOTIFY_JOB_NAME, statuses=IN_PROGRESS), limit=1)
+        if active:
+            return dg.SkipReason(f"notify run {active[0].run_id} is still in progress")
+        return dg.RunRequest(
+            run_config=notify_run_config(plan=False),
+            tags={TRIGGER_TAG: "due", **{f"forgecast/due_{k}": str(v) for k, v in counts.items()}},
+        )
+
+    return notify_due_deliveries
 
 
-def run_alerts_sensor_once(instance: dg.DagsterInstance | None = None,
+def run_alerts_sensor_once(definitions: dg.Definitions, instance: dg.DagsterInstance,
                            cursor: str | None = None,
                            run_config_extra: dict | None = None) -> list[dg.ExecuteInProcessResult]:
     """Evaluate ``notify_on_alerts`` once, as the daemon would, and execute the run it
-    requests in this process on ``instance``. For ``forgecast demo`` and tests (no
-    daemon). The runs carry the sensor's tags, so a daemon started later resumes from
-    them. ``run_config_extra`` is merged into the requested run config (e.g. loggers).
-    Returns the executed runs' results (empty when nothing new materialized); a failed
-    run is returned, not raised."""
-    from orchestration.definitions import defs
-
-    instance = instance or dg.DagsterInstance.get()
+    requests in this process on ``instance`` with the jobs and resources of
+    ``definitions`` (the caller's: this module never imports the code location). For
+    ``forgecast demo`` and tests (no daemon). The runs carry the sensor's tags, so a
+    daemon started later resumes from them. ``run_config_extra`` is merged into the
+    requested run config (e.g. loggers). Returns the executed runs' results (empty when
+    nothing new materialized); a failed run is returned, not raised."""
     data = notify_on_alerts.evaluate_tick(
-        dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs))
-    job = defs.resolve_job_def(NOTIFY_JOB_NAME)
+        dg.build_sensor_context(instance=instance, cursor=cursor, definitions=definitions))
+    job = definitions.resolve_job_def(NOTIFY_JOB_NAME)
     return [job.execute_in_process(instance=instance,
                                    run_config={**request.run_config, **(run_config_extra or {})},
                                    tags=request.tags, raise_on_error=False)
             for request in data.run_requests or []]
 
 
-SENSORS = [notify_on_alerts, notify_due_deliveries]
-JOBS = [notify_job]
+def build_sensors(settings: Settings) -> list[dg.SensorDefinition]:
+    return [notify_on_alerts, due_deliveries_sensor(settings)]

@@ -67,4 +67,3 @@ def run_failure_to_operators(context: dg.RunFailureSensorContext, warehouse: War
 
 
 SENSORS = [run_failure_to_operators]
-JOBS: list = []

@@ -34,7 +34,7 @@ from assets.ingest.assets import landing_files
 from assets.ingest.loader import ingest_file
 from assets.ingest.raw_tables import sync_raw_tables
 from assets.ingest.registry import EXPORT_TYPES
-from orchestration.demo_data import generate_demo_data
+from demo.generator import generate_demo_data
 from resources import migrations
 from resources.database import Server
 from resources.partitions import daily_partitions

@@ -104,7 +104,7 @@ def test_demo_items_are_forecast_by_their_selected_model_short_ones_reported(fir
 def test_the_demo_item_built_to_run_out_raises_one_stockout_a_receipt_resolves(
         first_run, settings, conn, tmp_path):
     from assets.ingest.landing import ingest_landing_zone_files
-    from orchestration.demo_data import generate_demo_data
+    from demo.generator import generate_demo_data
 
     as_of = _as_of(conn)
     data = generate_demo_data(tmp_path, **DEMO, end_date=as_of)  # names the built item

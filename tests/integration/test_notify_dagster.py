@@ -13,15 +13,16 @@ from test_notify_support import future_day, notify_env  # noqa: F401 - the env f
 from assets.alerts.assets import FORECAST_ALERTS
 from assets.notify.assets import NOTIFICATIONS
 from orchestration.definitions import defs
+from orchestration.jobs import NOTIFY_JOB_NAME
 from orchestration.sensors.notifications import (
     CURSOR_TAG,
-    NOTIFY_JOB_NAME,
-    notify_due_deliveries,
     notify_on_alerts,
     run_alerts_sensor_once,
 )
 from resources.local_receiver import LocalReceiver
 from resources.warehouse import WarehouseResource
+
+notify_due_deliveries = defs.resolve_sensor_def("notify_due_deliveries")
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,7 @@ def test_run_alerts_sensor_once_delivers_and_resumes_from_the_runs(env, inbox, i
     materialize_alerts(instance, "2026-02-01")
 
     quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-    results = run_alerts_sensor_once(instance, run_config_extra=quiet)  # cursor from runs' tags
+    results = run_alerts_sensor_once(defs, instance, run_config_extra=quiet)  # cursor from runs' tags
     assert len(results) == 1 and results[0].success
     assert inbox.count_by_path()[path] == 1
     run = instance.get_run_by_id(results[0].run_id)
@@ -106,7 +107,7 @@ def test_run_alerts_sensor_once_delivers_and_resumes_from_the_runs(env, inbox, i
     materialization = results[0].asset_materializations_for_node("notify__notifications")[0]
     assert materialization.metadata["delivered_now"].value >= 1
 
-    assert run_alerts_sensor_once(instance) == []  # nothing new: no run
+    assert run_alerts_sensor_once(defs, instance) == []  # nothing new: no run
     rerun = defs.resolve_job_def(NOTIFY_JOB_NAME).execute_in_process(instance=instance)
     assert rerun.success and inbox.count_by_path()[path] == 1  # re-executed: nothing twice
 

@@ -21,7 +21,8 @@ from assets.alerts.assets import FORECAST_ALERTS
 from assets.notify.store import send_due
 from orchestration.cli import main
 from orchestration.definitions import defs
-from orchestration.sensors.notifications import NOTIFY_JOB_NAME, run_alerts_sensor_once
+from orchestration.jobs import NOTIFY_JOB_NAME
+from orchestration.sensors.notifications import run_alerts_sensor_once
 from resources.local_receiver import LocalReceiver, LocalSmtpReceiver
 
 PASSWORD = "pw-Zq8sK2vRx"
@@ -91,7 +92,7 @@ def test_no_secret_reaches_logs_metadata_errors_or_output(env, receivers, capfd,
     env.alert(item="S2", severity="high")
     instance = dg.DagsterInstance.get()
     instance.report_runless_asset_event(dg.AssetMaterialization(FORECAST_ALERTS, partition="2026-03-01"))
-    results = run_alerts_sensor_once(instance)
+    results = run_alerts_sensor_once(defs, instance)
     assert results and all(r.success for r in results)
     t0 = future_day()
     for hour in range(1, 12, 2):

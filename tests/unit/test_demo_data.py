@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from assets.ingest.registry import EXPORT_TYPES, get_export_type
-from orchestration.demo_data import FAULT_KINDS, generate_demo_data
-from orchestration.demo_patterns import PATTERNS
+from demo.files import FAULT_KINDS
+from demo.generator import generate_demo_data
+from demo.patterns import PATTERNS
 
 END = date(2025, 6, 30)
 SAP_FMT = get_export_type("sap", "stock").date_format

@@ -28,7 +28,6 @@ Pure Python + numpy: no Dagster import, so the CLI and unit tests can use it dir
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -36,7 +35,25 @@ from pathlib import Path
 
 import numpy as np
 
-from orchestration.demo_patterns import (
+from demo.files import (
+    CHUNK_ITEMS,
+    COLUMNS,
+    ODOO_MOVE,
+    ODOO_REF,
+    ODOO_REF_SEQ,
+    SAP_BWART,
+    SAP_SHKZG,
+    TIMES,
+    Counters,
+    ExportWriter,
+    Faults,
+    bad_iso_date,
+    bad_sap_date,
+    quantities,
+    quantity,
+    with_duplicates,
+)
+from demo.patterns import (
     HORIZON,
     MAX_LEAD_DAYS,
     ODOO_LOCATION,
@@ -57,52 +74,6 @@ from orchestration.demo_patterns import (
     simulate,
 )
 
-FAULT_KINDS = ("bad_date", "negative_quantity", "unknown_item", "duplicate_row")
-
-# Column order of every export. It must equal assets/ingest/registry.py (a unit test
-# compares them); it is repeated here because the row templates below hard-code the
-# order, and so the generator does not depend on the ingest package being importable.
-COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("sap", "material_master"): ("MATNR", "WERKS", "MAKTX", "MATKL", "MEINS", "BISMT", "EAN11",
-                                 "PLIFZ", "EISBE", "MINBE", "LVORM"),
-    ("sap", "routings"): ("MATNR", "WERKS", "PLNNR", "VORNR", "ARBPL", "LTXA1", "VGW01",
-                          "VGW02", "VGE01"),
-    ("sap", "stock"): ("STICHTAG", "MATNR", "WERKS", "LGORT", "LABST", "SPEME", "MEINS"),
-    ("sap", "goods_movements"): ("MBLNR", "ZEILE", "BWART", "MATNR", "WERKS", "LGORT", "BUDAT",
-                                 "MENGE", "MEINS", "SHKZG"),
-    ("sap", "purchase_orders"): ("EBELN", "EBELP", "MATNR", "WERKS", "EINDT", "MENGE", "WEMNG",
-                                 "MEINS"),
-    ("sap", "master_audit"): ("CHANGENR", "OBJECTID", "WERKS", "UDATE", "FNAME", "VALUE_OLD",
-                              "VALUE_NEW", "USERNAME"),
-    ("odoo", "products"): ("id", "default_code", "name", "categ_id", "uom_id", "barcode",
-                           "active", "produce_delay", "safety_stock", "reorder_point"),
-    ("odoo", "stock_quants"): ("date", "product_id", "location_id", "quantity",
-                               "reserved_quantity"),
-    ("odoo", "stock_moves"): ("id", "product_id", "date", "product_uom_qty", "location_id",
-                              "location_dest_id", "state", "reference"),
-    ("odoo", "workcenter_operations"): ("id", "product_id", "workcenter", "name", "sequence",
-                                        "time_cycle_manual", "setup_time"),
-    ("acct", "item_valuation"): ("item_ref", "valuation_date", "standard_cost", "currency",
-                                 "valuation_class"),
-}
-CSV_DELIMITER = {"sap": ";", "acct": ","}
-
-CHUNK_ITEMS = 256  # items simulated together; bounds memory at ~chunk x days values
-# Odoo move times of day: 06:00 .. 17:55 in 5-minute steps.
-TIMES = [f"{h:02d}:{m:02d}:00" for h in range(6, 18) for m in range(0, 60, 5)]
-
-# Movement kinds. 0 = receipt, 1 = delivery to customer, 2 = consumption by production.
-SAP_BWART = ("101", "601", "261")
-SAP_SHKZG = ("S", "H", "H")
-ODOO_MOVE = (  # kind 3 = expected (open) receipt
-    '"location_id":"Partners/Vendors","location_dest_id":"WH/Stock","state":"done"',
-    '"location_id":"WH/Stock","location_dest_id":"Partners/Customers","state":"done"',
-    '"location_id":"WH/Stock","location_dest_id":"Virtual Locations/Production","state":"done"',
-    '"location_id":"Partners/Vendors","location_dest_id":"WH/Stock","state":"assigned"',
-)
-ODOO_REF = ("WH/IN/", "WH/OUT/", "WH/MO/", "WH/IN/")
-ODOO_REF_SEQ = (0, 1, 2, 0)  # done and expected receipts share the WH/IN/ sequence
-
 
 @dataclass
 class DemoSummary:
@@ -120,124 +91,16 @@ class DemoSummary:
     runs_short: tuple[str, str, str] | None = None
 
 
-# ----------------------------------------------------------------------------- output
-class _Writer:
-    """One export file. CSV gets a header row; JSON is an array written object by object.
-    Written under a '.part' name and renamed on success, so a landing-zone sensor never
-    picks up half a file."""
-
-    def __init__(self, root: Path, source: str, entity: str, ext: str) -> None:
-        self.rel = f"{source}/{entity}/{source}_{entity}.{ext}"
-        self.path = root / self.rel
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.part = self.path.with_name(self.path.name + ".part")
-        self.json = ext == "json"
-        self.rows = 0
-        self._f = open(self.part, "w", encoding="utf-8", newline="", buffering=1 << 20)  # noqa: SIM115
-        if self.json:
-            self._f.write("[")
-        else:
-            self._f.write(CSV_DELIMITER[source].join(COLUMNS[(source, entity)]) + "\n")
-
-    def add(self, lines: list[str]) -> None:
-        """CSV lines end with a newline; JSON lines are bare objects."""
-        if not lines:
-            return
-        if self.json:
-            self._f.write(("\n" if self.rows == 0 else ",\n") + ",\n".join(lines))
-        else:
-            self._f.write("".join(lines))
-        self.rows += len(lines)
-
-    def close(self, ok: bool) -> None:
-        if self.json:
-            self._f.write("\n]\n" if self.rows else "]\n")
-        self._f.close()
-        if ok:
-            os.replace(self.part, self.path)
-        else:
-            self.part.unlink(missing_ok=True)
-
-
-class _Faults:
-    """Injects data-quality faults into a ``rate`` share of transaction rows and counts them."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self.counts = dict.fromkeys(FAULT_KINDS, 0)
-
-    def inject(self, rng_seed: list[int], dates: list, keys: list, qtys: list,
-               bad_date: Callable[[str, int], str], unknown: Callable[[int], object]
-               ) -> list[int]:
-        """Corrupt rows in place (the lists are the row fields); returns rows to duplicate."""
-        n = len(dates)
-        if self.rate <= 0 or n == 0:
-            return []
-        rng = np.random.default_rng(rng_seed)
-        hit = np.flatnonzero(rng.random(n) < self.rate)
-        dups: list[int] = []
-        for i, kind in zip(hit.tolist(), rng.integers(0, 4, hit.size).tolist(), strict=True):
-            name = FAULT_KINDS[kind]
-            if name == "bad_date":
-                dates[i] = bad_date(dates[i], self.counts[name])
-            elif name == "negative_quantity":
-                qtys[i] = -qtys[i] if qtys[i] > 0 else -1
-            elif name == "unknown_item":
-                keys[i] = unknown(self.counts[name])
-            else:
-                dups.append(i)
-            self.counts[name] += 1
-        return dups
-
-
-def _with_duplicates(lines: list[str], dups: list[int]) -> list[str]:
-    # An exact repeat right after the original, like a re-sent export line.
-    for i in sorted(dups, reverse=True):
-        lines.insert(i + 1, lines[i])
-    return lines
-
-
-def _bad_sap_date(value: str, k: int) -> str:
-    return (f"{value[:4]}1345", f"{value[:4]}0230", "00000000")[k % 3]
-
-
-def _bad_iso_date(value: str, k: int) -> str:
-    y, m, d = value[:4], value[5:7], value[8:10]
-    return (f"{y}-13-45", f"{y}-02-30", f"{d}.{m}.{y}")[k % 3]
-
-
-def _qty(ticks: np.ndarray, scale: int) -> list:
-    """Ticks -> Python numbers that print as '12' (pieces) or '12.5' (one decimal)."""
-    return ticks.tolist() if scale == 1 else (ticks / scale).tolist()
-
-
-def _q1(ticks: int, scale: int) -> str:
-    return str(ticks) if scale == 1 else str(ticks / scale)
-
-
-@dataclass
-class _Counters:
-    """Document numbers that run across the whole file (SAP number ranges, Odoo ids)."""
-
-    mblnr: int = 4_900_000_000
-    ebeln: int = 4_500_000_000
-    changenr: int = 100_000
-    plnnr: int = 50_000_000
-    odoo_move: int = 1
-    odoo_op: int = 1
-    odoo_ref: list[int] = field(default_factory=lambda: [1, 1, 1])
-
-
 class _Generator:
     """Turns chunks of items into rows of every export, keeping the running numbers."""
 
-    def __init__(self, out: dict[tuple[str, str], _Writer], cal: Calendar, seed: int,
+    def __init__(self, out: dict[tuple[str, str], ExportWriter], cal: Calendar, seed: int,
                  fault_rate: float, showcase_idx: int | None = None) -> None:
         self.out = out
         self.cal = cal
         self.seed = seed
-        self.faults = _Faults(fault_rate)
-        self.c = _Counters()
+        self.faults = Faults(fault_rate)
+        self.c = Counters()
         self.showcase_idx = showcase_idx  # the item built to run out (see run_short)
         self.runs_short: tuple[str, str, str] | None = None
         # Month starts as day offsets; the first is the start of the month the history
@@ -308,7 +171,7 @@ class _Generator:
         lvorm = "X" if it.profile.pattern == "discontinued" else ""
         self.out["sap", "material_master"].add([
             f"{it.matnr};{s.werks};{it.name.upper()[:40]};{it.matkl};{it.meins};{it.sku};"
-            f"{it.ean};{s.lead};{_q1(s.safety, sc)};{_q1(s.reorder, sc)};{lvorm}\n"])
+            f"{it.ean};{s.lead};{quantity(s.safety, sc)};{quantity(s.reorder, sc)};{lvorm}\n"])
         if it.operations:
             plnnr = self.c.plnnr
             self.c.plnnr += 1
@@ -346,7 +209,7 @@ class _Generator:
                 old, new = values[f][pos[f]], values[f][pos[f] + 1]
                 pos[f] += 1
                 if f != "PLIFZ":  # EISBE/MINBE are quantities in the base unit
-                    old, new = _q1(old, sc), _q1(new, sc)
+                    old, new = quantity(old, sc), quantity(new, sc)
                 lines.append(f"{self.c.changenr:010d};{s.item.matnr};{s.werks};"
                              f"{self.cal.sap[day]};{f};{old};{new};{user}\n")
             self.c.changenr += 1
@@ -357,13 +220,13 @@ class _Generator:
         first = it.profile.launch  # new items have no stock rows before launch
         dates = self.cal.sap[first:self.cal.n_days]
         keys = [f"{it.matnr};{s.werks};{s.lgort}"] * len(dates)
-        qtys = _qty(stock[first:], it.scale)
+        qtys = quantities(stock[first:], it.scale)
         dups = self.faults.inject(
-            self._fault_seed(s, 1), dates, keys, qtys, _bad_sap_date,
+            self._fault_seed(s, 1), dates, keys, qtys, bad_sap_date,
             lambda k: f"{99_000_000 + k:018d};{s.werks};{s.lgort}")
-        tail = f";{_q1(s.speme, it.scale)};{it.meins}\n"
+        tail = f";{quantity(s.speme, it.scale)};{it.meins}\n"
         lines = [f"{d};{k};{q}{tail}" for d, k, q in zip(dates, keys, qtys, strict=True)]
-        self.out["sap", "stock"].add(_with_duplicates(lines, dups))
+        self.out["sap", "stock"].add(with_duplicates(lines, dups))
 
     def sap_movements(self, s: Series, issued: np.ndarray, receipts: np.ndarray) -> None:
         it = s.item
@@ -372,16 +235,16 @@ class _Generator:
         sap = self.cal.sap
         dates = [sap[d] for d in days.tolist()]
         keys = [f"{it.matnr};{s.werks};{s.lgort}"] * m
-        qtys = _qty(qty, it.scale)
+        qtys = quantities(qty, it.scale)
         docs = range(self.c.mblnr, self.c.mblnr + m)
         self.c.mblnr += m
         dups = self.faults.inject(
-            self._fault_seed(s, 2), dates, keys, qtys, _bad_sap_date,
+            self._fault_seed(s, 2), dates, keys, qtys, bad_sap_date,
             lambda k: f"{99_000_000 + k:018d};{s.werks};{s.lgort}")
         u = it.meins
         lines = [f"{mb};1;{SAP_BWART[kd]};{k};{d};{q};{u};{SAP_SHKZG[kd]}\n"
                  for mb, kd, k, d, q in zip(docs, kind.tolist(), keys, dates, qtys, strict=True)]
-        self.out["sap", "goods_movements"].add(_with_duplicates(lines, dups))
+        self.out["sap", "goods_movements"].add(with_duplicates(lines, dups))
 
     def sap_open_orders(self, s: Series, receipts: np.ndarray) -> None:
         n, it = self.cal.n_days, s.item
@@ -396,7 +259,7 @@ class _Generator:
             # Some lines are partly delivered already: ordered = open + received so far.
             got = int(open_qty * s.rng.uniform(0.2, 0.5)) if s.rng.random() < 0.2 else 0
             lines.append(f"{ebeln};{(j + 1) * 10};{it.matnr};{s.werks};{self.cal.sap[d]};"
-                         f"{_q1(open_qty + got, it.scale)};{_q1(got, it.scale)};{it.meins}\n")
+                         f"{quantity(open_qty + got, it.scale)};{quantity(got, it.scale)};{it.meins}\n")
         self.out["sap", "purchase_orders"].add(lines)
 
     # -- Odoo ----------------------------------------------------------------------------
@@ -407,8 +270,8 @@ class _Generator:
             f'"categ_id":"{it.cat.odoo_categ}","uom_id":"{ODOO_UOM[it.meins]}",'
             f'"barcode":{json.dumps(it.ean or None)},'
             f'"active":{"false" if it.profile.pattern == "discontinued" else "true"},'
-            f'"produce_delay":{s.lead},"safety_stock":{_q1(s.safety, sc)},'
-            f'"reorder_point":{_q1(s.reorder, sc)}}}'])
+            f'"produce_delay":{s.lead},"safety_stock":{quantity(s.safety, sc)},'
+            f'"reorder_point":{quantity(s.reorder, sc)}}}'])
         ops = []
         for j, (w, setup, run) in enumerate(it.operations):
             ops.append(f'{{"id":{self.c.odoo_op},"product_id":{it.odoo_id},'
@@ -425,16 +288,16 @@ class _Generator:
         # Reserved = what is picked for tomorrow's orders (never more than on hand).
         tomorrow = np.zeros_like(issued)
         tomorrow[:-1] = issued[1:]
-        reserved = _qty(np.minimum(stock, tomorrow)[first:], it.scale)
+        reserved = quantities(np.minimum(stock, tomorrow)[first:], it.scale)
         dates = self.cal.iso[first:n]
         keys = [it.odoo_id] * len(dates)
-        qtys = _qty(stock[first:], it.scale)
-        dups = self.faults.inject(self._fault_seed(s, 3), dates, keys, qtys, _bad_iso_date,
+        qtys = quantities(stock[first:], it.scale)
+        dups = self.faults.inject(self._fault_seed(s, 3), dates, keys, qtys, bad_iso_date,
                                   lambda k: 90_000_000 + k)
         lines = [f'{{"date":"{d}","product_id":{k},"location_id":"{ODOO_LOCATION}",'
                  f'"quantity":{q},"reserved_quantity":{r}}}'
                  for d, k, q, r in zip(dates, keys, qtys, reserved, strict=True)]
-        self.out["odoo", "stock_quants"].add(_with_duplicates(lines, dups))
+        self.out["odoo", "stock_quants"].add(with_duplicates(lines, dups))
 
     def odoo_moves(self, s: Series, issued: np.ndarray, receipts: np.ndarray) -> None:
         it = s.item
@@ -444,7 +307,7 @@ class _Generator:
         dates = [iso[d] for d in days.tolist()]
         times = [TIMES[t] for t in s.rng.integers(0, len(TIMES), m).tolist()]
         keys = [it.odoo_id] * m
-        qtys = _qty(qty, it.scale)
+        qtys = quantities(qty, it.scale)
         ids = range(self.c.odoo_move, self.c.odoo_move + m)
         self.c.odoo_move += m
         # Reference numbers run per kind (WH/IN/, WH/OUT/, WH/MO/), like Odoo sequences.
@@ -456,13 +319,13 @@ class _Generator:
             nums[mask] = self.c.odoo_ref[slot] + np.arange(int(mask.sum()))
             self.c.odoo_ref[slot] += int(mask.sum())
         refs = [f"{ODOO_REF[k]}{num:05d}" for k, num in zip(kinds, nums.tolist(), strict=True)]
-        dups = self.faults.inject(self._fault_seed(s, 4), dates, keys, qtys, _bad_iso_date,
+        dups = self.faults.inject(self._fault_seed(s, 4), dates, keys, qtys, bad_iso_date,
                                   lambda k: 90_000_000 + k)
         lines = [f'{{"id":{i},"product_id":{k},"date":"{d}T{tm}","product_uom_qty":{q},'
                  f'{ODOO_MOVE[kd]},"reference":"{ref}"}}'
                  for i, k, d, tm, q, kd, ref in zip(ids, keys, dates, times, qtys, kinds, refs,
                                                     strict=True)]
-        self.out["odoo", "stock_moves"].add(_with_duplicates(lines, dups))
+        self.out["odoo", "stock_moves"].add(with_duplicates(lines, dups))
 
     # -- accounting ------------------------------------------------------------------------
     def valuation(self, it: Item) -> None:
@@ -514,12 +377,12 @@ def generate_demo_data(out_dir: Path, *, items: int = 200, days: int = 365, seed
     odoo_ids = _odoo_ids(seed, systems)
 
     root = Path(out_dir)
-    writers: dict[tuple[str, str], _Writer] = {}
+    writers: dict[tuple[str, str], ExportWriter] = {}
     ok = False
     try:
         for source, entity in COLUMNS:
             ext = "json" if source == "odoo" else "csv"
-            writers[source, entity] = _Writer(root, source, entity, ext)
+            writers[source, entity] = ExportWriter(root, source, entity, ext)
         showcase = next((i for i in range(items)
                          if systems[i] == "sap" and patterns[i] == "smooth"), None)
         gen = _Generator(writers, cal, seed, fault_rate, showcase)
