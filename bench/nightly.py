@@ -62,7 +62,7 @@ def run_stage(night: int, stage: str, items: int, days: int, data_dir: Path) -> 
 
 
 def register_recipients(settings, channel_url: str) -> None:
-    from assets.notify.store import set_channel_preference, upsert_recipient
+    from assets.notify.admin import set_channel_preference, upsert_recipient
     from resources.database import connect
 
     with connect(settings, autocommit=True) as conn:

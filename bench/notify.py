@@ -66,7 +66,7 @@ def naive_send(conn, settings, limit: int) -> tuple[int, float]:
     """One Apprise() per message, serially, one statement per write, immediate retries."""
     import apprise
 
-    from assets.notify.store import resolve_channel
+    from assets.notify.channels import resolve_channel
 
     urls = {pid: resolve_channel(settings, enc, None).url for pid, enc in conn.execute(
         "select id, channel_url_encrypted from notify.notification_preferences").fetchall()}
@@ -91,7 +91,7 @@ def naive_send(conn, settings, limit: int) -> tuple[int, float]:
 
 
 def forgecast_send(conn, settings, workers: int) -> tuple[int, float, int]:
-    from assets.notify.store import send_due
+    from assets.notify.sending import send_due
 
     started = time.perf_counter()
     passes = 0
@@ -136,7 +136,8 @@ def main() -> None:
     os.environ.pop("DATABASE_URL", None)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     sys.path.insert(0, str(ROOT))
-    from assets.notify.store import plan_and_enqueue, set_channel_preference, upsert_recipient
+    from assets.notify.admin import set_channel_preference, upsert_recipient
+    from assets.notify.planning import plan_and_enqueue
     from orchestration.platform import prepare
     from resources.database import connect, stop_embedded
     from resources.settings import get_settings

@@ -38,11 +38,11 @@ def ingest_cmd() -> None:
 
 
 def _connection():
-    from resources.bootstrap import ensure_ready
+    from orchestration.platform import prepare
     from resources.database import connect
 
     settings = get_settings()
-    ensure_ready(settings)
+    prepare(settings)
     return settings, connect(settings, autocommit=True)
 
 
@@ -115,15 +115,12 @@ def status_cmd(last: int, status: str | None) -> None:
     """The latest batches: source, entity, rows loaded / quarantined, status, age."""
     from assets.ingest.display import safe_cell
     from assets.ingest.loader import reap_dead_batches
+    from assets.ingest.store import recent_batches
 
     _, conn = _connection()
     with conn:
         reap_dead_batches(conn)
-        rows = conn.execute(
-            "select id, source_system, entity, file_name, rows_loaded, rows_quarantined, status, "
-            "replay_of, received_at from raw.raw_data_batches "
-            "where %(status)s::text is null or status = %(status)s "
-            "order by id desc limit %(last)s", {"status": status, "last": last}).fetchall()
+        rows = recent_batches(conn, status=status, last=last)
     if not rows:
         click.echo("no batches" + (f" with status {status}" if status else ""))
         return
@@ -138,20 +135,17 @@ def status_cmd(last: int, status: str | None) -> None:
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
 def errors_cmd(batch_id: int, limit: int) -> None:
     """The quarantined rows of a batch: row, column, raw value, reason."""
+    from assets.ingest import store
     from assets.ingest.display import safe_cell
     from resources.errors import NotFoundError
 
     _, conn = _connection()
     with conn:
-        batch = conn.execute("select status, error_summary, rows_quarantined from "
-                             "raw.raw_data_batches where id = %s", (batch_id,)).fetchone()
+        batch = store.batch_outline(conn, batch_id)
         if batch is None:
             raise NotFoundError(f"batch {batch_id} does not exist", details={"batch_id": batch_id})
-        total = conn.execute("select count(*) from raw.quarantined_rows where batch_id = %s",
-                             (batch_id,)).fetchone()[0]
-        rows = conn.execute(
-            "select row_number, column_name, raw_value, reason from raw.quarantined_rows "
-            "where batch_id = %s order by row_number, id limit %s", (batch_id, limit)).fetchall()
+        total = store.quarantined_count(conn, batch_id)
+        rows = store.quarantined_rows(conn, batch_id, limit)
     click.echo(f"batch {batch_id}: {batch[0]}, {batch[2]} row(s) quarantined")
     if batch[1]:
         click.echo(safe_cell(batch[1], 400))

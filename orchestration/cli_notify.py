@@ -16,11 +16,11 @@ SEVERITIES = ["low", "medium", "high", "critical"]
 
 
 def _connection():
-    from resources.bootstrap import ensure_ready
+    from orchestration.platform import prepare
     from resources.database import connect
 
     settings = get_settings()
-    ensure_ready(settings)
+    prepare(settings)
     return settings, connect(settings, autocommit=True)
 
 
@@ -52,7 +52,7 @@ def recipients_group() -> None:
               show_default=True)
 def recipients_add(name: str, timezone: str, role: str) -> None:
     """Add a recipient (or update its time zone and role)."""
-    from assets.notify.store import upsert_recipient
+    from assets.notify.admin import upsert_recipient
 
     _, conn = _connection()
     with conn:
@@ -104,7 +104,7 @@ def prefs_set(recipient, channel_url, channel_env, alert_type, min_severity, ite
               location_id, quiet_hours, digest, digest_hour, notify_on_resolve, repeat_hours,
               disable) -> None:
     """Create or update a preference of RECIPIENT (name or id) for one channel."""
-    from assets.notify.store import (
+    from assets.notify.admin import (
         find_recipient,
         list_preferences,
         parse_quiet_hours,
@@ -131,7 +131,7 @@ def prefs_set(recipient, channel_url, channel_env, alert_type, min_severity, ite
 @click.argument("recipient", required=False)
 def prefs_list(recipient: str | None) -> None:
     """Preferences (of one recipient, or all). Channels show as kind://*** only."""
-    from assets.notify.store import find_recipient, list_preferences
+    from assets.notify.admin import find_recipient, list_preferences
 
     _, conn = _connection()
     with conn:
@@ -145,7 +145,7 @@ def prefs_list(recipient: str | None) -> None:
 @click.argument("preference_id", type=int)
 def prefs_remove(preference_id: int) -> None:
     """Delete a preference (its past notifications stay in the log)."""
-    from assets.notify.store import delete_preference
+    from assets.notify.admin import delete_preference
 
     _, conn = _connection()
     with conn:
@@ -158,7 +158,7 @@ def prefs_remove(preference_id: int) -> None:
 @click.argument("recipient")
 def test_cmd(recipient: str) -> None:
     """Send a test message through every channel of RECIPIENT and report each result."""
-    from assets.notify.store import send_test
+    from assets.notify.sending import send_test
     from resources.errors import OperationError
 
     settings, conn = _connection()
@@ -183,7 +183,8 @@ def test_cmd(recipient: str) -> None:
               help="One row per delivery attempt instead of per notification.")
 def deliveries_cmd(status, recipient, limit, show_attempts) -> None:
     """The delivery log, newest first."""
-    from assets.notify.store import delivery_summary, list_attempts, list_deliveries
+    from assets.notify.admin import list_attempts, list_deliveries
+    from assets.notify.store import delivery_summary
 
     _, conn = _connection()
     with conn:
@@ -210,7 +211,7 @@ def deliveries_cmd(status, recipient, limit, show_attempts) -> None:
 @click.option("--no-plan", is_flag=True, help="Only send what is due (retries, digests).")
 def send_cmd(no_plan: bool) -> None:
     """Run one notification pass now, outside Dagster (the sensors do this normally)."""
-    from assets.notify.store import notify_once
+    from assets.notify.sending import notify_once
 
     settings, conn = _connection()
     with conn:

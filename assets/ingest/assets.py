@@ -11,12 +11,11 @@ plain modules beside this one (loader, readers, validation, landing); the CLI an
 from pathlib import Path
 
 import dagster as dg
-from psycopg import sql
 
+from assets.ingest import store
 from assets.ingest.display import markdown_table
 from assets.ingest.landing import landing_files, landing_folder
 from assets.ingest.loader import BatchResult, file_sha256, ingest_file
-from assets.ingest.raw_tables import raw_column
 from assets.ingest.registry import EXPORT_TYPES, ExportType, get_export_type
 from resources.errors import DuplicateError, NotFoundError, ServiceError
 from resources.partitions import landing_file_partitions
@@ -27,7 +26,8 @@ PREVIEW_ROWS = 5
 
 
 def raw_asset_key(export: ExportType) -> dg.AssetKey:
-    return dg.AssetKey(["raw", export.raw_table])
+    """``ingest/<raw table>``: dbt's sources map to the same keys."""
+    return dg.AssetKey([INGEST_GROUP, export.raw_table])
 
 
 RAW_SPECS = [
@@ -46,7 +46,7 @@ RAW_SPECS = [
     for export in EXPORT_TYPES
 ]
 
-BATCHES_KEY = dg.AssetKey(["raw", "raw_data_batches"])
+BATCHES_KEY = dg.AssetKey([INGEST_GROUP, "raw_data_batches"])
 BATCHES_SPEC = dg.AssetSpec(
     BATCHES_KEY,
     group_name=INGEST_GROUP,
@@ -138,15 +138,8 @@ def _resolve_file(context, config: IngestFileConfig, landing_dir: Path,
 
 def batch_metadata(conn, export: ExportType, result: BatchResult) -> dict:
     """Counts and a markdown preview of the loaded rows and the quarantine."""
-    columns = [raw_column(c.name) for c in export.columns]
-    rows = conn.execute(sql.SQL(
-        "select _row_number, {} from {} where _batch_id = %s order by _row_number limit %s"
-    ).format(sql.SQL(", ").join(sql.Identifier(c) for c in columns),
-             sql.Identifier("raw", export.raw_table)),
-        (result.batch_id, PREVIEW_ROWS)).fetchall()
-    bad = conn.execute("select row_number, column_name, raw_value, reason from "
-                       "raw.quarantined_rows where batch_id = %s order by row_number, id limit %s",
-                       (result.batch_id, PREVIEW_ROWS)).fetchall()
+    rows = store.preview_rows(conn, export, result.batch_id, PREVIEW_ROWS)
+    bad = store.quarantined_rows(conn, result.batch_id, PREVIEW_ROWS)
     preview = markdown_table(["row", *[c.name for c in export.columns]], [list(r) for r in rows])
     if bad:
         preview += "\n\n**quarantined (first rows)**\n\n" + markdown_table(
@@ -165,9 +158,7 @@ def batch_metadata(conn, export: ExportType, result: BatchResult) -> dict:
 
 
 def _batch_status_metadata(conn) -> dict:
-    counts = dict(conn.execute("select status, count(*) from raw.raw_data_batches group by status"
-                               ).fetchall())
-    return {"batches_by_status": dg.MetadataValue.json(counts)}
+    return {"batches_by_status": dg.MetadataValue.json(store.batches_by_status(conn))}
 
 
 ASSETS = [ingest_landing_file]

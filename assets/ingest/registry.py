@@ -68,10 +68,6 @@ class ExportType:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
-    @property
-    def required_columns(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns if c.required)
-
 
 def _cols(*specs: Column) -> tuple[Column, ...]:
     return specs

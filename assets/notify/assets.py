@@ -3,7 +3,7 @@ delivery under its idempotency key, and send what is due through apprise.
 
 Launched by the sensors in ``orchestration/sensors/notifications.py``: after every
 materialization of the alerts asset (plan + send), and when retries or digests fall due
-(send only). Re-running it, or two runs at once, sends nothing twice (see store.py).
+(send only). Re-running it, or two runs at once, sends nothing twice (see store/).
 Metadata and logs carry counts only: never a channel URL, never an error text.
 """
 
@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from assets.alerts.assets import FORECAST_ALERTS
-from assets.notify.store import notify_once
+from assets.notify import store
+from assets.notify.sending import notify_once
 from resources.warehouse import WarehouseResource
 
 NOTIFICATIONS = dg.AssetKey(["notify", "notifications"])
@@ -69,8 +70,7 @@ def notifications(context: dg.AssetExecutionContext, config: NotifyConfig,
                 description="No delivery died (max attempts, invalid channel) in the last 24 hours.")
 def no_dead_deliveries(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connection() as conn:
-        dead = conn.execute("select count(*) from notify.notifications where status = 'dead' "
-                            "and created_at > now() - interval '24 hours'").fetchone()[0]
+        dead = store.dead_since(conn, hours=24)
     return dg.AssetCheckResult(passed=dead == 0, severity=dg.AssetCheckSeverity.WARN,
                                metadata={"dead_last_24h": dead})
 
@@ -80,9 +80,7 @@ def no_dead_deliveries(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 def no_stuck_deliveries(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     settings = warehouse.settings
     with warehouse.connection() as conn:
-        stuck = conn.execute(
-            "select count(*) from notify.notifications where status = 'sending' and claimed_at < "
-            "now() - make_interval(secs => %s)", (settings.notify_sending_lease_seconds,)).fetchone()[0]
+        stuck = store.stuck_sending(conn, settings.notify_sending_lease_seconds)
     return dg.AssetCheckResult(passed=stuck == 0, metadata={"stuck_sending": stuck})
 
 

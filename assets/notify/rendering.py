@@ -11,6 +11,7 @@ subjects and text/markdown bodies are not, so they read naturally.
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
 from html import escape
@@ -20,6 +21,8 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from assets.notify.routing import AlertEvent, Recipient
+
+log = logging.getLogger(__name__)
 
 # Body format apprise should be told about, per channel kind. Anything else: text.
 BODY_FORMAT_BY_KIND = {
@@ -244,3 +247,26 @@ def render(template_subject: str, template_body: str, context: dict, html: bool)
         raise TemplateRenderError(f"template error: {type(exc).__name__}: {exc}") from exc
     subject = " ".join(subject.split())  # no header injection via newlines
     return subject, body
+
+
+def render_notification(templates: dict, alert_type: str, kind: str,
+                        context: dict) -> tuple[str, str, str]:
+    """(subject, body, body_format) from the stored template for (type, kind), else
+    (type, 'default'), else the shipped default. A stored template that fails (syntax,
+    sandbox violation) falls back to the shipped default, with a warning."""
+    for key in ((alert_type, kind), (alert_type, "default")):
+        if key in templates:
+            subject_t, body_t, body_format = templates[key]
+            try:
+                subject, body = render(subject_t, body_t, context, html=body_format == "html")
+                return subject, body, body_format
+            except (TemplateRenderError, ValueError) as exc:
+                log.warning("template %s/%s failed (%s); using the shipped default",
+                            key[0], key[1], str(exc)[:200])
+            break
+    body_format = body_format_for(kind)
+    try:
+        subject, body = render(*template_for(alert_type, kind), context, html=body_format == "html")
+    except TemplateRenderError:  # details lack a fact the type's template shows
+        subject, body = render(*template_for("", kind), context, html=body_format == "html")
+    return subject, body, body_format

@@ -23,25 +23,15 @@ def _step_failures(context: dg.RunFailureSensorContext) -> list[StepFailure]:
     return failures
 
 
-OPERATOR_CHANNELS_SQL = """
-select p.channel_url_encrypted, p.channel_url_env
-from notify.notification_preferences p
-join notify.recipients r on r.id = p.recipient_id
-where r.role = 'operator' and p.enabled
-order by p.id
-"""
-
-
 def operator_channels(warehouse: WarehouseResource) -> list[str]:
-    from assets.notify.store import resolve_channel
+    from assets.notify.channels import operator_urls
 
     settings = warehouse.settings
     urls = []
     if settings.operator_apprise_url is not None:
         urls.append(settings.operator_apprise_url.get_secret_value())
     with warehouse.connection() as conn:
-        rows = conn.execute(OPERATOR_CHANNELS_SQL).fetchall()
-    urls += [c.url for c in (resolve_channel(settings, enc, env) for enc, env in rows) if c.url]
+        urls += operator_urls(conn, settings)
     return list(dict.fromkeys(urls))
 
 

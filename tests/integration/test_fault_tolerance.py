@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from test_notify_support import future_day, notify_env  # noqa: F401 - the env fixture
 
-from assets.notify.store import list_deliveries
+from assets.notify.admin import list_deliveries
 from resources.local_receiver import LocalReceiver
 
 ROOT = Path(__file__).resolve().parents[2]

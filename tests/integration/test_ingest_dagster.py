@@ -98,12 +98,12 @@ def test_sensor_ingests_each_new_file_once_and_reports_same_bytes_as_duplicate(l
     assert request.run_config["ops"]["ingest_landing_file"]["config"]["entity"] == "stock"
     stock_run = _run(instance, request)
     assert stock_run.success
-    materialized = {e.asset_key.path[-1]: e.materialization.metadata
+    materialized = {e.asset_key.to_user_string(): e.materialization.metadata
                     for e in stock_run.get_asset_materialization_events()}
-    meta = materialized["sap_stock"]
+    meta = materialized["ingest/sap_stock"]
     assert (meta["rows_loaded"].value, meta["rows_quarantined"].value) == (21, 1)
     assert "not a number" in meta["preview"].value and "'=7" in meta["preview"].value
-    assert materialized["raw_data_batches"]["outcome"].value == "loaded"
+    assert materialized["ingest/raw_data_batches"]["outcome"].value == "loaded"
 
     # The same bytes under another name: no run, a duplicate report; nothing loaded again.
     (landing / "sap" / "stock" / "stock_0601_again.csv").write_bytes(stock.read_bytes())

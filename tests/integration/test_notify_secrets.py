@@ -18,7 +18,7 @@ from dagster._serdes import serialize_value
 from test_notify_support import future_day, notify_env  # noqa: F401 - the env fixture
 
 from assets.alerts.assets import FORECAST_ALERTS
-from assets.notify.store import send_due
+from assets.notify.sending import send_due
 from orchestration.cli import main
 from orchestration.definitions import defs
 from orchestration.jobs import NOTIFY_JOB_NAME

@@ -10,7 +10,8 @@ from datetime import time, timedelta
 import pytest
 from test_notify_support import future_day, notify_env  # noqa: F401 - the env fixture
 
-from assets.notify.store import notify_once, plan_and_enqueue, send_due
+from assets.notify.planning import plan_and_enqueue
+from assets.notify.sending import notify_once, send_due
 from resources.database import connect
 from resources.local_receiver import LocalReceiver
 

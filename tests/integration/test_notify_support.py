@@ -14,7 +14,8 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from assets.notify.store import notify_once, set_channel_preference, upsert_recipient
+from assets.notify.admin import set_channel_preference, upsert_recipient
+from assets.notify.sending import notify_once
 
 
 def future_day(days: int = 3) -> datetime:

@@ -3,7 +3,7 @@ error, and never a secret."""
 
 import dagster as dg
 
-from assets.notify.store import set_channel_preference, upsert_recipient
+from assets.notify.admin import set_channel_preference, upsert_recipient
 from orchestration.failure_report import StepFailure, failure_message, redact
 from orchestration.sensors.run_failure import run_failure_to_operators
 from resources.local_receiver import LocalReceiver

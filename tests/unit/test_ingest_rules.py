@@ -182,9 +182,9 @@ def test_display_escapes_formulas_and_markdown():
 
 
 def test_duplicate_candidates_cross_block_boundaries():
-    from assets.ingest.loader import _Words
+    from assets.ingest.pipeline import KeyWords
 
-    words = _Words(10)
+    words = KeyWords(10)
     n = (1 << 20) + 5000
     hashes = np.arange(n, dtype=np.uint64) * np.uint64(7919)  # distinct
     hashes[(1 << 20)] = hashes[(1 << 20) - 1]  # equal neighbours across the first block edge

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
+from assets.notify.admin import parse_quiet_hours
 from assets.notify.delivery import ChannelClients, notify_type_for
 from assets.notify.rendering import (
     SEEDED_ALERT_TYPES,
@@ -27,7 +28,6 @@ from assets.notify.routing import (
     next_digest_at,
     plan_deliveries,
 )
-from assets.notify.store import parse_quiet_hours
 from resources.errors import ValidationError
 
 URL = "json://planner:s3cretpw@inbox.example.com/hooks/forgecast"
