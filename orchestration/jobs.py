@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import dagster as dg
 
+from assets.forecast.assets import MODEL_SELECTION
 from resources.settings import get_settings
 
 # Steps talk to PostgreSQL and to apprise endpoints: a dropped connection or a restarted
@@ -16,11 +17,13 @@ STEP_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EX
 NIGHTLY_FRESHNESS = dg.FreshnessPolicy.cron(
     deadline_cron="0 6 * * *", lower_bound_delta=timedelta(hours=24),
     timezone=get_settings().timezone)
-FRESH_SELECTION = dg.AssetSelection.groups("unified", "forecast")
+# The weekly model selection (group forecast) runs on its own schedule, not nightly.
+WEEKLY = dg.AssetSelection.assets(MODEL_SELECTION)
+FRESH_SELECTION = dg.AssetSelection.groups("unified", "forecast", "alerts") - WEEKLY
 
 # Ingest runs per landing file (its sensor) and notifications run when alerts change
 # (their sensor); the nightly job is everything in between, for one day.
-NIGHTLY_SELECTION = dg.AssetSelection.groups("staging", "unified", "forecast")
+NIGHTLY_SELECTION = dg.AssetSelection.groups("staging", "unified", "forecast", "alerts") - WEEKLY
 
 # dbt's assets backfill many days in one run, the forecast's one day per run: Dagster warns
 # that the nightly job mixes the two and takes one day per run, which is what a nightly job
@@ -43,6 +46,6 @@ unified_job = dg.define_asset_job(
     op_retry_policy=STEP_RETRY_POLICY,
     description="dbt build of the staging and unified models for a day or a range of days.")
 forecast_job = dg.define_asset_job(
-    "forecast_and_alerts", selection=dg.AssetSelection.groups("forecast"),
+    "forecast_and_alerts", selection=dg.AssetSelection.groups("forecast", "alerts") - WEEKLY,
     op_retry_policy=STEP_RETRY_POLICY,
     description="Forecast, projected inventory and alerts as of one day.")
