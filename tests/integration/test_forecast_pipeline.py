@@ -291,3 +291,61 @@ def test_the_shard_count_is_read_when_the_run_starts(server, monkeypatch):
         assert sum(j[1] for j in jobs) == 5
     table = meta["shards"].splitlines()
     assert len(table) == 2 + shards  # header, rule, one row per shard
+
+
+def test_the_item_id_migration_converts_existing_rows_and_back(server):
+    """Revision 0005 turns the text item ids the forecast stage wrote into uuids (the
+    portfolio's accuracy rows keep a null item and stay unique), and its downgrade
+    restores text."""
+    from alembic import command
+    from sqlalchemy import create_engine, pool
+
+    from resources import migrations
+
+    name = f"{DB}_migration"
+    target = dataclasses.replace(server, warehouse_database=name)
+
+    def migrate(step, revision):
+        engine = create_engine(target.url(), poolclass=pool.NullPool)
+        try:
+            with engine.begin() as connection:
+                config = migrations.alembic_config(target)
+                config.attributes["connection"] = connection
+                step(config, revision)
+        finally:
+            engine.dispose()
+
+    def item_id_types(conn):
+        return dict(conn.execute(
+            "select table_schema || '.' || table_name, data_type from "
+            "information_schema.columns where column_name = 'item_id' and "
+            "table_schema in ('ml', 'forecast')").fetchall())
+
+    with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
+        admin.execute(f"drop database if exists {name} with (force)")
+        admin.execute(f"create database {name}")
+    try:
+        migrate(command.upgrade, "0004")
+        with psycopg.connect(server.conninfo(name), autocommit=True) as conn:
+            conn.execute("insert into ml.item_model_params (item_id, location_id, model_name, "
+                         "params, run_id) values (%s, %s, 'ets', '{}', 'r')", (STEADY, LOC))
+            conn.execute("insert into forecast.forecast_accuracy (scored_date, item_id, "
+                         "location_id, lag_days, window_start, observations) values "
+                         "(%s, %s, %s, 7, %s, 3), (%s, null, null, 7, %s, 3)",
+                         (D1, STEADY, LOC, D1, D1, D1))
+        migrate(command.upgrade, "0005")
+        with psycopg.connect(server.conninfo(name), autocommit=True) as conn:
+            assert set(item_id_types(conn).values()) == {"uuid"}
+            assert len(item_id_types(conn)) == 6
+            assert conn.execute("select item_id from ml.item_model_params").fetchone()[0] == \
+                uuid.UUID(STEADY)
+            with pytest.raises(psycopg.errors.UniqueViolation):  # one portfolio row a day
+                conn.execute("insert into forecast.forecast_accuracy (scored_date, lag_days, "
+                             "window_start, observations) values (%s, 7, %s, 3)", (D1, D1))
+        migrate(command.downgrade, "0004")
+        with psycopg.connect(server.conninfo(name), autocommit=True) as conn:
+            assert set(item_id_types(conn).values()) == {"text"}
+            assert conn.execute("select item_id from ml.item_model_params").fetchone()[0] == STEADY
+    finally:
+        with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
+            admin.execute(f"drop database if exists {name} with (force)")
