@@ -1,7 +1,7 @@
 """The Forgecast code location on Kubernetes: the same definitions as
 ``orchestration.definitions``, with every step of a run in a Kubernetes Job of its own
-(dagster-k8s's ``k8s_job_executor``), so the forecast shards (ops ``forecast_shard_<i>``)
-of one nightly run land on different nodes.
+(dagster-k8s's ``k8s_job_executor``), so the forecast shards of one nightly run (the
+steps of the mapped op ``forecast_shard``, one per shard) land on different nodes.
 
 The Helm user deployment loads this file (deploy/helm/values.yaml):
 ``dagster api grpc --python-file /opt/forgecast/deploy/definitions_k8s.py --attribute defs``.
@@ -22,9 +22,10 @@ STEP_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"},
 # A forecast shard runs a process pool over its items: give it a node's worth of CPU.
 SHARD_RESOURCES = {"requests": {"cpu": "4", "memory": "8Gi"},
                    "limits": {"cpu": "8", "memory": "16Gi"}}
-# Shard ops built by assets/forecast/assets.py for FORGECAST_FORECAST_SHARDS (default 4).
-# Shards beyond these get STEP_RESOURCES; list more when the deployment raises the count.
-SHARD_OPS = [f"forecast_shard_{i}" for i in range(8)]
+# The shard op of assets/forecast/assets.py: mapped over the shards of the run's settings
+# (FORGECAST_FORECAST_SHARDS), one step per shard. The executor's per-step config is keyed
+# by op name, so every shard step gets SHARD_STEP_CONFIG however many there are.
+SHARD_OP = "forecast_shard"
 
 SHARD_STEP_CONFIG = {
     "container_config": {"resources": SHARD_RESOURCES},
@@ -43,7 +44,7 @@ EXECUTOR_CONFIG = {
     # and forecast-heavy steps across runs.
     "max_concurrent": 16,
     "step_k8s_config": {"container_config": {"resources": STEP_RESOURCES}},
-    "per_step_k8s_config": {op: SHARD_STEP_CONFIG for op in SHARD_OPS},
+    "per_step_k8s_config": {SHARD_OP: SHARD_STEP_CONFIG},
     # Step Jobs are garbage-collected with their run's pod.
     "enable_owner_references": True,
 }

@@ -206,3 +206,32 @@ def render_charts(jobs: list[tuple[ChartData, Path]], workers: int = 1,
     batches = [jobs[i:i + chunk] for i in range(0, len(jobs), chunk)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return [path for done in pool.map(_render_batch, batches) for path in done]
+
+
+def alert_chart_jobs(alerts: list, as_of: date, root: Path, items: pd.DataFrame,
+                     history: pd.DataFrame, forecast: pd.DataFrame,
+                     projections: dict) -> list[tuple[ChartData, Path]]:
+    """What to draw for each alert and where: ``items`` is the item context (safety stock,
+    reorder point), ``history`` and ``forecast`` the chart inputs of the alerts' item-
+    locations, ``projections`` the projection per ``(item_id, location_id)``."""
+    hist_by = dict(tuple(history.groupby(["item_id", "location_id"]))) if not history.empty else {}
+    fc_by = dict(tuple(forecast.groupby(["item_id", "location_id"]))) if not forecast.empty else {}
+    info = {(str(r.item_id), str(r.location_id)): r for r in items.itertuples(index=False)}
+    jobs = []
+    for alert in alerts:
+        key = (str(alert.item_id), str(alert.location_id))
+        item = info.get(key)
+        details = alert.details or {}
+        model = fc_by[key]["model_name"].iloc[0] if key in fc_by else "no forecast"
+        stockout = details.get("stockout_date")
+        order_by = details.get("order_by_date")
+        data = ChartData(
+            title=f"{alert.alert_type}: {details.get('sku', key[0])} at {key[1]} "
+                  f"(as of {as_of.isoformat()}, model {model})",
+            history=hist_by.get(key), forecast=fc_by.get(key), projection=projections.get(key),
+            safety_stock=float(item.safety_stock) if item is not None else 0.0,
+            reorder_point=float(item.reorder_point) if item is not None else 0.0,
+            stockout_date=None if not stockout else date.fromisoformat(stockout),
+            order_by_date=None if not order_by else date.fromisoformat(order_by))
+        jobs.append((data, chart_file(root, as_of, alert.dedup_key)))
+    return jobs

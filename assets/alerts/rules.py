@@ -266,3 +266,25 @@ def evaluate_item_alerts(
         if alert is not None:
             alerts.append(alert)
     return alerts
+
+
+def evaluate_portfolio(items: pd.DataFrame, projections: dict, accuracy: dict, today: date,
+                       policy: AlertPolicy = AlertPolicy()  # noqa: B008 - frozen
+                       ) -> list[Alert]:
+    """``evaluate_item_alerts`` for every row of ``items`` (the item context: item,
+    stock, recent demand, last interval), with its projection and accuracy looked up by
+    ``(item_id, location_id)``."""
+    current: list[Alert] = []
+    for row in items.itertuples(index=False):
+        item = ItemContext(row.item_id, row.sku, row.name, row.location_id,
+                           int(row.lead_time_days), float(row.safety_stock),
+                           float(row.reorder_point),
+                           None if row.unit_cost is None else float(row.unit_cost),
+                           float(row.on_hand), float(row.avg_daily_demand))
+        interval = (None if row.yhat_lower is None
+                    else (float(row.yhat_lower), float(row.yhat_upper)))
+        actual = None if row.last_actual is None else float(row.last_actual)
+        key = (row.item_id, row.location_id)
+        current += evaluate_item_alerts(item, projections.get(key), actual, interval, today,
+                                        policy, accuracy.get(key))
+    return current

@@ -1,15 +1,16 @@
-"""Forecast stage assets.
+"""Forecast stage assets (group ``forecast``).
 
-- ``ml/model_selection`` (weekly, its own job and schedule): rolling-origin backtest of every
-  candidate per item x location; the choice, its score and its interval errors are stored in
-  ``ml.model_selections`` and reused by every nightly run until the next selection.
-- ``forecast/forecasts`` (daily partition, nightly job): a graph of one op per static shard
-  (a distributed executor runs them on different machines), each forecasting its items with
-  a process pool; a final op records the registry and the metadata. Append-only.
+- ``forecast/model_selection`` (weekly, its own job and schedule): rolling-origin backtest of
+  every candidate per item x location; the choice, its score and its interval errors are
+  stored in ``ml.model_selections`` and reused by every nightly run until the next selection.
+- ``forecast/forecasts`` (daily partition, nightly job): a plan op fans out one dynamic
+  output per shard (the count is read from the run's settings), a shard op mapped over them
+  (a distributed executor runs them on different machines) forecasts its items with a
+  process pool, and a collect op reports the metadata. Append-only.
 - ``forecast/projected_inventory``: on hand + open supply - cumulative forecast, per day.
 - ``forecast/forecast_accuracy``: past forecasts scored against the actuals that arrived.
 
-Thin: the forecasting is in models/selection/engine, the SQL in store/accuracy.
+The forecasting is in models/selection/engine, the scoring in accuracy, the SQL in store.
 """
 
 
@@ -25,23 +26,17 @@ from assets.forecast import store
 from assets.forecast.engine import default_workers, run_items
 from assets.forecast.projection import project_portfolio
 from assets.forecast.selection import MIN_ORIGINS, N_ORIGINS, ForecastConfig
-from resources.frames import read_frame
 from resources.partitions import daily_partitions, partition_date
-from resources.settings import Settings, get_settings
+from resources.settings import Settings
 from resources.warehouse import WarehouseResource
 
 FORECAST_GROUP = "forecast"
-SELECTION_GROUP = "forecast_selection"
 UNIFIED = {name: dg.AssetKey(["unified", name]) for name in (
     "demand_history", "inventory_snapshots", "open_supply", "manufacturing_items")}
 FORECASTS = dg.AssetKey(["forecast", "forecasts"])
 PROJECTED_INVENTORY = dg.AssetKey(["forecast", "projected_inventory"])
 FORECAST_ACCURACY = dg.AssetKey(["forecast", "forecast_accuracy"])
-MODEL_SELECTION = dg.AssetKey(["ml", "model_selection"])
-
-FORECAST_COLUMNS = ["run_id", "forecast_date", "item_id", "location_id", "target_date",
-                    "horizon_day", "yhat", "yhat_lower", "yhat_upper", "model_name",
-                    "model_version"]
+MODEL_SELECTION = dg.AssetKey(["forecast", "model_selection"])
 
 
 def forecast_config(settings: Settings, *, cold_start: bool = False) -> ForecastConfig:
@@ -71,11 +66,11 @@ def _progress(log, label: str):
 @dg.asset(
     key=MODEL_SELECTION,
     deps=[UNIFIED["demand_history"], UNIFIED["manufacturing_items"]],
-    group_name=SELECTION_GROUP,
+    group_name=FORECAST_GROUP,
     kinds={"python", "postgres"},
     pool="forecast",
-    description="Per item x location: rolling-origin backtest (3 origins, horizon = lead "
-    "time) of Prophet, ETS, Theta and the baselines / intermittent methods on WAPE; the best "
+    description=f"Per item x location: rolling-origin backtest ({N_ORIGINS} origins, "
+    "horizon = lead time) of Prophet, ETS, Theta and the baselines / intermittent methods on WAPE; the best "
     "serves the item (never a model a baseline beat). Runs weekly; the nightly forecast "
     "reuses the stored choice.",
 )
@@ -83,7 +78,7 @@ def model_selection(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     settings = warehouse.settings
     config = forecast_config(settings)
     with warehouse.connection() as conn:
-        as_of = conn.execute("select max(demand_date) from unified.demand_history").fetchone()[0]
+        as_of = store.latest_demand_date(conn)
         if as_of is None:
             return dg.MaterializeResult(metadata={"items_selected": 0, "note": "no demand yet"})
         tasks = store.load_tasks(conn, as_of, settings.forecast_history_days)
@@ -131,7 +126,7 @@ def _selection_metrics(results: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------- forecasts
-def forecast_shard(context, warehouse: WarehouseResource, as_of: date, shard: int,
+def forecast_items(context, warehouse: WarehouseResource, as_of: date, shard: int,
                    shards: int) -> dict:
     """Forecast the items of one shard: cold-start selection for items without one, the
     selected model's refit (warm-started) and forecast, append-only rows, one
@@ -182,17 +177,8 @@ def forecast_shard(context, warehouse: WarehouseResource, as_of: date, shard: in
             store.register_models(conn, Counter(s["model_name"] for s in cold_results.values()),
                                   run_id)
         if parts:
-            rows = pd.concat(parts, ignore_index=True).assign(run_id=run_id,
-                                                               forecast_date=as_of)
-            conn.execute("create temp table new_forecasts (like forecast.forecasts "
-                         "including defaults) on commit drop")
-            store.copy_in(conn, "new_forecasts", rows, FORECAST_COLUMNS)
-            # Append-only: a forecast for (as-of date, item, location, day) is written once.
-            inserted = conn.execute(
-                f"insert into forecast.forecasts ({', '.join(FORECAST_COLUMNS)}) "
-                f"select {', '.join(FORECAST_COLUMNS)} from new_forecasts "
-                "on conflict (forecast_date, item_id, location_id, target_date) do nothing"
-            ).rowcount
+            inserted = store.append_forecasts(conn, pd.concat(parts, ignore_index=True).assign(
+                run_id=run_id, forecast_date=as_of))
         store.save_params(conn, run_id, params)
         store.record_job(conn, run_id, f"{shard + 1}/{shards}", "forecast", as_of,
                          models, len(tasks), failures, time.monotonic() - started, n_workers,
@@ -207,34 +193,30 @@ def forecast_shard(context, warehouse: WarehouseResource, as_of: date, shard: in
             "seconds": round(time.monotonic() - started, 2)}
 
 
-@dg.op(out=dg.Out(dict), ins={"demand_history": dg.In(dg.Nothing), "selection": dg.In(dg.Nothing)})
-def forecast_plan(context: dg.OpExecutionContext) -> dict:
-    """The day this run forecasts from (the partition's day) and the shard count."""
-    as_of = partition_date(context)
-    return {"as_of": as_of.isoformat(), "shards": get_settings().forecast_shards}
+@dg.op(out=dg.DynamicOut(dict),
+       ins={"demand_history": dg.In(dg.Nothing), "selection": dg.In(dg.Nothing)})
+def forecast_plan(context: dg.OpExecutionContext, warehouse: WarehouseResource):
+    """One output per shard of the day this run forecasts from (the partition's day). The
+    count comes from the run's settings, not the code server's: the two may differ."""
+    as_of = partition_date(context).isoformat()
+    shards = warehouse.settings.forecast_shards
+    context.log.info(f"forecast as of {as_of} in {shards} shard(s)")
+    for shard in range(shards):
+        yield dg.DynamicOutput({"as_of": as_of, "shard": shard, "shards": shards},
+                               mapping_key=str(shard))
 
 
-def _shard_op(shard: int, shards: int):
-    @dg.op(name=f"forecast_shard_{shard}", out=dg.Out(dict),
-           tags={"forecast/shard": str(shard)},
-           description=f"Forecast the items of static shard {shard + 1} of {shards}.")
-    def _op(context: dg.OpExecutionContext, warehouse: WarehouseResource, plan: dict) -> dict:
-        if shard >= plan["shards"]:  # fewer shards configured than ops built: nothing here
-            return {"shard": shard, "attempted": 0, "forecast": 0, "failed": [], "models": {},
-                    "classes": {}, "notes": {}, "cold_start": 0, "rows_inserted": 0,
-                    "seconds": 0.0}
-        return forecast_shard(context, warehouse, date.fromisoformat(plan["as_of"]), shard,
-                              plan["shards"])
-    return _op
+@dg.op(out=dg.Out(dict), description="Forecast the items of one shard (md5 of item and "
+       "location modulo the shard count).")
+def forecast_shard(context: dg.OpExecutionContext, warehouse: WarehouseResource,
+                   plan: dict) -> dict:
+    return forecast_items(context, warehouse, date.fromisoformat(plan["as_of"]), plan["shard"],
+                          plan["shards"])
 
 
-SHARDS = get_settings().forecast_shards
-SHARD_OPS = [_shard_op(i, SHARDS) for i in range(SHARDS)]
-
-
-@dg.op(ins={f"shard_{i}": dg.In(dict) for i in range(SHARDS)})
-def forecast_collect(context: dg.OpExecutionContext, plan: dict, **shards):
-    results = [shards[f"shard_{i}"] for i in range(SHARDS)]
+@dg.op
+def forecast_collect(context: dg.OpExecutionContext, shards: list[dict]):
+    results = sorted(shards, key=lambda r: r["shard"])
     models, classes = Counter(), Counter()
     failed, notes = [], {}
     for r in results:
@@ -248,7 +230,7 @@ def forecast_collect(context: dg.OpExecutionContext, plan: dict, **shards):
                                               "rows_inserted", "seconds")} | {
         "failed": len(r["failed"])} for r in results])
     return dg.Output(None, metadata={
-        "forecast_date": plan["as_of"],
+        "forecast_date": partition_date(context).isoformat(),
         "items_forecast": sum(r["forecast"] for r in results),
         "items_failed": len(failed),
         "failures": dg.MetadataValue.json(failed[:50]),
@@ -271,13 +253,13 @@ def forecast_collect(context: dg.OpExecutionContext, plan: dict, **shards):
     partitions_def=daily_partitions,
     description="Daily demand forecast per item x location for the horizon (yhat and an 80% "
     "interval from the item's backtest errors), by the model its selection chose, with run "
-    "id, model and version. One op per static shard. Append-only: a forecast made as of a "
-    "date is never overwritten, so accuracy can be scored later.",
+    "id, model and version. One step per shard (FORGECAST_FORECAST_SHARDS, read when the run "
+    "starts). Append-only: a forecast made as of a date is never overwritten, so accuracy "
+    "can be scored later.",
 )
 def forecasts(demand_history, selection):
     plan = forecast_plan(demand_history=demand_history, selection=selection)
-    outs = {f"shard_{i}": SHARD_OPS[i](plan) for i in range(SHARDS)}
-    return forecast_collect(plan, **outs)
+    return forecast_collect(plan.map(forecast_shard).collect())
 
 
 @dg.asset(
@@ -290,25 +272,16 @@ def forecasts(demand_history, selection):
     "- cumulative forecast, with a pessimistic path on the interval's upper bound.",
 )
 def projected_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    latest = partition_date(context)
     with warehouse.connection() as conn:
-        latest = partition_date(context)
-        fc = store.copy_out(conn, "select item_id, location_id, target_date, horizon_day, yhat,"
-                                  " yhat_upper from forecast.forecasts where forecast_date = "
-                                  "%(d)s", {"d": latest})
+        fc = store.forecasts_as_of(conn, latest)
         stock = store.latest_on_hand(conn, latest)
-        supply = read_frame(conn, "select item_id::text, location_id, expected_date, quantity "
-                                  "from unified.open_supply")
+        supply = store.open_supply(conn)
         if fc.empty:
             return dg.MaterializeResult(metadata={"items_projected": 0})
         frame = project_portfolio(fc, stock, supply).assign(forecast_date=latest,
                                                             run_id=context.run.run_id)
-        # Derived data: replace this as-of date's projection wholesale.
-        conn.execute("delete from forecast.projected_inventory where forecast_date = %s",
-                     (latest,))
-        store.copy_in(conn, "forecast.projected_inventory", frame,
-                      ["forecast_date", "item_id", "location_id", "target_date",
-                       "projected_on_hand", "projected_on_hand_p80", "cumulative_demand",
-                       "cumulative_supply", "run_id"])
+        store.replace_projection(conn, latest, frame)
     below_zero = frame.groupby(["item_id", "location_id"])["projected_on_hand"].min().lt(0).sum()
     return dg.MaterializeResult(metadata={
         "forecast_date": latest.isoformat(),
@@ -332,8 +305,10 @@ def projected_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseR
 def forecast_accuracy(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     as_of = partition_date(context)
     with warehouse.connection() as conn:
-        scored = acc.score(conn, as_of, context.run.run_id)
-        trend = acc.portfolio_trend(conn, as_of)
+        raw = store.accuracy_sums(conn, acc.window_start(as_of), as_of, acc.LAGS)
+        scored = store.replace_accuracy(conn, as_of, acc.scored_rows(raw, as_of,
+                                                                     context.run.run_id))
+        trend = store.portfolio_trend(conn, as_of)
     metadata: dict = {"scored_date": as_of.isoformat(), "rows": scored,
                       "dagster/row_count": scored}
     if not trend.empty:

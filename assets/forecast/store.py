@@ -1,24 +1,24 @@
 """Warehouse reads and writes of the forecast stage (psycopg 3, no Dagster): demand per
-shard, selections, warm-start parameters, the model registry, inference jobs.
+shard, selections, warm-start parameters, the model registry, inference jobs, forecasts,
+projected inventory and forecast accuracy.
 
-Bulk data moves with COPY in CSV form (one round trip, no per-row Python objects on the
-server side).
+Bulk data moves with COPY (resources/frames.py). Item ids are uuid in every table and
+``str`` in Python (COPY's CSV gives text; rows fetched one by one are converted here).
 """
 
 from __future__ import annotations
 
-import io
 import json
 from collections import Counter
 from datetime import date
 
 import numpy as np
 import pandas as pd
-import psycopg
 from psycopg import sql
 
 from assets.forecast.engine import ItemTask
 from assets.forecast.models import MODEL_TYPES, MODEL_VERSIONS
+from resources.frames import copy_in, copy_out, read_frame
 
 SELECTION_FIELDS = ("model_name", "model_version", "demand_class", "wape", "scores", "err_low",
                     "err_high", "horizon", "origins", "failures", "note")
@@ -27,7 +27,7 @@ SELECTION_FIELDS = ("model_name", "model_version", "demand_class", "wape", "scor
 def shard_sql(shards: int, shard: int) -> sql.Composable:
     """Static shard of an item x location: md5 of "item|location" modulo the shard count
     (same as ``shard_of``), stable across runs and machines."""
-    return sql.SQL("(('x' || lpad(substr(md5(d.item_id::text || '|' || d.location_id), 1, 8), "
+    return sql.SQL("(('x' || lpad(substr(md5(concat(d.item_id, '|', d.location_id)), 1, 8), "
                    "16, '0'))::bit(64)::bigint % {}) = {}").format(sql.Literal(shards),
                                                                   sql.Literal(shard))
 
@@ -36,33 +36,6 @@ def shard_of(item_id: str, location_id: str, shards: int) -> int:
     import hashlib
 
     return int(hashlib.md5(f"{item_id}|{location_id}".encode()).hexdigest()[:8], 16) % shards
-
-
-def copy_out(conn, query: sql.Composable | str, params: dict | None = None) -> pd.DataFrame:
-    """Run a query through COPY ... TO STDOUT (CSV with header) into a frame."""
-    if params:
-        inner = psycopg.ClientCursor(conn).mogrify(query, params)
-    else:
-        inner = query if isinstance(query, str) else query.as_string(conn)
-    buffer = io.BytesIO()
-    with conn.cursor().copy(sql.SQL("copy ({}) to stdout with (format csv, header)").format(
-            sql.SQL(inner))) as copy:
-        for block in copy:
-            buffer.write(block)
-    buffer.seek(0)
-    return pd.read_csv(buffer, dtype={"item_id": str, "location_id": str})
-
-
-def copy_in(conn, table: str, frame: pd.DataFrame, columns: list[str]) -> int:
-    """COPY ``frame[columns]`` into ``table`` as CSV; returns rows written."""
-    schema, _, name = table.rpartition(".")
-    target = sql.Identifier(schema, name) if schema else sql.Identifier(name)
-    text = frame[columns].to_csv(index=False, header=False, na_rep="")
-    statement = sql.SQL("copy {} ({}) from stdin with (format csv)").format(
-        target, sql.SQL(", ").join(map(sql.Identifier, columns)))
-    with conn.cursor().copy(statement) as copy:
-        copy.write(text)
-    return len(frame)
 
 
 # On hand of every item-location on its latest snapshot at or before %(as_of)s: a grouped
@@ -75,7 +48,7 @@ LATEST_ON_HAND_SQL = """
         where snapshot_date <= %(as_of)s
         group by item_id, location_id
     )
-    select s.item_id::text as item_id, s.location_id, s.on_hand::float8 as on_hand
+    select s.item_id, s.location_id, s.on_hand::float8 as on_hand
     from unified.inventory_snapshots s
     join last_day using (item_id, location_id, snapshot_date)"""
 
@@ -84,23 +57,28 @@ def latest_on_hand(conn, as_of: date) -> pd.DataFrame:
     return copy_out(conn, LATEST_ON_HAND_SQL, {"as_of": as_of})
 
 
+def latest_demand_date(conn) -> date | None:
+    """The newest day with demand: what the weekly selection is made as of."""
+    return conn.execute("select max(demand_date) from unified.demand_history").fetchone()[0]
+
+
 def load_tasks(conn, as_of: date, history_days: int, shards: int = 1, shard: int = 0,
                with_selection: bool = True) -> list[ItemTask]:
     """Every item x location with demand up to ``as_of`` in this shard, with its history,
     lead time, current selection and warm-start parameters."""
     where = shard_sql(shards, shard) if shards > 1 else sql.SQL("true")
     demand = copy_out(conn, sql.SQL(
-        "select d.item_id::text as item_id, d.location_id, d.demand_date, d.quantity, "
+        "select d.item_id, d.location_id, d.demand_date, d.quantity, "
         "d.is_stockout from unified.demand_history d where d.demand_date <= {as_of} and "
         "d.demand_date > {as_of}::date - {days} and {where} "
         "order by 1, 2, 3").format(as_of=sql.Literal(as_of), days=sql.Literal(history_days),
                                    where=where))
     if demand.empty:
         return []
-    lead = dict(conn.execute("select item_id::text, coalesce(lead_time_days, 0) "
-                             "from unified.manufacturing_items").fetchall())
+    lead = {str(i): days for i, days in conn.execute(
+        "select item_id, coalesce(lead_time_days, 0) from unified.manufacturing_items")}
     selections = current_selections(conn) if with_selection else {}
-    params = {(i, loc): p for i, loc, p in conn.execute(
+    params = {(str(i), loc): p for i, loc, p in conn.execute(
         "select item_id, location_id, params from ml.item_model_params")}
     demand["demand_date"] = pd.to_datetime(demand["demand_date"])
     demand["is_stockout"] = _flags(demand["is_stockout"])
@@ -141,7 +119,7 @@ def current_selections(conn) -> dict:
     for row in rows:
         values = dict(zip(SELECTION_FIELDS, row[2:], strict=True))
         values["params"] = {}
-        out[(row[0], row[1])] = values
+        out[(str(row[0]), row[1])] = values
     return out
 
 
@@ -241,3 +219,122 @@ def register_models(conn, served: Counter, run_id: str, metrics: dict | None = N
                              (old_id, f"superseded by version {version}", run_id))
                 events.append(f"retired {name} (id {old_id})")
     return events
+
+
+# ---------------------------------------------------------------------------- forecasts
+FORECAST_COLUMNS = ["run_id", "forecast_date", "item_id", "location_id", "target_date",
+                    "horizon_day", "yhat", "yhat_lower", "yhat_upper", "model_name",
+                    "model_version"]
+
+
+def append_forecasts(conn, rows: pd.DataFrame) -> int:
+    """Append ``rows`` (FORECAST_COLUMNS) to forecast.forecasts; returns rows inserted.
+    Append-only: a forecast for (as-of date, item, location, day) is written once."""
+    conn.execute("create temp table new_forecasts (like forecast.forecasts "
+                 "including defaults) on commit drop")
+    copy_in(conn, "new_forecasts", rows, FORECAST_COLUMNS)
+    return conn.execute(
+        f"insert into forecast.forecasts ({', '.join(FORECAST_COLUMNS)}) "
+        f"select {', '.join(FORECAST_COLUMNS)} from new_forecasts "
+        "on conflict (forecast_date, item_id, location_id, target_date) do nothing"
+    ).rowcount
+
+
+# -------------------------------------------------------------------- projected inventory
+PROJECTION_COLUMNS = ["forecast_date", "item_id", "location_id", "target_date",
+                      "projected_on_hand", "projected_on_hand_p80", "cumulative_demand",
+                      "cumulative_supply", "run_id"]
+
+
+def forecasts_as_of(conn, as_of: date) -> pd.DataFrame:
+    """The forecast made as of ``as_of``: what the projection consumes."""
+    return copy_out(conn, "select item_id, location_id, target_date, horizon_day, yhat, "
+                          "yhat_upper from forecast.forecasts where forecast_date = %(d)s",
+                    {"d": as_of})
+
+
+def open_supply(conn) -> pd.DataFrame:
+    return read_frame(conn, "select item_id, location_id, expected_date, quantity "
+                            "from unified.open_supply")
+
+
+def replace_projection(conn, as_of: date, frame: pd.DataFrame) -> int:
+    """Derived data: this as-of date's projection is replaced wholesale."""
+    conn.execute("delete from forecast.projected_inventory where forecast_date = %s", (as_of,))
+    return copy_in(conn, "forecast.projected_inventory", frame, PROJECTION_COLUMNS)
+
+
+# ---------------------------------------------------------------------------- accuracy
+# Per item x location x lag over the window: the sums accuracy.metrics_frame turns into
+# WAPE, bias, MASE, coverage and the seasonal naive's WAPE (see accuracy.py).
+SCORE_SQL = """
+with f as (
+    select item_id, location_id, target_date, target_date - forecast_date as lag, yhat,
+           yhat_lower, yhat_upper, model_name
+    from forecast.forecasts
+    where target_date between %(start)s and %(as_of)s
+      and target_date - forecast_date in ({lags})
+), a as (
+    select item_id, location_id, demand_date, quantity, is_stockout
+    from unified.demand_history
+    where demand_date between %(start)s::date - 35 and %(as_of)s
+), j as (
+    select f.*, a.quantity as actual, n.quantity as naive
+    from f
+    join a on a.item_id = f.item_id and a.location_id = f.location_id
+          and a.demand_date = f.target_date
+    left join a n on n.item_id = f.item_id and n.location_id = f.location_id
+          and n.demand_date = f.target_date - 7 * ceil(f.lag / 7.0)::int
+    where not a.is_stockout
+), scale as (
+    select item_id, location_id, avg(abs(quantity - prev)) as scale
+    from (select item_id, location_id, quantity,
+                 lag(quantity, 7) over (partition by item_id, location_id
+                                        order by demand_date) as prev
+          from unified.demand_history
+          where demand_date < %(start)s and demand_date >= %(start)s::date - 365) x
+    where prev is not null
+    group by 1, 2
+)
+select j.item_id, j.location_id, j.lag as lag_days,
+       sum(abs(actual - yhat)) as abs_err, sum(actual) as actual_total,
+       sum(yhat - actual) as bias_sum,
+       avg(abs(actual - yhat)) as mae,
+       avg(case when actual between yhat_lower and yhat_upper then 1.0 else 0.0 end) as coverage,
+       sum(abs(actual - coalesce(naive, 0))) as naive_err,
+       count(*) as observations,
+       (array_agg(model_name order by target_date desc))[1] as model_name,
+       max(s.scale) as scale
+from j left join scale s on s.item_id = j.item_id and s.location_id = j.location_id
+group by j.item_id, j.location_id, j.lag
+"""
+
+ACCURACY_COLUMNS = ["scored_date", "item_id", "location_id", "lag_days", "window_start",
+                    "model_name", "wape", "bias", "mase", "coverage", "baseline_wape",
+                    "actual_total", "observations", "run_id"]
+
+
+def accuracy_sums(conn, start: date, as_of: date, lags: tuple[int, ...]) -> pd.DataFrame:
+    """Forecasts whose target day lies in ``start..as_of`` joined with their actuals."""
+    # Set-wise joins of forecasts and actuals: the rows the night just appended to
+    # forecast.forecasts have no statistics yet, and an estimate of a few rows makes the
+    # planner nest loops over the actuals (minutes at 10,000 items instead of seconds).
+    conn.execute("set local enable_nestloop = off")
+    return copy_out(conn, SCORE_SQL.format(lags=", ".join(str(int(lag)) for lag in lags)),
+                    {"start": start, "as_of": as_of})
+
+
+def replace_accuracy(conn, as_of: date, frame: pd.DataFrame) -> int:
+    """The scores of ``as_of`` replace that day's rows (none when nothing was scored)."""
+    conn.execute("delete from forecast.forecast_accuracy where scored_date = %s", (as_of,))
+    if frame.empty:
+        return 0
+    return copy_in(conn, "forecast.forecast_accuracy", frame, ACCURACY_COLUMNS)
+
+
+def portfolio_trend(conn, as_of: date, days: int = 90) -> pd.DataFrame:
+    return copy_out(conn, "select scored_date, lag_days, wape, bias, mase, coverage, "
+                          "baseline_wape, observations from forecast.forecast_accuracy "
+                          "where item_id is null and scored_date <= %(as_of)s and "
+                          "scored_date > %(as_of)s::date - %(days)s order by 1, 2",
+                    {"as_of": as_of, "days": days})

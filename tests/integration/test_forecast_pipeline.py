@@ -28,6 +28,7 @@ from assets.forecast.assets import (
     model_selection,
     projected_inventory,
 )
+from assets.forecast.store import shard_of
 from resources.warehouse import WarehouseResource
 
 DB = "fc_forecast_it"
@@ -93,15 +94,16 @@ def demand_rows(end: date):
     return rows
 
 
-@pytest.fixture(scope="module")
-def wh(server):
+@contextmanager
+def portfolio_database(server, name: str):
+    """A migrated database of its own holding the hand-built portfolio."""
     with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
-        admin.execute(f"drop database if exists {DB} with (force)")
-        admin.execute(f"create database {DB}")
+        admin.execute(f"drop database if exists {name} with (force)")
+        admin.execute(f"create database {name}")
     from resources import migrations
 
-    migrations.upgrade(dataclasses.replace(server, warehouse_database=DB))
-    with psycopg.connect(server.conninfo(DB), autocommit=True) as conn:
+    migrations.upgrade(dataclasses.replace(server, warehouse_database=name))
+    with psycopg.connect(server.conninfo(name), autocommit=True) as conn:
         conn.execute(UNIFIED_DDL)
         items = [(STEADY, "FC-STEADY", 14, 30, 300, 1000), (STOCKOUT, "FC-RUNOUT", 14, 20, 160, 60),
                  (SHORT, "FC-NEW", 7, 0, 0, 50), (LUMPY, "FC-LUMPY", 10, 0, 0, 40),
@@ -117,9 +119,17 @@ def wh(server):
             cur.executemany("insert into unified.inventory_snapshots values "
                             "(%s, %s, %s, %s, 0, 0)",
                             [(i, LOC, D1, on_hand) for i, *_, on_hand in items])
-    yield IsolatedWarehouse(database=DB)
-    with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
-        admin.execute(f"drop database if exists {DB} with (force)")
+    try:
+        yield IsolatedWarehouse(database=name)
+    finally:
+        with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
+            admin.execute(f"drop database if exists {name} with (force)")
+
+
+@pytest.fixture(scope="module")
+def wh(server):
+    with portfolio_database(server, DB) as warehouse:
+        yield warehouse
 
 
 def run(wh, assets, day: date | None):
@@ -147,8 +157,10 @@ def first_night(wh):
 
 
 def q(wh, sql, params=()):
+    """Rows of a query, item ids (uuid columns) as the strings the test names them by."""
     with wh.connection() as conn:
-        return conn.execute(sql, params).fetchall()
+        return [tuple(str(v) if isinstance(v, uuid.UUID) else v for v in row)
+                for row in conn.execute(sql, params).fetchall()]
 
 
 def test_items_are_forecast_by_their_selected_model(wh, first_night):
@@ -239,7 +251,7 @@ def test_a_covering_receipt_resolves_the_stockout_on_the_next_run(wh, first_nigh
 
 def test_weekly_selection_is_stored_and_reused(wh, first_night):
     result = run(wh, [model_selection], None)
-    meta = metadata(result, "ml/model_selection")
+    meta = metadata(result, "forecast/model_selection")
     assert meta["items_selected"] == 4 and meta["items_failed"] == 1
     scheduled = dict(q(wh, "select item_id, model_name from ml.model_selections "
                            "where reason = 'scheduled'"))
@@ -248,3 +260,92 @@ def test_weekly_selection_is_stored_and_reused(wh, first_night):
                           "and item_id = %s", (STEADY,))[0][0]
     assert "prophet" in steady_scores and "seasonal_naive" in steady_scores
     assert q(wh, "select count(*) from ml.inference_jobs where kind = 'select'") == [(1,)]
+
+
+def test_the_shard_count_is_read_when_the_run_starts(server, monkeypatch):
+    """The definitions were imported with one shard count, the run starts with a larger
+    one: every item-location is still forecast, in one step per shard of the run's count."""
+    from resources.settings import get_settings
+
+    imported = get_settings().forecast_shards
+    shards = imported + 3
+    # The guard that makes this test bite: some item lives in a shard the import's count
+    # does not have.
+    assert any(shard_of(i, LOC, shards) >= imported for i in (STEADY, STOCKOUT, SHORT, LUMPY))
+    with portfolio_database(server, f"{DB}_shards") as warehouse:
+        monkeypatch.setenv("FORGECAST_FORECAST_SHARDS", str(shards))
+        get_settings.cache_clear()
+        try:
+            result = run(warehouse, [forecasts], D1)
+        finally:
+            monkeypatch.delenv("FORGECAST_FORECAST_SHARDS")
+            get_settings.cache_clear()
+        meta = metadata(result, "forecast/forecasts")
+        assert meta["items_forecast"] == 4 and meta["items_failed"] == 1
+        forecast_items = {r[0] for r in q(warehouse, "select distinct item_id from "
+                                                     "forecast.forecasts")}
+        assert forecast_items == {STEADY, STOCKOUT, SHORT, LUMPY}
+        jobs = q(warehouse, "select shard, items_attempted from ml.inference_jobs where "
+                            "run_id = %s and kind = 'forecast'", (result.run_id,))
+        assert sorted(j[0] for j in jobs) == sorted(f"{i}/{shards}" for i in range(1, shards + 1))
+        assert sum(j[1] for j in jobs) == 5
+    table = meta["shards"].splitlines()
+    assert len(table) == 2 + shards  # header, rule, one row per shard
+
+
+def test_the_item_id_migration_converts_existing_rows_and_back(server):
+    """Revision 0005 turns the text item ids the forecast stage wrote into uuids (the
+    portfolio's accuracy rows keep a null item and stay unique), and its downgrade
+    restores text."""
+    from alembic import command
+    from sqlalchemy import create_engine, pool
+
+    from resources import migrations
+
+    name = f"{DB}_migration"
+    target = dataclasses.replace(server, warehouse_database=name)
+
+    def migrate(step, revision):
+        engine = create_engine(target.url(), poolclass=pool.NullPool)
+        try:
+            with engine.begin() as connection:
+                config = migrations.alembic_config(target)
+                config.attributes["connection"] = connection
+                step(config, revision)
+        finally:
+            engine.dispose()
+
+    def item_id_types(conn):
+        return dict(conn.execute(
+            "select table_schema || '.' || table_name, data_type from "
+            "information_schema.columns where column_name = 'item_id' and "
+            "table_schema in ('ml', 'forecast')").fetchall())
+
+    with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
+        admin.execute(f"drop database if exists {name} with (force)")
+        admin.execute(f"create database {name}")
+    try:
+        migrate(command.upgrade, "0004")
+        with psycopg.connect(server.conninfo(name), autocommit=True) as conn:
+            conn.execute("insert into ml.item_model_params (item_id, location_id, model_name, "
+                         "params, run_id) values (%s, %s, 'ets', '{}', 'r')", (STEADY, LOC))
+            conn.execute("insert into forecast.forecast_accuracy (scored_date, item_id, "
+                         "location_id, lag_days, window_start, observations) values "
+                         "(%s, %s, %s, 7, %s, 3), (%s, null, null, 7, %s, 3)",
+                         (D1, STEADY, LOC, D1, D1, D1))
+        migrate(command.upgrade, "0005")
+        with psycopg.connect(server.conninfo(name), autocommit=True) as conn:
+            assert set(item_id_types(conn).values()) == {"uuid"}
+            assert len(item_id_types(conn)) == 6
+            assert conn.execute("select item_id from ml.item_model_params").fetchone()[0] == \
+                uuid.UUID(STEADY)
+            with pytest.raises(psycopg.errors.UniqueViolation):  # one portfolio row a day
+                conn.execute("insert into forecast.forecast_accuracy (scored_date, lag_days, "
+                             "window_start, observations) values (%s, 7, %s, 3)", (D1, D1))
+        migrate(command.downgrade, "0004")
+        with psycopg.connect(server.conninfo(name), autocommit=True) as conn:
+            assert set(item_id_types(conn).values()) == {"text"}
+            assert conn.execute("select item_id from ml.item_model_params").fetchone()[0] == STEADY
+    finally:
+        with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
+            admin.execute(f"drop database if exists {name} with (force)")

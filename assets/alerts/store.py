@@ -1,0 +1,165 @@
+"""Warehouse reads and writes of the alerts stage (psycopg 3, no Dagster): the item context
+the rules need, the projection and accuracy they read, the alert rows and their lifecycle,
+chart paths, and the history and forecast a chart draws.
+
+Item ids are uuid in the warehouse and ``str`` in Python (as in the forecast stage), so
+frames and dicts are keyed by the same ``(item_id, location_id)`` pairs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from assets.alerts.lifecycle import AlertChange
+from assets.forecast.store import LATEST_ON_HAND_SQL
+from resources.frames import copy_out, read_frame
+
+ITEM_CONTEXT_SQL = f"""
+with latest_stock as ({LATEST_ON_HAND_SQL}
+), recent_demand as (
+    select item_id, location_id, avg(quantity) as avg_daily_demand,
+           sum(quantity) filter (where demand_date = %(as_of)s) as last_actual
+    from unified.demand_history where demand_date > %(as_of)s::date - 28
+    group by item_id, location_id
+), last_interval as (
+    select distinct on (item_id, location_id) item_id, location_id, yhat_lower, yhat_upper
+    from forecast.forecasts where target_date = %(as_of)s and forecast_date < %(as_of)s
+    order by item_id, location_id, forecast_date desc
+)
+select p.item_id, p.location_id, i.sku, i.name, coalesce(i.lead_time_days, 0) as lead_time_days,
+       coalesce(i.safety_stock, 0) as safety_stock, coalesce(i.reorder_point, 0) as reorder_point,
+       i.unit_cost, coalesce(s.on_hand, 0) as on_hand,
+       coalesce(d.avg_daily_demand, 0) as avg_daily_demand, d.last_actual,
+       l.yhat_lower, l.yhat_upper
+from (select distinct item_id, location_id from forecast.projected_inventory
+      where forecast_date = %(as_of)s) p
+join unified.manufacturing_items i on i.item_id = p.item_id
+left join latest_stock s on s.item_id = p.item_id and s.location_id = p.location_id
+left join recent_demand d on d.item_id = p.item_id and d.location_id = p.location_id
+left join last_interval l on l.item_id = p.item_id and l.location_id = p.location_id
+where i.status = 'active'
+"""
+
+UPSERT_ALERT_SQL = """
+insert into forecast.forecast_alerts (dedup_key, alert_type, severity, item_id,
+    location_id, message, details, last_event, last_run_id)
+values (%(key)s, %(type)s, %(severity)s, %(item)s, %(location)s, %(message)s,
+        %(details)s, %(event)s, %(run)s)
+on conflict (dedup_key) do update set
+    severity = excluded.severity, message = excluded.message,
+    details = excluded.details, last_event = excluded.last_event,
+    status = 'open', resolved_at = null, last_seen_at = now(),
+    last_run_id = excluded.last_run_id,
+    first_seen_at = case when forecast_alerts.status = 'resolved'
+                         then now() else forecast_alerts.first_seen_at end,
+    severity_changed_at = case when forecast_alerts.severity <> excluded.severity
+                          then now() else forecast_alerts.severity_changed_at end
+"""
+
+
+def newest_projection_date(conn) -> date | None:
+    return conn.execute("select max(forecast_date) from forecast.projected_inventory"
+                        ).fetchone()[0]
+
+
+def item_context(conn, as_of: date) -> pd.DataFrame:
+    """Per projected item-location of ``as_of``: the item, its stock, recent demand and the
+    interval last forecast for ``as_of`` (ITEM_CONTEXT_SQL)."""
+    # Set-wise joins over rows this night just wrote (projections, forecasts) that have no
+    # statistics yet: estimated at a few rows, they get nested loops that take minutes at
+    # 10,000 items. For the rest of the transaction too (the reads that follow).
+    conn.execute("set local enable_nestloop = off")
+    return read_frame(conn, ITEM_CONTEXT_SQL, {"as_of": as_of})
+
+
+def projection(conn, as_of: date) -> pd.DataFrame:
+    return read_frame(conn, "select item_id, location_id, target_date, projected_on_hand, "
+                            "projected_on_hand_p80 from forecast.projected_inventory "
+                            "where forecast_date = %s", (as_of,))
+
+
+def latest_accuracy(conn, as_of: date) -> dict:
+    """Each item's lag-7 score as of the run's day (forecast degraded)."""
+    rows = conn.execute(
+        "select item_id, location_id, wape, baseline_wape, observations, lag_days, model_name "
+        "from forecast.forecast_accuracy where scored_date = %s and lag_days = 7 "
+        "and item_id is not null", (as_of,)).fetchall()
+    names = ("wape", "baseline_wape", "observations", "lag_days", "model_name")
+    return {(str(r[0]), r[1]): dict(zip(names, r[2:], strict=True)) for r in rows}
+
+
+def open_alerts(conn) -> dict[str, tuple[str, str | None]]:
+    """dedup key -> (severity, chart path) of every open alert."""
+    return {key: (severity, chart) for key, severity, chart in conn.execute(
+        "select dedup_key, severity, chart_path from forecast.forecast_alerts "
+        "where status = 'open'").fetchall()}
+
+
+def save_changes(conn, changes: Iterable[AlertChange], run_id: str) -> None:
+    """Resolve the alerts that no longer hold; insert or reopen / update the others."""
+    resolved, upserts = [], []
+    for change in changes:
+        if change.alert is None:
+            resolved.append((run_id, change.dedup_key))
+            continue
+        a = change.alert
+        upserts.append({"key": a.dedup_key, "type": a.alert_type, "severity": a.severity,
+                        "item": str(a.item_id), "location": str(a.location_id),
+                        "message": a.message, "details": json.dumps(a.details, default=str),
+                        "event": change.event, "run": run_id})
+    with conn.cursor() as cur:
+        if resolved:
+            cur.executemany("update forecast.forecast_alerts set status = 'resolved', "
+                            "last_event = 'resolved', resolved_at = now(), last_run_id = %s "
+                            "where dedup_key = %s", resolved)
+        if upserts:
+            cur.executemany(UPSERT_ALERT_SQL, upserts)
+
+
+def set_chart_paths(conn, charts: dict[str, Path]) -> None:
+    if charts:
+        with conn.cursor() as cur:
+            cur.executemany("update forecast.forecast_alerts set chart_path = %s "
+                            "where dedup_key = %s",
+                            [(str(path), key) for key, path in charts.items()])
+
+
+def open_alert_summary(conn) -> list[tuple[str, str, str]]:
+    """(type, severity, message) of the open alerts, most severe first."""
+    return conn.execute("select alert_type, severity, message from forecast.forecast_alerts "
+                        "where status = 'open' order by array_position("
+                        "array['critical','high','medium','low'], severity), dedup_key"
+                        ).fetchall()
+
+
+# Chart inputs of a few item-locations: the pairs are sent as two arrays.
+_PAIRS = "select unnest(%(items)s::uuid[]) as item_id, unnest(%(locations)s::text[]) as loc"
+
+
+def chart_history(conn, as_of: date, keys: list[tuple[str, str]]) -> pd.DataFrame:
+    """The last 120 days of demand of the ``(item, location)`` pairs."""
+    return copy_out(conn, f"""
+        select d.item_id, d.location_id, d.demand_date, d.quantity
+        from unified.demand_history d join ({_PAIRS}) k
+          on k.item_id = d.item_id and k.loc = d.location_id
+        where d.demand_date > %(as_of)s::date - 120 and d.demand_date <= %(as_of)s""",
+                    _pairs(as_of, keys))
+
+
+def chart_forecasts(conn, as_of: date, keys: list[tuple[str, str]]) -> pd.DataFrame:
+    """The forecast made as of ``as_of`` of the ``(item, location)`` pairs."""
+    return copy_out(conn, f"""
+        select f.item_id, f.location_id, f.target_date, f.yhat, f.yhat_lower, f.yhat_upper,
+               f.model_name
+        from forecast.forecasts f join ({_PAIRS}) k
+          on k.item_id = f.item_id and k.loc = f.location_id
+        where f.forecast_date = %(as_of)s""", _pairs(as_of, keys))
+
+
+def _pairs(as_of: date, keys: list[tuple[str, str]]) -> dict:
+    return {"items": [k[0] for k in keys], "locations": [k[1] for k in keys], "as_of": as_of}
