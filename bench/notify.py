@@ -25,6 +25,7 @@ import os
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,7 +57,8 @@ def seed_alerts(conn, alerts: int) -> None:
             "status, last_event, message, details) from stdin") as copy:
         for i in range(alerts):
             item = f"B{i:06d}"
-            copy.write_row((f"stockout:{item}:BENCH", "stockout", severities[i % 4], item, "BENCH",
+            item_id = uuid.uuid5(uuid.NAMESPACE_URL, f"forgecast:bench:{item}")  # ids are uuids
+            copy.write_row((f"stockout:{item}:BENCH", "stockout", severities[i % 4], item_id, "BENCH",
                             "open", "new", f"{item} at BENCH: projected stockout",
                             f'{{"sku": "{item}", "stockout_date": "2026-03-09", '
                             f'"days_until_stockout": {i % 30}, "shortfall_qty": {i % 97}.5}}'))

@@ -68,7 +68,7 @@ def notify_on_alerts(context: dg.SensorEvaluationContext):
             break
         after = page.records[-1].storage_id
     if not records:
-        return dg.SkipReason("no new materialization of forecast/forecast_alerts")
+        return dg.SkipReason("no new materialization of alerts/forecast_alerts")
     last = records[-1].storage_id
     partitions = sorted({r.partition_key for r in records if r.partition_key})
     context.update_cursor(str(last))

@@ -45,7 +45,7 @@ TALL_VIEWPORT = {"width": 2000, "height": 3200}
 
 STAGE_GROUPS = ("ingest", "staging", "unified", "forecast", "notify")
 NOTIFICATIONS = "notify/notifications"
-FORECAST_CHAIN = ("forecast/forecasts", "forecast/projected_inventory", "forecast/forecast_alerts")
+FORECAST_CHAIN = ("forecast/forecasts", "forecast/projected_inventory", "alerts/forecast_alerts")
 # What the UI materializes: quick, needs no upstream data (no alerts -> nothing to send).
 MATERIALIZE_TARGET = NOTIFICATIONS
 

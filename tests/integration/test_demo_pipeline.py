@@ -89,7 +89,7 @@ def test_demo_items_are_forecast_by_their_selected_model_short_ones_reported(fir
         "select item_id::text, location_id, array_agg(distinct model_name) from "
         "forecast.forecasts where forecast_date = %s group by 1, 2", (as_of,)).fetchall())
     chosen = {(i, loc): (model, note) for i, loc, model, note in conn.execute(
-        "select distinct on (item_id, location_id) item_id, location_id, model_name, note "
+        "select distinct on (item_id, location_id) item_id::text, location_id, model_name, note "
         "from ml.model_selections order by item_id, location_id, id desc").fetchall()}
     assert set(served) == with_history  # no failures in the demo: every item-location
     for key, models in served.items():

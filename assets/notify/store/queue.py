@@ -39,7 +39,7 @@ def load_alert_events(conn: psycopg.Connection, resolved_since: datetime) -> lis
     (from the unified item master once dbt has built it) and chart."""
     if _has_column(conn, "unified", "manufacturing_items", "category"):
         category = "coalesce(i.category, a.details->>'category')"
-        join = "left join unified.manufacturing_items i on i.item_id::text = a.item_id::text"
+        join = "left join unified.manufacturing_items i on i.item_id = a.item_id"
     else:
         category, join = "a.details->>'category'", ""
     rows = conn.execute(f"""
