@@ -17,18 +17,6 @@ DEMO_RECIPIENT = "demo-planner"
 # Step starts and successes, not Dagster's debug chatter.
 QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
-# The stages without a store of counts yet (unified is dbt's; forecast and alerts
-# stores are being reshaped): their summary lines are still queried here.
-SUMMARY_SQL = [
-    ("unified", "items unified", "select count(*) from unified.manufacturing_items"),
-    ("unified", "demand history rows", "select count(*) from unified.demand_history"),
-    ("forecast", "item-locations forecast",
-     "select count(distinct (item_id, location_id)) from forecast.forecasts"),
-    ("forecast", "forecast rows", "select count(*) from forecast.forecasts"),
-    ("alerts", "open alerts", "select count(*) from forecast.forecast_alerts where status = 'open'"),
-]
-
-
 def run_demo(settings: Settings, *, items: int, days: int, seed: int,
              echo: Callable[[str], None] = print) -> list[tuple[str, str, int]]:
 
@@ -80,14 +68,18 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
 
 def _summary(conn) -> list[tuple[str, str, int]]:
     """What the demo produced, stage by stage, in pipeline order."""
+    from assets.alerts import store as alerts
+    from assets.forecast import store as forecast
     from assets.ingest.store import loaded_totals
-    from assets.notify.store import demo_counts
+    from assets.notify import store as notify
+    from assets.unified import store as unified
 
     loaded, quarantined = loaded_totals(conn)
     rows = [("ingest", "rows loaded (current batches)", loaded),
             ("ingest", "rows quarantined", quarantined)]
-    rows += [(stage, what, conn.execute(query).fetchone()[0]) for stage, what, query in SUMMARY_SQL]
-    rows += [("notify", what, count) for what, count in demo_counts(conn).items()]
+    for stage, store in (("unified", unified), ("forecast", forecast), ("alerts", alerts),
+                         ("notify", notify)):
+        rows += [(stage, what, count) for what, count in store.demo_counts(conn).items()]
     return rows
 
 

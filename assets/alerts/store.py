@@ -163,3 +163,10 @@ def chart_forecasts(conn, as_of: date, keys: list[tuple[str, str]]) -> pd.DataFr
 
 def _pairs(as_of: date, keys: list[tuple[str, str]]) -> dict:
     return {"items": [k[0] for k in keys], "locations": [k[1] for k in keys], "as_of": as_of}
+
+
+def demo_counts(conn) -> dict[str, int]:
+    """The alerts stage's line of `forgecast demo`'s summary."""
+    count = conn.execute(
+        "select count(*) from forecast.forecast_alerts where status = 'open'").fetchone()[0]
+    return {"open alerts": count}

@@ -338,3 +338,11 @@ def portfolio_trend(conn, as_of: date, days: int = 90) -> pd.DataFrame:
                           "where item_id is null and scored_date <= %(as_of)s and "
                           "scored_date > %(as_of)s::date - %(days)s order by 1, 2",
                     {"as_of": as_of, "days": days})
+
+
+def demo_counts(conn) -> dict[str, int]:
+    """The forecast stage's lines of `forgecast demo`'s summary."""
+    pairs, rows = conn.execute(
+        "select count(distinct (item_id, location_id)), count(*) from forecast.forecasts"
+    ).fetchone()
+    return {"item-locations forecast": pairs, "forecast rows": rows}
