@@ -20,7 +20,7 @@ FRESH_SELECTION = dg.AssetSelection.groups("unified", "forecast")
 
 # Ingest runs per landing file (its sensor) and notifications run when alerts change
 # (their sensor); the nightly job is everything in between, for one day.
-NIGHTLY_SELECTION = dg.AssetSelection.groups("staging", "unified", "forecast")
+NIGHTLY_SELECTION = dg.AssetSelection.groups("unified", "forecast")
 
 # dbt's assets backfill many days in one run, the forecast's one day per run: Dagster warns
 # that the nightly job mixes the two and takes one day per run, which is what a nightly job
@@ -39,7 +39,7 @@ nightly_job = dg.define_asset_job(
 # The two halves of the nightly job, for backfills: dbt once over the whole range, then
 # forecasts and alerts day by day (each day is forecast as of that day).
 unified_job = dg.define_asset_job(
-    "unified_models", selection=dg.AssetSelection.groups("staging", "unified"),
+    "unified_models", selection=dg.AssetSelection.groups("unified"),
     op_retry_policy=STEP_RETRY_POLICY,
     description="dbt build of the staging and unified models for a day or a range of days.")
 forecast_job = dg.define_asset_job(

@@ -163,7 +163,7 @@ def test_nightly_schedule_tick_materializes_the_day_just_closed(first_run, conn)
         instance=instance, partition_key=request.partition_key, tags=request.tags)
     assert result.success
     materialized = {e.asset_key.path[0] for e in result.get_asset_materialization_events()}
-    assert {"staging", "unified", "forecast"} <= materialized
+    assert {"unified", "forecast"} <= materialized
 
 
 def test_backfill_runs_dbt_once_and_forecasts_every_day(first_run, settings, conn):
