@@ -5,7 +5,9 @@ and importing Dagster would add seconds to every dbt invocation it makes.
 
 from __future__ import annotations
 
+import shlex
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from resources.database import Server
@@ -38,3 +40,16 @@ def dbt_executable() -> str:
     """The dbt beside this interpreter: the venv's bin/ is not always on PATH."""
     beside = Path(sys.executable).parent / "dbt"
     return str(beside) if beside.exists() else "dbt"
+
+
+def write_dbt_launcher(directory: Path, dbt: str, env: Mapping[str, str]) -> Path:
+    """An executable ``directory/dbt`` that runs ``dbt`` with ``env`` added to its
+    environment: the way to give one dbt invocation its own connection when the caller
+    (dagster-dbt's ``DbtCliResource.cli``) builds the subprocess environment from this
+    process's and takes no environment of its own. Owner-only (the password is in it);
+    the caller deletes ``directory`` when the invocation is done."""
+    launcher = directory / "dbt"
+    exports = [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
+    launcher.write_text("\n".join(["#!/bin/sh", *exports, f'exec {shlex.quote(dbt)} "$@"', ""]))
+    launcher.chmod(0o700)
+    return launcher

@@ -1,6 +1,8 @@
-"""The dbt project as Dagster assets: staging and unified models, snapshots, and dbt
-tests as asset checks. Sources map onto the ingest assets' keys (raw/<table>), so the
-lineage runs landing zone -> raw -> staging -> unified without gaps.
+"""The dbt project as Dagster assets: staging and unified models, the seed, snapshots,
+and dbt tests as asset checks. Every dbt node is ``unified/<node name>`` in group unified
+(its schema, staging or unified, is in the ``dagster/table_name`` metadata); sources map
+onto the ingest assets' keys (``ingest/<raw table>``), so the lineage runs landing zone ->
+raw -> staging -> unified without gaps.
 
 Every dbt test is an asset check: generic tests on their model, singular tests with one
 parent on that parent, singular tests with several parents on the model their
@@ -13,16 +15,25 @@ not run on bad data), ``warn`` tests are reported and block nothing.
 
 import json
 import os
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from resources.database import Server
+from resources.dbt_env import DBT_PROJECT_DIR, dbt_profile_env, write_dbt_launcher
 from resources.partitions import daily_partitions
-from resources.warehouse import DBT_PROJECT_DIR, WarehouseResource, dbt_profile_env
+from resources.warehouse import WarehouseResource
+
+# Asset key prefix = folder = group: assets/unified holds every dbt node (staging views
+# included); the dbt sources are the raw tables assets/ingest loads.
+UNIFIED_PREFIX = "unified"
+INGEST_PREFIX = "ingest"
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -69,11 +80,13 @@ class ForgecastDbtTranslator(DagsterDbtTranslator):
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
         if props["resource_type"] == "source":
-            return spec.replace_attributes(key=dg.AssetKey([props["source_name"], props["name"]]))
-        schema = props.get("config", {}).get("schema") or props.get("schema") or "unified"
+            # The raw tables are the ingest stage's assets: the same keys, so lineage joins.
+            return spec.replace_attributes(key=dg.AssetKey([INGEST_PREFIX, props["name"]]))
+        # Every model, seed and snapshot is this stage's, whatever schema dbt builds it in;
+        # the relation (staging.stg_x, unified.x) stays visible as dagster/table_name.
         return spec.replace_attributes(
-            key=dg.AssetKey([schema, props["name"]]),
-            group_name=schema,
+            key=dg.AssetKey([UNIFIED_PREFIX, props["name"]]),
+            group_name=UNIFIED_PREFIX,
         ).merge_attributes(kinds={"postgres"})
 
     def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
@@ -143,9 +156,9 @@ def forgecast_dbt_models(
     window = partition_window_vars(context)
     args = ["build", "--vars", json.dumps(window)] if window else ["build"]
     context.log.info(f"dbt {' '.join(args)}")
-    with _environment(dbt_profile_env(warehouse.server())):
-        invocation = dbt.cli(args, context=context, raise_on_error=False)
-    yield from invocation.stream()
+    with dbt_on_server(dbt, warehouse.server()) as dbt_here:
+        invocation = dbt_here.cli(args, context=context, raise_on_error=False)
+        yield from invocation.stream()
     if not invocation.is_successful():
         try:
             run_results = invocation.get_artifact("run_results.json")
@@ -155,19 +168,16 @@ def forgecast_dbt_models(
 
 
 @contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """The profile's FORGECAST_DBT_* variables while dbt starts (the subprocess copies
-    the environment), without leaving them behind in this process."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def dbt_on_server(dbt: DbtCliResource, server: Server) -> Iterator[DbtCliResource]:
+    """The dbt resource, its invocations connected to ``server``: the profile reads
+    FORGECAST_DBT_* variables, and ``DbtCliResource.cli`` passes dbt a copy of this
+    process's environment with no way to add to it. So the variables go to a launcher
+    that sets them for the dbt process alone: nothing is written to ``os.environ``,
+    which other steps and threads of this process share."""
+    with tempfile.TemporaryDirectory(prefix="forgecast-dbt-") as directory:
+        launcher = write_dbt_launcher(Path(directory), dbt.dbt_executable,
+                                      dbt_profile_env(server))
+        yield dbt.model_copy(update={"dbt_executable": str(launcher)})
 
 
 def failed_nodes(run_results: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -1,18 +1,13 @@
 {#
-    Deterministic uuid from a text: md5 of the text, formatted 8-4-4-4-12.
-    Same input -> same id in every run and every environment, so ids survive a
-    full refresh and can be recomputed outside dbt. Python equivalent:
-        str(uuid.UUID(hashlib.md5(text.encode()).hexdigest()))
+    Deterministic uuid from a text: the md5 of the text as a uuid (PostgreSQL reads 32
+    hex digits as one). Same input -> same id in every run and every environment, so
+    ids survive a full refresh and can be recomputed outside dbt. Python equivalent:
+        uuid.UUID(hashlib.md5(text.encode()).hexdigest())
     Callers namespace the text, e.g. forgecast_uuid("'forgecast:item:' || sku").
+    A uuid, not its text: an item id is a uuid in every table (forecast and ml too).
 #}
 {% macro forgecast_uuid(text_expr) -%}
-    (
-        substr(md5({{ text_expr }}), 1, 8) || '-'
-        || substr(md5({{ text_expr }}), 9, 4) || '-'
-        || substr(md5({{ text_expr }}), 13, 4) || '-'
-        || substr(md5({{ text_expr }}), 17, 4) || '-'
-        || substr(md5({{ text_expr }}), 21, 12)
-    )
+    md5({{ text_expr }})::uuid
 {%- endmacro %}
 
 

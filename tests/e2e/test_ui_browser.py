@@ -43,7 +43,7 @@ CHROMIUM_FLAGS = [
 VIEWPORT = {"width": 1600, "height": 1000}
 TALL_VIEWPORT = {"width": 2000, "height": 3200}
 
-STAGE_GROUPS = ("ingest", "staging", "unified", "forecast", "notify")
+STAGE_GROUPS = ("ingest", "unified", "forecast", "alerts", "notify")
 NOTIFICATIONS = "notify/notifications"
 FORECAST_CHAIN = ("forecast/forecasts", "forecast/projected_inventory", "alerts/forecast_alerts")
 # What the UI materializes: quick, needs no upstream data (no alerts -> nothing to send).
@@ -352,10 +352,10 @@ def test_code_location_has_the_whole_pipeline(asset_graph):
     for key in FORECAST_CHAIN:
         assert key in upstream, f"{key} is not upstream of {NOTIFICATIONS}"
     groups = {asset_graph[k]["group"] for k in upstream}
-    assert {"ingest", "staging", "unified", "forecast"} <= groups, groups
+    assert {"ingest", "unified", "forecast", "alerts"} <= groups, groups
     dbt_models = {k for k in upstream if "dbt" in asset_graph[k]["kinds"]}
-    assert {asset_graph[k]["group"] for k in dbt_models} >= {"staging", "unified"}, dbt_models
-    assert any(k.startswith("raw/") for k in upstream if asset_graph[k]["group"] == "ingest")
+    assert {asset_graph[k]["group"] for k in dbt_models} == {"unified"}, dbt_models
+    assert any(k.startswith("ingest/") for k in upstream if asset_graph[k]["group"] == "ingest")
 
 
 def test_global_lineage_shows_every_stage(page, ui, asset_graph):

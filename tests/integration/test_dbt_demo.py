@@ -349,7 +349,7 @@ def _check_evaluations(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
 def test_failing_blocking_checks_stop_downstream_assets(blocked_run) -> None:
     assert not blocked_run.success
     evaluations = _check_evaluations(blocked_run)
-    for name, key in [("on_hand_within_tolerance_stg_sap__stock_on_hand", ["staging", "stg_sap__stock"]),
+    for name, key in [("on_hand_within_tolerance_stg_sap__stock_on_hand", ["unified", "stg_sap__stock"]),
                       ("assert_item_identity_has_no_conflicts", ["unified", "item_external_ids"])]:
         evaluation = evaluations[name]
         assert not evaluation.passed and evaluation.blocking, name

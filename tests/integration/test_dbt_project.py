@@ -48,7 +48,10 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
+from assets.ingest.raw_tables import attach_batch_table, create_batch_table, sync_raw_tables
 from assets.ingest.registry import EXPORT_TYPES
+from resources import migrations
+from resources.database import Server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT = REPO_ROOT / "dbt_project"
@@ -232,57 +235,43 @@ ROWS: dict[str, RawRows] = {
 # fmt: on
 
 
-def _create_raw(conn: psycopg.Connection) -> None:
-    """The raw layout of the migration and ingest (resources/migrations, assets/ingest/
-    raw_tables.py), reduced to what staging reads: registry columns as text, lower-cased."""
-    conn.execute("create schema raw")
-    conn.execute(
-        """
-        create table raw.raw_data_batches (
-            id bigint primary key,
-            source_system text not null,
-            entity text not null,
-            file_name text not null default 'test',
-            status text not null check (status in
-                ('received', 'validating', 'loaded', 'rejected', 'superseded', 'failed')),
-            rows_loaded integer not null default 0,
-            received_at timestamptz not null default now(),
-            finished_at timestamptz
-        )
-        """
-    )
-    for export in EXPORT_TYPES:
-        columns = [
-            sql.SQL("_batch_id bigint not null references raw.raw_data_batches (id)"),
-            sql.SQL("_row_number integer not null"),
-            *(sql.SQL("{} text").format(sql.Identifier(c.lower())) for c in export.column_names),
-            sql.SQL("primary key (_batch_id, _row_number)"),
-        ]
-        conn.execute(
-            sql.SQL("create table raw.{} ({})").format(
-                sql.Identifier(export.raw_table), sql.SQL(", ").join(columns)
-            )
-        )
+def _create_raw(server: Server) -> None:
+    """The raw layout production has: the migrations (raw.raw_data_batches) and the
+    ingest's raw-table sync (one table per registry export, partitioned by batch)."""
+    migrations.upgrade(server)
+    with psycopg.connect(server.conninfo(), autocommit=True) as conn:
+        sync_raw_tables(conn)
 
 
 def _insert_batches(conn: psycopg.Connection, batches: list[tuple[int, str, str, str]]) -> None:
+    # A made-up sha256 per batch: a live batch owns its content's hash.
     conn.cursor().executemany(
-        "insert into raw.raw_data_batches (id, source_system, entity, status) values (%s, %s, %s, %s)",
-        batches,
+        "insert into raw.raw_data_batches (id, source_system, entity, status, file_name, sha256,"
+        " format) values (%s, %s, %s, %s, 'test', lpad(%s::text, 64, '0'), 'csv')",
+        [(*batch, batch[0]) for batch in batches],
     )
 
 
 def _insert_rows(conn: psycopg.Connection, table: str, rows: RawRows) -> None:
+    """Rows into the raw table the way ingest lands them: each batch into a table of its
+    own, attached as the batch's partition."""
+    export = next(e for e in EXPORT_TYPES if e.raw_table == table)
+    batches: dict[int, list[tuple[int, dict[str, str]]]] = {}
     for row_number, (batch_id, values) in enumerate(rows, start=1):
-        names = ["_batch_id", "_row_number", *values]
-        conn.execute(
-            sql.SQL("insert into raw.{} ({}) values ({})").format(
-                sql.Identifier(table),
-                sql.SQL(", ").join(map(sql.Identifier, names)),
-                sql.SQL(", ").join(sql.Placeholder() * len(names)),
-            ),
-            [batch_id, row_number, *values.values()],
-        )
+        batches.setdefault(batch_id, []).append((row_number, values))
+    for batch_id, numbered in batches.items():
+        batch_table = create_batch_table(conn, export, batch_id)
+        for row_number, values in numbered:
+            names = ["_row_number", *values]
+            conn.execute(
+                sql.SQL("insert into {} ({}) values ({})").format(
+                    batch_table,
+                    sql.SQL(", ").join(map(sql.Identifier, names)),
+                    sql.SQL(", ").join(sql.Placeholder() * len(names)),
+                ),
+                [row_number, *values.values()],
+            )
+        attach_batch_table(conn, export, batch_id)
 
 
 # --------------------------------------------------------------------------- dbt
@@ -419,6 +408,14 @@ def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
         server.cleanup()
 
 
+def _server(postgres: dict[str, str]) -> Server:
+    database = str(postgres.get("dbname") or "postgres")
+    return Server(host=str(postgres["host"]), port=int(postgres.get("port") or 5432),
+                  user=str(postgres.get("user") or "postgres"),
+                  password=str(postgres.get("password") or "") or None,
+                  warehouse_database=database, dagster_database=database, embedded=False)
+
+
 @pytest.fixture(scope="module")
 def dbt_env(postgres: dict[str, str]) -> Iterator[None]:
     """The FORGECAST_DBT_* variables profiles.yml reads, pointing at the test server."""
@@ -439,8 +436,8 @@ def warehouse(postgres, dbt_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
     work_dir = tmp_path_factory.mktemp("dbt")
     _copy_project(work_dir)
     out: dict[str, Any] = {}
+    _create_raw(_server(postgres))
     with psycopg.connect(postgres["uri"], autocommit=True) as conn:
-        _create_raw(conn)
         _insert_batches(conn, BATCHES)
         for table, rows in ROWS.items():
             _insert_rows(conn, table, rows)
@@ -700,7 +697,7 @@ def test_item_ids_are_deterministic_uuids(warehouse) -> None:
 
     for sku, item_id in warehouse["item_ids"].items():
         expected = uuid.UUID(hashlib.md5(f"forgecast:item:{sku}".encode()).hexdigest())
-        assert item_id == str(expected)
+        assert item_id == expected
 
 
 def test_cross_erp_item_has_one_item_and_its_external_ids(warehouse) -> None:

@@ -109,7 +109,7 @@ def test_the_demo_item_built_to_run_out_raises_one_stockout_a_receipt_resolves(
     as_of = _as_of(conn)
     data = generate_demo_data(tmp_path, **DEMO, end_date=as_of)  # names the built item
     sku, matnr, plant = data.runs_short
-    item_id, lead = conn.execute("select item_id, lead_time_days from unified.manufacturing_items "
+    item_id, lead = conn.execute("select item_id::text, lead_time_days from unified.manufacturing_items "
                                  "where sku = %s", (sku,)).fetchone()
     alerts = conn.execute("select location_id, status, details from forecast.forecast_alerts "
                           "where alert_type = 'stockout' and item_id = %s", (item_id,)).fetchall()
@@ -163,7 +163,7 @@ def test_nightly_schedule_tick_materializes_the_day_just_closed(first_run, conn)
         instance=instance, partition_key=request.partition_key, tags=request.tags)
     assert result.success
     materialized = {e.asset_key.path[0] for e in result.get_asset_materialization_events()}
-    assert {"staging", "unified", "forecast"} <= materialized
+    assert {"unified", "forecast"} <= materialized
 
 
 def test_backfill_runs_dbt_once_and_forecasts_every_day(first_run, settings, conn):

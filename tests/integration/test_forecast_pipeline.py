@@ -30,6 +30,7 @@ from assets.forecast.assets import (
 )
 from assets.forecast.store import shard_of
 from resources.warehouse import WarehouseResource
+from tests.unified_schema import create_unified_tables
 
 DB = "fc_forecast_it"
 D1 = date(2026, 3, 9)  # a Monday
@@ -45,39 +46,6 @@ def item(name: str) -> str:
 STEADY, STOCKOUT, SHORT, LUMPY, POISON = (item(n) for n in
                                           ("steady", "stockout", "short", "lumpy", "poison"))
 LOC = "sap:1000"
-
-UNIFIED_DDL = """
-create schema if not exists unified;
-create table unified.manufacturing_items (item_id uuid primary key, sku text, name text,
-    lead_time_days integer, safety_stock numeric, reorder_point numeric, unit_cost numeric,
-    status text);
-create table unified.demand_history (item_id uuid, location_id text, demand_date date,
-    quantity numeric, is_stockout boolean);
-create table unified.inventory_snapshots (item_id uuid, location_id text, snapshot_date date,
-    on_hand numeric, on_order numeric, allocated numeric);
-create table unified.open_supply (supply_id text, item_id uuid, location_id text,
-    expected_date date, quantity numeric);
-"""
-
-
-class IsolatedWarehouse(WarehouseResource):
-    database: str
-
-    @contextmanager
-    def connection(self, *, autocommit: bool = False):
-        server = self.server()
-        conn = psycopg.connect(server.conninfo(self.database), autocommit=autocommit)
-        try:
-            yield conn
-            if not autocommit:
-                conn.commit()
-        except BaseException:
-            if not autocommit:
-                conn.rollback()
-            raise
-        finally:
-            conn.close()
-
 
 def demand_rows(end: date):
     rng = np.random.default_rng(7)
@@ -104,23 +72,27 @@ def portfolio_database(server, name: str):
 
     migrations.upgrade(dataclasses.replace(server, warehouse_database=name))
     with psycopg.connect(server.conninfo(name), autocommit=True) as conn:
-        conn.execute(UNIFIED_DDL)
+        create_unified_tables(conn, "manufacturing_items", "demand_history",
+                              "inventory_snapshots", "open_supply")
         items = [(STEADY, "FC-STEADY", 14, 30, 300, 1000), (STOCKOUT, "FC-RUNOUT", 14, 20, 160, 60),
                  (SHORT, "FC-NEW", 7, 0, 0, 50), (LUMPY, "FC-LUMPY", 10, 0, 0, 40),
                  (POISON, "FC-POISON", 7, 0, 0, 30)]
         for item_id, sku, lead, safety, reorder, _ in items:
-            conn.execute("insert into unified.manufacturing_items values "
-                         "(%s, %s, %s, %s, %s, %s, 2.5, 'active')",
+            conn.execute("insert into unified.manufacturing_items (item_id, sku, name,"
+                         " lead_time_days, safety_stock, reorder_point, unit_cost, status)"
+                         " values (%s, %s, %s, %s, %s, %s, 2.5, 'active')",
                          (item_id, sku, f"test item {sku}", lead, safety, reorder))
         with conn.cursor() as cur:
             # Actuals up to D2: D3's arrive later (with the receipt).
-            cur.executemany("insert into unified.demand_history values (%s, %s, %s, %s, %s)",
+            cur.executemany("insert into unified.demand_history (item_id, location_id,"
+                            " demand_date, quantity, is_stockout) values (%s, %s, %s, %s, %s)",
                             [(i, LOC, d, q, s) for i, d, q, s in demand_rows(D3) if d <= D2])
-            cur.executemany("insert into unified.inventory_snapshots values "
-                            "(%s, %s, %s, %s, 0, 0)",
+            cur.executemany("insert into unified.inventory_snapshots (item_id, location_id,"
+                            " snapshot_date, on_hand, on_order, allocated)"
+                            " values (%s, %s, %s, %s, 0, 0)",
                             [(i, LOC, D1, on_hand) for i, *_, on_hand in items])
     try:
-        yield IsolatedWarehouse(database=name)
+        yield WarehouseResource(database=name)
     finally:
         with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
             admin.execute(f"drop database if exists {name} with (force)")
@@ -238,8 +210,9 @@ def test_accuracy_rows_appear_once_later_actuals_arrive(wh, first_night):
 
 def test_a_covering_receipt_resolves_the_stockout_on_the_next_run(wh, first_night):
     with wh.connection() as conn:
-        conn.execute("insert into unified.open_supply values ('PO-1', %s, %s, %s, 5000)",
-                     (STOCKOUT, LOC, D3))
+        conn.execute("insert into unified.open_supply (supply_id, item_id, location_id,"
+                     " expected_date, quantity, reference) values (%s, %s, %s, %s, 5000, 'PO-1')",
+                     (item("supply/PO-1"), STOCKOUT, LOC, D3))
         with conn.cursor() as cur:
             cur.executemany("insert into unified.demand_history values (%s, %s, %s, %s, %s)",
                             [(i, LOC, d, q, s) for i, d, q, s in demand_rows(D3) if d == D3])

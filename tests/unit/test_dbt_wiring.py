@@ -1,11 +1,15 @@
-"""The dbt project as Dagster sees it: one connected graph raw -> staging -> unified ->
-forecast, every dbt test an asset check, blocking exactly where dbt says error; and the
-profile reading the variables the warehouse resource sets. No database needed."""
+"""The dbt project as Dagster sees it: one connected graph ingest -> unified (staging and
+unified models) -> forecast, every dbt node unified/<name> in group unified, every dbt
+test an asset check, blocking exactly where dbt says error; the enforced contracts of the
+unified models; and dbt given the connection the warehouse resource sets, per
+invocation. No database needed."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from collections import deque
 
 import dagster as dg
@@ -14,6 +18,7 @@ import yaml
 
 from assets.ingest.registry import EXPORT_TYPES
 from resources.database import Server
+from resources.dbt_env import write_dbt_launcher
 from resources.warehouse import DBT_PROJECT_DIR, dbt_profile_env
 
 UNIFIED = ["manufacturing_items", "item_external_ids", "manufacturing_processes",
@@ -24,8 +29,8 @@ BLOCKING = {  # custom tests that protect the forecasts
     "assert_item_identity_has_no_conflicts": ["unified", "item_external_ids"],
     "assert_demand_history_has_no_date_gaps": ["unified", "demand_history"],
     "on_hand_within_tolerance_inventory_snapshots_on_hand": ["unified", "inventory_snapshots"],
-    "on_hand_within_tolerance_stg_sap__stock_on_hand": ["staging", "stg_sap__stock"],
-    "on_hand_within_tolerance_stg_odoo__stock_quants_on_hand": ["staging", "stg_odoo__stock_quants"],
+    "on_hand_within_tolerance_stg_sap__stock_on_hand": ["unified", "stg_sap__stock"],
+    "on_hand_within_tolerance_stg_odoo__stock_quants_on_hand": ["unified", "stg_odoo__stock_quants"],
     "written_inside_partition_window_inventory_snapshots_snapshot_date":
         ["unified", "inventory_snapshots"],
     "written_inside_partition_window_demand_history_demand_date": ["unified", "demand_history"],
@@ -33,7 +38,7 @@ BLOCKING = {  # custom tests that protect the forecasts
 REPORTED = {  # data-quality reports that block nothing
     "assert_erp_records_map_to_items": ["unified", "item_external_ids"],
     "assert_source_rows_map_to_items": ["unified", "item_external_ids"],
-    "assert_item_crossref_entries_apply": ["staging", "item_crossref"],
+    "assert_item_crossref_entries_apply": ["unified", "item_crossref"],
 }
 
 
@@ -64,29 +69,70 @@ def _upstream(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
 
 def test_staging_reads_the_ingest_assets(graph) -> None:
     for export in EXPORT_TYPES:
-        staging = dg.AssetKey(["staging", f"stg_{export.source_system}__{export.entity}"])
+        staging = dg.AssetKey(["unified", f"stg_{export.source_system}__{export.entity}"])
         node = graph.get(staging)
-        raw = dg.AssetKey(["raw", export.raw_table])
-        assert {raw, dg.AssetKey(["raw", "raw_data_batches"])} <= set(node.parent_keys), staging
-        assert node.group_name == "staging"
+        raw = dg.AssetKey(["ingest", export.raw_table])
+        assert {raw, dg.AssetKey(["ingest", "raw_data_batches"])} <= set(node.parent_keys), staging
+        assert node.group_name == "unified"
         # The raw tables are the ingest stage's assets, not loose external keys.
         assert graph.get(raw).is_materializable and graph.get(raw).group_name == "ingest"
 
 
-def test_raw_staging_unified_forecast_is_one_connected_graph(graph) -> None:
+def test_every_dbt_node_is_a_unified_asset_that_names_its_relation(graph) -> None:
+    from assets.unified.dbt_models import forgecast_dbt_models
+
+    specs = list(forgecast_dbt_models.specs)
+    assert len(specs) >= 20
+    for spec in specs:
+        assert spec.key.path[0] == "unified" and len(spec.key.path) == 2, spec.key
+        assert spec.group_name == "unified", spec.key
+    # The schema stays visible in the UI: staging views and the seed live in staging.
+    tables = {spec.key.path[-1]: spec.metadata["dagster/table_name"] for spec in specs}
+    assert tables["stg_sap__stock"].endswith("staging.stg_sap__stock")
+    assert tables["item_crossref"].endswith("staging.item_crossref")
+    assert tables["demand_history"].endswith("unified.demand_history")
+    dbt_keys = {spec.key for spec in specs}
+    sources = {k for key in dbt_keys for k in graph.get(key).parent_keys} - dbt_keys
+    assert sources and all(k.path[0] == "ingest" for k in sources), sources
+
+
+def test_ingest_unified_forecast_is_one_connected_graph(graph) -> None:
     for name in UNIFIED:
         key = dg.AssetKey(["unified", name])
         assert graph.get(key).group_name == "unified"
         upstream = _upstream(graph, key)
-        assert any(k.path[0] == "staging" for k in upstream), name
-        assert any(k.path[0] == "raw" for k in upstream), name
+        assert any(k.path[-1].startswith("stg_") for k in upstream), name
+        assert any(k.path[0] == "ingest" for k in upstream), name
     forecasts = _upstream(graph, dg.AssetKey(["forecast", "forecasts"]))
     assert dg.AssetKey(["unified", "demand_history"]) in forecasts
-    assert dg.AssetKey(["raw", "sap_goods_movements"]) in forecasts
-    assert dg.AssetKey(["staging", "item_crossref"]) in forecasts  # the seed
+    assert dg.AssetKey(["ingest", "sap_goods_movements"]) in forecasts
+    assert dg.AssetKey(["unified", "item_crossref"]) in forecasts  # the seed
     history = _upstream(graph, dg.AssetKey(["unified", "item_master_history"]))
     assert {dg.AssetKey(["unified", "item_master_snapshot"]),
-            dg.AssetKey(["staging", "stg_sap__master_audit"])} <= history
+            dg.AssetKey(["unified", "stg_sap__master_audit"])} <= history
+
+
+def test_unified_models_have_enforced_contracts(manifest) -> None:
+    from tests.unified_schema import unified_contracts
+
+    models = {n["name"]: n for n in manifest["nodes"].values()
+              if n["resource_type"] == "model" and n["config"]["schema"] == "unified"}
+    assert set(UNIFIED) - {"item_master_snapshot"} <= set(models)
+    for name, node in models.items():
+        assert node["config"]["contract"]["enforced"], name
+        assert node["columns"] and all(c["data_type"] for c in node["columns"].values()), name
+        if node["config"]["materialized"] == "incremental":
+            assert node["config"]["on_schema_change"] in ("append_new_columns", "fail"), name
+    # An item id is a uuid wherever it appears; the small tables' keys are primary keys
+    # (the big daily tables' keys are held by blocking tests: an index costs too much).
+    contracts = unified_contracts()
+    assert set(contracts) == set(models)
+    for contract in contracts.values():
+        assert dict(contract.columns)["item_id"] == "uuid", contract.model
+    keys = {name: contract.primary_key for name, contract in contracts.items()}
+    assert keys["manufacturing_items"] == ["item_id"]
+    assert keys["item_external_ids"] == ["source_system", "external_id"]
+    assert keys["open_supply"] == ["supply_id"]
 
 
 def test_no_phantom_assets_for_ephemeral_models(graph) -> None:
@@ -142,6 +188,29 @@ def test_the_profile_reads_what_the_warehouse_resource_sets() -> None:
         assert set_by_resource <= read, name
         assert output["type"] == "postgres"
     assert outputs["prod"]["retries"] > outputs["dev"]["retries"]
+
+
+def test_dbt_gets_the_connection_per_invocation_not_through_os_environ(tmp_path) -> None:
+    from dagster_dbt import DbtCliResource
+
+    from assets.unified.dbt_models import dbt_on_server
+
+    server = Server(host="/tmp/sock dir", port=5433, user="u", password="p'w $x \\",
+                    warehouse_database="w", dagster_database="d", embedded=True)
+    before = dict(os.environ)
+    # /usr/bin/env stands in for dbt: it prints the environment it was started with.
+    printer = DbtCliResource(project_dir=str(DBT_PROJECT_DIR), dbt_executable="/usr/bin/env")
+    with dbt_on_server(printer, server) as dbt:
+        launcher = dbt.dbt_executable
+        assert dict(os.environ) == before
+        printed = subprocess.run([launcher], capture_output=True, text=True, check=True).stdout
+    started_with = dict(line.split("=", 1) for line in printed.splitlines() if "=" in line)
+    for name, value in dbt_profile_env(server).items():
+        assert started_with[name] == value, name
+    assert not os.path.exists(launcher)  # the password does not outlive the invocation
+    assert printer.dbt_executable == "/usr/bin/env"
+    written = write_dbt_launcher(tmp_path, "/usr/bin/env", {"A": "1"})
+    assert oct(written.stat().st_mode & 0o777) == "0o700"
 
 
 def test_a_failed_build_says_which_tests_blocked() -> None:
