@@ -25,6 +25,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from assets.ingest.raw_tables import sync_raw_tables
 from resources.database import Server
 from resources.dbt_env import DBT_PROJECT_DIR, dbt_profile_env, write_dbt_launcher
 from resources.partitions import daily_partitions
@@ -155,6 +156,10 @@ def forgecast_dbt_models(
     incremental models rewrite only the partition window (dbt vars min_date/max_date)."""
     window = partition_window_vars(context)
     args = ["build", "--vars", json.dumps(window)] if window else ["build"]
+    with warehouse.connection() as conn:
+        # dbt's sources are the raw tables: every export of the registry has one, even
+        # before its first file arrives.
+        sync_raw_tables(conn)
     context.log.info(f"dbt {' '.join(args)}")
     with dbt_on_server(dbt, warehouse.server()) as dbt_here:
         invocation = dbt_here.cli(args, context=context, raise_on_error=False)
