@@ -8,7 +8,7 @@ import threading
 from datetime import time, timedelta
 
 import pytest
-from test_notify_support import future_day, notify_env  # noqa: F401 - the env fixture
+from notify_support import future_day
 
 from assets.notify.store import notify_once, plan_and_enqueue, send_due
 from resources.database import connect
