@@ -131,7 +131,17 @@ def _platform(server, name: str, data_dir: Path, template: str | None) -> Iterat
             yield settings, module_server
         finally:
             get_settings.cache_clear()
+            _forget_dagster_instance()
     get_settings.cache_clear()
+
+
+def _forget_dagster_instance() -> None:
+    """Dagster keeps the definitions-state storage of an instance entered as a context in
+    a context variable that a run in process can leave set; the next module's definitions
+    would then read it from this module's (dropped) Dagster database."""
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    set_defs_state_storage(None).__enter__()  # sets it to None, nothing to undo
 
 
 @pytest.fixture(scope="session")

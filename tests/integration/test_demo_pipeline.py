@@ -166,19 +166,28 @@ def test_nightly_schedule_tick_materializes_the_day_just_closed(first_run, conn)
     assert {"staging", "unified", "forecast"} <= materialized
 
 
-def test_backfill_runs_dbt_once_and_forecasts_every_day(first_run, settings, conn):
-    from datetime import timedelta
-
+@pytest.fixture(scope="module")
+def backfilled(first_run, settings, server):
+    """The 14 days before the demo's last one backfilled, once for the module: the
+    accuracy test scores what it forecast, in whatever order the tests run."""
     from orchestration.backfill import run_backfill
+    from resources.database import connect
 
-    last = conn.execute("select max(forecast_date) from forecast.forecasts").fetchone()[0]
+    with connect(settings) as conn:
+        last = conn.execute("select max(forecast_date) from forecast.forecasts").fetchone()[0]
     start = last - timedelta(days=14)
     end = last - timedelta(days=1)
     instance = dg.DagsterInstance.get()
     before = len(instance.get_runs(filters=dg.RunsFilter(job_name="unified_models")))
     run_ids = run_backfill(settings, start, end, echo=lambda _: None)
-    assert len(run_ids) == 1 + 14
+    # Read now: other tests may run the dbt job later.
     dbt_runs = instance.get_runs(filters=dg.RunsFilter(job_name="unified_models"))
+    return start, end, before, run_ids, dbt_runs
+
+
+def test_backfill_runs_dbt_once_and_forecasts_every_day(backfilled, conn):
+    start, end, before, run_ids, dbt_runs = backfilled
+    assert len(run_ids) == 1 + 14
     assert len(dbt_runs) == before + 1  # one dbt invocation for the whole range
     assert dbt_runs[0].tags["dagster/asset_partition_range_start"] == start.isoformat()
     days = conn.execute("select count(distinct forecast_date) from forecast.forecasts "
@@ -186,7 +195,7 @@ def test_backfill_runs_dbt_once_and_forecasts_every_day(first_run, settings, con
     assert days == 14
 
 
-def test_accuracy_rows_score_the_backfilled_forecasts_against_later_actuals(first_run, conn):
+def test_accuracy_rows_score_the_backfilled_forecasts_against_later_actuals(backfilled, conn):
     # After the backfill every day of the range has forecasts from the days before it and
     # its actuals: each scored row compares a forecast made lag_days earlier.
     last = _as_of(conn)

@@ -14,6 +14,9 @@ from assets.notify.store import notify_once, plan_and_enqueue, send_due
 from resources.database import connect
 from resources.local_receiver import LocalReceiver
 
+# Planning joins the alerts to unified.manufacturing_items: the dbt tables must exist.
+pytestmark = pytest.mark.usefixtures("unified_schema")
+
 
 @pytest.fixture
 def inbox():
