@@ -152,9 +152,9 @@ def _forget_dagster_instance() -> None:
     """Dagster keeps the definitions-state storage of an instance entered as a context in
     a context variable that a run in process can leave set; the next module's definitions
     would then read it from this module's (dropped) Dagster database."""
-    from dagster._core.storage.defs_state.base import set_defs_state_storage
+    from dagster._core.storage.defs_state import base
 
-    set_defs_state_storage(None).__enter__()  # sets it to None, nothing to undo
+    base._current_storage.set(None)
 
 
 @pytest.fixture(scope="session")
