@@ -1,6 +1,6 @@
-"""`forgecast db ...` as a user runs it: a private server in its own data dir."""
+"""`forgecast db ...` as a user runs it: a private server in its own data dir (it starts
+and stops that server, so not the session's)."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,9 +24,8 @@ def project_postgres(pgdata: Path) -> list[psutil.Process]:
     return found
 
 
-def test_db_up_url_down_leave_nothing_running(tmp_path):
-    env = {**os.environ, "FORGECAST_DATA_DIR": str(tmp_path / "fc")}
-    env.pop("DATABASE_URL", None)
+def test_db_up_url_down_leave_nothing_running(tmp_path, private_platform_env):
+    env = private_platform_env(tmp_path / "fc")
     up = run(["db", "up"], env)
     assert up.returncode == 0, up.stderr
     assert "PostgreSQL (embedded) ready" in up.stdout
@@ -61,18 +60,18 @@ def test_db_up_url_down_leave_nothing_running(tmp_path):
     assert url_after.returncode == 1 and "not running" in url_after.stderr
 
 
-def test_db_url_masks_the_password_of_database_url(tmp_path):
-    env = {**os.environ, "FORGECAST_DATA_DIR": str(tmp_path),
-           "DATABASE_URL": "postgresql://app:s3cret-pw@127.0.0.1:5999/warehouse"}
+def test_db_url_masks_the_password_of_database_url(tmp_path, private_platform_env):
+    env = private_platform_env(
+        tmp_path, DATABASE_URL="postgresql://app:s3cret-pw@127.0.0.1:5999/warehouse")
     out = run(["db", "url"], env)
     assert out.returncode == 0
     assert out.stdout.strip() == "postgresql://app:***@127.0.0.1:5999/warehouse"
     assert "s3cret-pw" not in out.stdout + out.stderr
 
 
-def test_unreachable_database_is_one_clear_line_without_secrets(tmp_path):
-    env = {**os.environ, "FORGECAST_DATA_DIR": str(tmp_path),
-           "DATABASE_URL": "postgresql://app:s3cret-pw@127.0.0.1:5999/warehouse"}
+def test_unreachable_database_is_one_clear_line_without_secrets(tmp_path, private_platform_env):
+    env = private_platform_env(
+        tmp_path, DATABASE_URL="postgresql://app:s3cret-pw@127.0.0.1:5999/warehouse")
     out = run(["db", "up"], env)
     assert out.returncode == 5
     lines = out.stderr.strip().splitlines()

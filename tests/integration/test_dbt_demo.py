@@ -1,5 +1,5 @@
-"""The dbt project on demo data, on a throwaway PostgreSQL of its own (migrated like
-production, files ingested through the real ingest path), and through Dagster.
+"""The dbt project on demo data, on this module's own database (migrated like production,
+tests/conftest.py; files ingested through the real ingest path), and through Dagster.
 
 One module-scoped fixture does the slow work once (each dbt invocation costs seconds):
 
@@ -16,26 +16,21 @@ One module-scoped fixture does the slow work once (each dbt invocation costs sec
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pgserver
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
 from assets.ingest.assets import landing_files
 from assets.ingest.loader import ingest_file
-from assets.ingest.raw_tables import sync_raw_tables
 from assets.ingest.registry import EXPORT_TYPES
 from demo.generator import generate_demo_data
-from resources import migrations
 from resources.database import Server
 from resources.partitions import daily_partitions
 from resources.warehouse import DBT_PROJECT_DIR, WarehouseResource, dbt_profile_env
@@ -94,38 +89,6 @@ def _write_csv(path: Path, header: str, *rows: str) -> Path:
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-def _start_pgserver(pgdata: Path) -> Any:
-    """A throwaway server. pg_ctl start now and then fails on a machine busy with other
-    servers (shared memory, semaphores); the data dir is fine, so try again."""
-    for attempt in range(3):
-        try:
-            return pgserver.get_server(pgdata, cleanup_mode="delete")
-        except Exception:
-            if attempt == 2:
-                raise
-            time.sleep(3)
-    raise AssertionError("unreachable")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A migrated throwaway server: this module plants bad data, nobody else sees it."""
-    pg = _start_pgserver(tmp_path_factory.mktemp("pg"))
-    try:
-        info = conninfo_to_dict(pg.get_uri())
-        server = Server(host=str(info["host"]), port=int(info.get("port") or 5432),
-                        user=str(info.get("user") or "postgres"),
-                        password=str(info.get("password") or "") or None,
-                        warehouse_database=str(info.get("dbname") or "postgres"),
-                        dagster_database=str(info.get("dbname") or "postgres"), embedded=False)
-        migrations.upgrade(server)
-        with psycopg.connect(server.conninfo(), autocommit=True) as conn:
-            sync_raw_tables(conn)
-        yield server
-    finally:
-        pg.cleanup()
 
 
 @pytest.fixture(scope="module")

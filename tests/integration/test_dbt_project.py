@@ -1,4 +1,4 @@
-"""Integration tests of the dbt project against a throwaway embedded PostgreSQL.
+"""Integration tests of the dbt project against an empty database of its own.
 
 The project runs from a copy in a temp dir whose seed item_crossref.csv holds the
 entries below (the committed seed ships empty). One module-scoped fixture does all
@@ -35,17 +35,14 @@ import datetime as dt
 import importlib.util
 import json
 import shutil
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pgserver
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
 from assets.ingest.raw_tables import attach_batch_table, create_batch_table, sync_raw_tables
@@ -386,26 +383,10 @@ def _copy_project(work_dir: Path) -> None:
     (project / "models" / "unified" / "_window_breaker.yml").write_text(WINDOW_BREAKER_YML)
 
 
-def _start_pgserver(pgdata: Path) -> Any:
-    """A throwaway server. pg_ctl start now and then fails on a machine busy with other
-    servers (shared memory, semaphores); the data dir is fine, so try again."""
-    for attempt in range(3):
-        try:
-            return pgserver.get_server(pgdata, cleanup_mode="delete")
-        except Exception:
-            if attempt == 2:
-                raise
-            time.sleep(3)
-    raise AssertionError("unreachable")
-
-
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    server = _start_pgserver(tmp_path_factory.mktemp("pg"))
-    try:
-        yield {"uri": server.get_uri(), **conninfo_to_dict(server.get_uri())}
-    finally:
-        server.cleanup()
+def postgres(scratch_database: dict[str, str]) -> dict[str, str]:
+    """An empty database on the session's server: the raw layout is this module's own."""
+    return scratch_database
 
 
 def _server(postgres: dict[str, str]) -> Server:

@@ -27,9 +27,23 @@ DEMO = {"items": 50, "days": 120, "seed": 42}
 
 
 @pytest.fixture(scope="module")
-def first_run(settings, server):
+def demo_runs(settings, server):
+    """The demo run twice before any test changes the data (tests run in random order):
+    the first run's summary, and the table counts and inbox lines around the second."""
+    from resources.database import connect
+
     summary = run_demo(settings, **DEMO, echo=lambda _: None)
-    return {what: count for _, what, count in summary}
+    inbox = settings.data_dir / "demo_inbox.jsonl"
+    with connect(settings, autocommit=True) as conn:
+        before = table_counts(conn), inbox.read_text().count("\n")
+        run_demo(settings, **DEMO, echo=lambda _: None)
+        after = table_counts(conn), inbox.read_text().count("\n")
+    return {"summary": summary, "before_rerun": before, "after_rerun": after}
+
+
+@pytest.fixture(scope="module")
+def first_run(demo_runs):
+    return {what: count for _, what, count in demo_runs["summary"]}
 
 
 def test_every_stage_produces_rows(first_run):
@@ -57,12 +71,10 @@ def test_notifications_reached_the_inbox_without_secrets(first_run, settings, co
     assert "127.0.0.1" not in stored and "json://" not in stored  # encrypted at rest
 
 
-def test_running_the_demo_again_duplicates_nothing(first_run, settings, conn):
-    before = table_counts(conn)
-    inbox_before = (settings.data_dir / "demo_inbox.jsonl").read_text().count("\n")
-    run_demo(settings, **DEMO, echo=lambda _: None)
-    assert table_counts(conn) == before
-    assert (settings.data_dir / "demo_inbox.jsonl").read_text().count("\n") == inbox_before
+def test_running_the_demo_again_duplicates_nothing(demo_runs, conn):
+    (before, inbox_before), (after, inbox_after) = demo_runs["before_rerun"], demo_runs["after_rerun"]
+    assert after == before
+    assert inbox_after == inbox_before
     dupes = conn.execute("select count(*) from (select 1 from unified.demand_history group by "
                          "item_id, location_id, demand_date having count(*) > 1) d").fetchone()[0]
     assert dupes == 0
@@ -166,19 +178,28 @@ def test_nightly_schedule_tick_materializes_the_day_just_closed(first_run, conn)
     assert {"unified", "forecast"} <= materialized
 
 
-def test_backfill_runs_dbt_once_and_forecasts_every_day(first_run, settings, conn):
-    from datetime import timedelta
-
+@pytest.fixture(scope="module")
+def backfilled(first_run, settings, server):
+    """The 14 days before the demo's last one backfilled, once for the module: the
+    accuracy test scores what it forecast, in whatever order the tests run."""
     from orchestration.backfill import run_backfill
+    from resources.database import connect
 
-    last = conn.execute("select max(forecast_date) from forecast.forecasts").fetchone()[0]
+    with connect(settings) as conn:
+        last = conn.execute("select max(forecast_date) from forecast.forecasts").fetchone()[0]
     start = last - timedelta(days=14)
     end = last - timedelta(days=1)
     instance = dg.DagsterInstance.get()
     before = len(instance.get_runs(filters=dg.RunsFilter(job_name="unified_models")))
     run_ids = run_backfill(settings, start, end, echo=lambda _: None)
-    assert len(run_ids) == 1 + 14
+    # Read now: other tests may run the dbt job later.
     dbt_runs = instance.get_runs(filters=dg.RunsFilter(job_name="unified_models"))
+    return start, end, before, run_ids, dbt_runs
+
+
+def test_backfill_runs_dbt_once_and_forecasts_every_day(backfilled, conn):
+    start, end, before, run_ids, dbt_runs = backfilled
+    assert len(run_ids) == 1 + 14
     assert len(dbt_runs) == before + 1  # one dbt invocation for the whole range
     assert dbt_runs[0].tags["dagster/asset_partition_range_start"] == start.isoformat()
     days = conn.execute("select count(distinct forecast_date) from forecast.forecasts "
@@ -186,7 +207,7 @@ def test_backfill_runs_dbt_once_and_forecasts_every_day(first_run, settings, con
     assert days == 14
 
 
-def test_accuracy_rows_score_the_backfilled_forecasts_against_later_actuals(first_run, conn):
+def test_accuracy_rows_score_the_backfilled_forecasts_against_later_actuals(backfilled, conn):
     # After the backfill every day of the range has forecasts from the days before it and
     # its actuals: each scored row compares a forecast made lag_days earlier.
     last = _as_of(conn)

@@ -3,9 +3,8 @@ forecast worker process killed in the middle of its pool, the notification recei
 for a whole run.
 
 The first two run in their own data directory (their own embedded PostgreSQL), in
-subprocesses; the receiver test uses the session's PostgreSQL like the other notify tests."""
+subprocesses; the receiver test uses the module's database like the other notify tests."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 import psutil
 import psycopg
 import pytest
-from test_notify_support import future_day, notify_env  # noqa: F401 - the env fixture
+from notify_support import future_day
 
 from assets.notify.admin import list_deliveries
 from resources.local_receiver import LocalReceiver
@@ -31,12 +30,10 @@ def forgecast(env, *args, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def private_platform(tmp_path_factory):
+def private_platform(tmp_path_factory, private_platform_env):
+    """A server of its own: the first test stops and restarts it under a running backfill."""
     data_dir = tmp_path_factory.mktemp("fault")
-    env = {**os.environ, "FORGECAST_DATA_DIR": str(data_dir)}
-    env.pop("DATABASE_URL", None)
-    env.pop("DAGSTER_HOME", None)
-    env["FORGECAST_DEMO_INBOX_PORT"] = "0"
+    env = private_platform_env(data_dir, FORGECAST_DEMO_INBOX_PORT="0")
     demo = forgecast(env, "demo", "--items", "20", "--days", "60")
     assert demo.returncode == 0, demo.stderr[-3000:]
     yield env, data_dir

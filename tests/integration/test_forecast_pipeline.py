@@ -32,6 +32,10 @@ from assets.forecast.store import shard_of
 from resources.warehouse import WarehouseResource
 from tests.unified_schema import create_unified_tables
 
+# The tests are the nights of one scenario (D1, the weekly selection, D2, D3), run in file
+# order until each night is a fixture that captures its state (tests/conftest.py).
+pytestmark = pytest.mark.in_order
+
 DB = "fc_forecast_it"
 D1 = date(2026, 3, 9)  # a Monday
 D2, D3 = D1 + timedelta(days=1), D1 + timedelta(days=2)
@@ -124,8 +128,18 @@ NIGHTLY = [forecasts, projected_inventory, forecast_accuracy, forecast_alerts]
 
 
 @pytest.fixture(scope="module")
-def first_night(wh):
-    return run(wh, NIGHTLY, D1)
+def first_night_and_selections(wh):
+    """The first night, and the models selected then (the weekly selection test, which may
+    run before a test that reads them, selects again)."""
+    result = run(wh, NIGHTLY, D1)
+    chosen = dict(q(wh, "select distinct on (item_id) item_id, model_name from "
+                        "ml.model_selections order by item_id, id desc"))
+    return result, chosen
+
+
+@pytest.fixture(scope="module")
+def first_night(first_night_and_selections):
+    return first_night_and_selections[0]
 
 
 def q(wh, sql, params=()):
@@ -135,15 +149,14 @@ def q(wh, sql, params=()):
                 for row in conn.execute(sql, params).fetchall()]
 
 
-def test_items_are_forecast_by_their_selected_model(wh, first_night):
+def test_items_are_forecast_by_their_selected_model(wh, first_night_and_selections):
+    first_night, chosen = first_night_and_selections
     meta = metadata(first_night, "forecast/forecasts")
     assert meta["items_forecast"] == 4 and meta["items_failed"] == 1
     assert meta["items_short_history"] == 1  # reported
     served = dict(q(wh, "select item_id, min(model_name) from forecast.forecasts where "
                         "forecast_date = %s group by item_id having count(distinct model_name) = 1",
                     (D1,)))
-    chosen = dict(q(wh, "select distinct on (item_id) item_id, model_name from "
-                        "ml.model_selections order by item_id, id desc"))
     assert served[STEADY] == chosen[STEADY] and served[LUMPY] == chosen[LUMPY]
     assert served[SHORT] == "moving_average"
     rows = q(wh, "select count(*), min(horizon_day), max(horizon_day), bool_and(yhat_lower <= "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
-from test_notify_support import future_day, notify_env  # noqa: F401 - the env fixture
+from notify_support import future_day
 
 from assets.alerts.assets import FORECAST_ALERTS
 from assets.notify.assets import NOTIFICATIONS

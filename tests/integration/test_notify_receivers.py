@@ -13,7 +13,7 @@ from datetime import time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from test_notify_support import future_day, notify_env  # noqa: F401 - the env fixture
+from notify_support import future_day
 
 from resources.local_receiver import LocalReceiver, LocalSmtpReceiver
 

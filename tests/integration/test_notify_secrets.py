@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from dagster._serdes import serialize_value
-from test_notify_support import future_day, notify_env  # noqa: F401 - the env fixture
+from notify_support import future_day
 
 from assets.alerts.assets import FORECAST_ALERTS
 from assets.notify.sending import send_due

@@ -8,12 +8,15 @@ import threading
 from datetime import time, timedelta
 
 import pytest
-from test_notify_support import future_day, notify_env  # noqa: F401 - the env fixture
+from notify_support import future_day
 
 from assets.notify.planning import plan_and_enqueue
 from assets.notify.sending import notify_once, send_due
 from resources.database import connect
 from resources.local_receiver import LocalReceiver
+
+# Planning joins the alerts to unified.manufacturing_items: the dbt tables must exist.
+pytestmark = pytest.mark.usefixtures("unified_schema")
 
 
 @pytest.fixture

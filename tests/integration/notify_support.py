@@ -1,6 +1,6 @@
-"""Shared helpers for the notification tests (no tests here).
+"""Shared helpers for the notification tests (the ``env`` fixture is in conftest.py).
 
-Tests share the session's PostgreSQL with the other stages' tests, so every notify test
+The tests of a module share its database (in random order), so every notify test
 works inside its own location id (preferences filter on it, so the test's recipients
 only hear about the test's alerts), checks only its own rows and receiver paths, and
 deletes what it created.
@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, time, timedelta
-
-import pytest
 
 from assets.notify.admin import set_channel_preference, upsert_recipient
 from assets.notify.sending import notify_once
@@ -99,10 +97,3 @@ class NotifyEnv:
         self.conn.execute("delete from forecast.forecast_alerts where id = any(%s)", (alert_ids,))
         self.conn.execute("delete from notify.recipients where id = any(%s)", (recipient_ids,))
 
-
-@pytest.fixture(name="env")
-def notify_env(conn, settings):
-    """A NotifyEnv, cleaned up afterwards. Import ``notify_env`` to use ``env``."""
-    environment = NotifyEnv(conn, settings)
-    yield environment
-    environment.cleanup()
