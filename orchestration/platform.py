@@ -12,12 +12,15 @@ from resources.settings import Settings
 
 
 def prepare(settings: Settings) -> Server:
-    """Server up, databases present, schema migrated, raw tables synced. Idempotent."""
+    """Server up, databases present, schema migrated, raw tables synced, Dagster's home
+    (its dagster.yaml) written. Idempotent."""
     from assets.ingest.raw_tables import sync_raw_tables
     from resources.bootstrap import ensure_ready
+    from resources.dagster_instance import write_dagster_home
     from resources.database import connect
 
     server = ensure_ready(settings)
+    write_dagster_home(settings)
     with connect(settings) as conn:
         sync_raw_tables(conn)
         conn.commit()

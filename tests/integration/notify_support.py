@@ -16,6 +16,11 @@ from assets.notify.admin import set_channel_preference, upsert_recipient
 from assets.notify.sending import notify_once
 
 
+def item_uuid(name: str) -> uuid.UUID:
+    """A readable test item name as the uuid an item id is everywhere."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"forgecast:test-item:{name}")
+
+
 def future_day(days: int = 3) -> datetime:
     """Midnight UTC a few days ahead: 'now' for tests must not be behind the clock
     (sending never treats a past time as now)."""
@@ -52,8 +57,8 @@ class NotifyEnv:
                 location_id, status, last_event, message, details, resolved_at)
             values (%s, %s, %s, %s, %s, %s, %s, %s, %s,
                     case when %s = 'resolved' then now() end)
-            returning id""", (f"{alert_type}:{item}:{location}", alert_type, severity, item,
-                              location, status, event,
+            returning id""", (f"{alert_type}:{item}:{location}", alert_type, severity,
+                              item_uuid(item), location, status, event,
                               message or f"SKU-{item} at {location}: {alert_type} ({severity})",
                               json.dumps(details), status)).fetchone()[0]
         self.alert_ids.append(aid)
