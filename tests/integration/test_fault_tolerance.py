@@ -78,16 +78,15 @@ def test_database_restart_mid_backfill_then_rerun_completes_without_duplicates(p
 # model warm-up are paid once): the attempt the test interrupts, then the re-run.
 FORECAST_TWICE = """
 import sys
-import dagster as dg
 from orchestration.definitions import defs
-from resources.bootstrap import ensure_ready
+from orchestration.platform import instance
 from resources.settings import get_settings
 
-ensure_ready(get_settings())
+forgecast = instance(get_settings())
 job = defs.resolve_job_def("forecast_and_alerts")
 info = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 for attempt in ("interrupted", "rerun"):
-    result = job.execute_in_process(instance=dg.DagsterInstance.get(), partition_key=sys.argv[1],
+    result = job.execute_in_process(instance=forgecast, partition_key=sys.argv[1],
                                     raise_on_error=False, run_config=info)
     print(attempt, result.run_id, result.success, flush=True)
 """
