@@ -30,19 +30,24 @@ ARROW_BLOCK_BYTES = 1 << 20  # Arrow reads ahead ~36 blocks: this bounds its buf
 csv.field_size_limit(256 << 20)
 
 
+def _first_record(reader, file_name: str) -> list[str]:
+    """The header record of a csv reader ([] for an empty file)."""
+    try:
+        return next(reader)
+    except StopIteration:
+        return []
+    except csv.Error as exc:
+        raise ValidationError(f"{file_name}: unreadable header ({exc})",
+                              details={"file": file_name}) from None
+
+
 def read_header(raw, fmt: FileFormat, file_name: str, limits: IngestLimits) -> list[str]:
     """The first CSV record, parsed by the csv module from the start of the file."""
     head = raw.read(limits.max_row_bytes)
     text = head.decode(fmt.encoding, errors="replace").lstrip("\ufeff")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=fmt.delimiter,
                         quotechar=fmt.quote)
-    try:
-        header = next(reader)
-    except StopIteration:
-        header = []
-    except csv.Error as exc:
-        raise ValidationError(f"{file_name}: unreadable header ({exc})",
-                              details={"file": file_name}) from None
+    header = _first_record(reader, file_name)
     if not any(h.strip() for h in header):
         raise ValidationError(f"{file_name}: the file is empty or has no header row",
                               details={"file": file_name})
@@ -93,13 +98,7 @@ def _escaped(value: str) -> str:
 def csv_rows_python(text: io.TextIOWrapper, file_name: str, fmt: FileFormat,
                      limits: IngestLimits):
     reader = csv.reader(text, delimiter=fmt.delimiter, quotechar=fmt.quote, strict=False)
-    try:
-        header = next(reader)
-    except StopIteration:
-        header = []
-    except csv.Error as exc:
-        raise ValidationError(f"{file_name}: unreadable header ({exc})",
-                              details={"file": file_name}) from None
+    header = _first_record(reader, file_name)
     header = [clean_text(h) for h in header]
     if header and header[0].startswith("\ufeff"):
         header[0] = header[0][1:]
