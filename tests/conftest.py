@@ -55,20 +55,6 @@ def _free_port() -> int:
 os.environ["FORGECAST_DEMO_INBOX_PORT"] = str(_free_port())
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Modules marked ``in_order`` (a scenario whose tests are its steps: to be turned into
-    fixtures that capture each step's state) keep their file order inside the shuffle:
-    pytest-randomly still moves the module as a whole."""
-    slots: dict[Path, list[int]] = {}
-    for index, item in enumerate(items):
-        if item.get_closest_marker("in_order") is not None:
-            slots.setdefault(item.path, []).append(index)
-    for indices in slots.values():
-        ordered = sorted((items[i] for i in indices), key=lambda item: item.reportinfo()[1] or 0)
-        for index, item in zip(indices, ordered, strict=True):
-            items[index] = item
-
-
 def _dagster_db(name: str) -> str:
     return f"{name}_dagster"
 

@@ -7,6 +7,10 @@ Checks the issue's "done when": selected models serve, short history is reported
 rows appear after a later day's actuals, exactly one stockout alert with the right order-by
 date that a covering receipt resolves on the next run, a poisoned series failing alone and
 recorded in inference_jobs, plus the registry, the selection reuse and the charts.
+
+The scenario's steps (the first night D1, D2, D3 after a covering receipt, then the weekly
+selection) are module fixtures chained in that order, each capturing the state the tests
+check right after it: the tests pass alone and in any order.
 """
 
 from __future__ import annotations
@@ -31,10 +35,6 @@ from assets.forecast.assets import (
 from assets.forecast.store import shard_of
 from resources.warehouse import WarehouseResource
 from tests.unified_schema import create_unified_tables
-
-# The tests are the nights of one scenario (D1, the weekly selection, D2, D3), run in file
-# order until each night is a fixture that captures its state (tests/conftest.py).
-pytestmark = pytest.mark.in_order
 
 DB = "fc_forecast_it"
 D1 = date(2026, 3, 9)  # a Monday
@@ -127,21 +127,6 @@ def metadata(result, key: str) -> dict:
 NIGHTLY = [forecasts, projected_inventory, forecast_accuracy, forecast_alerts]
 
 
-@pytest.fixture(scope="module")
-def first_night_and_selections(wh):
-    """The first night, and the models selected then (the weekly selection test, which may
-    run before a test that reads them, selects again)."""
-    result = run(wh, NIGHTLY, D1)
-    chosen = dict(q(wh, "select distinct on (item_id) item_id, model_name from "
-                        "ml.model_selections order by item_id, id desc"))
-    return result, chosen
-
-
-@pytest.fixture(scope="module")
-def first_night(first_night_and_selections):
-    return first_night_and_selections[0]
-
-
 def q(wh, sql, params=()):
     """Rows of a query, item ids (uuid columns) as the strings the test names them by."""
     with wh.connection() as conn:
@@ -149,79 +134,102 @@ def q(wh, sql, params=()):
                 for row in conn.execute(sql, params).fetchall()]
 
 
-def test_items_are_forecast_by_their_selected_model(wh, first_night_and_selections):
-    first_night, chosen = first_night_and_selections
-    meta = metadata(first_night, "forecast/forecasts")
-    assert meta["items_forecast"] == 4 and meta["items_failed"] == 1
-    assert meta["items_short_history"] == 1  # reported
-    served = dict(q(wh, "select item_id, min(model_name) from forecast.forecasts where "
-                        "forecast_date = %s group by item_id having count(distinct model_name) = 1",
-                    (D1,)))
-    assert served[STEADY] == chosen[STEADY] and served[LUMPY] == chosen[LUMPY]
-    assert served[SHORT] == "moving_average"
-    rows = q(wh, "select count(*), min(horizon_day), max(horizon_day), bool_and(yhat_lower <= "
-                 "yhat and yhat <= yhat_upper), bool_and(yhat >= 0), count(distinct run_id) "
-                 "from forecast.forecasts where item_id = %s", (STEADY,))[0]
-    assert rows == (90, 1, 90, True, True, 1)
-    lumpy_class = q(wh, "select demand_class from ml.model_selections where item_id = %s",
-                    (LUMPY,))[0][0]
-    assert lumpy_class in ("intermittent", "lumpy")
+# The scenario's steps, each a module fixture that runs once (after the step before it)
+# and captures what the tests check of the state right after it: a later step changes the
+# tables, so a test reads the capture, never the live database, and any order works.
 
 
-def test_the_poisoned_series_fails_alone_and_is_recorded(wh, first_night):
-    jobs = q(wh, "select shard, status, items_attempted, items_failed, errors from "
-                 "ml.inference_jobs where run_id = %s and kind = 'forecast' order by shard",
-             (first_night.run_id,))
-    assert len(jobs) == 4  # one per shard
-    assert sum(j[2] for j in jobs) == 5 and sum(j[3] for j in jobs) == 1
-    errors = [e for j in jobs for e in j[4]]
-    assert errors == [{"item_id": POISON, "location_id": LOC,
-                       "error": "ValueError: demand history holds non-finite values"}]
-    for _, status, attempted, failed, _ in jobs:
-        assert status == ("succeeded" if not failed else
-                          "failed" if failed == attempted else "partial")
-    assert q(wh, "select count(*) from forecast.forecasts where item_id = %s", (POISON,)) == [(0,)]
+@dataclasses.dataclass(frozen=True)
+class FirstNight:
+    """D1's nightly run: cold-start selections, forecasts, projections, alerts."""
+
+    run_id: str
+    forecasts_meta: dict
+    chosen: dict[str, str]  # item -> the model its latest selection chose
+    served: dict[str, str]  # item -> the one model serving its D1 forecast
+    steady_forecast: tuple  # count, horizons, interval order, non-negative, runs
+    lumpy_class: str
+    jobs: list[tuple]  # the run's forecast inference jobs, by shard
+    poison_forecasts: int
+    active_models: set[str]
+    served_models: set[str]
+    model_events: set[tuple[str, str]]
+    stockout_alerts: list[tuple]  # type, item, status, details, chart's first 8 bytes
+    first_short: date | None  # STOCKOUT's first projected shortage on D1
+    accuracy_rows: int
 
 
-def test_registry_records_promotions(wh, first_night):
-    active = {r[0] for r in q(wh, "select name from ml.ai_models where status = 'active'")}
-    served = {r[0] for r in q(wh, "select distinct model_name from forecast.forecasts")}
-    assert served <= active
-    events = q(wh, "select m.name, e.event from ml.ai_model_events e join ml.ai_models m "
-                   "on m.id = e.model_id")
-    assert {("moving_average", "promoted"), ("moving_average", "registered")} <= set(events)
+def chart_header(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    with open(path, "rb") as png:
+        return png.read(8)
 
 
-def test_exactly_one_stockout_alert_with_order_by_date_and_a_chart(wh, first_night):
-    alerts = q(wh, "select alert_type, item_id, status, details, chart_path from "
-                   "forecast.forecast_alerts where alert_type = 'stockout'")
-    assert [(a[0], a[1], a[2]) for a in alerts] == [("stockout", STOCKOUT, "open")]
-    details, chart = alerts[0][3], alerts[0][4]
-    first_short = q(wh, "select min(target_date) from forecast.projected_inventory where "
-                        "item_id = %s and forecast_date = %s and projected_on_hand < 0",
-                    (STOCKOUT, D1))[0][0]
-    assert details["stockout_date"] == first_short.isoformat()
-    assert details["order_by_date"] == (first_short - timedelta(days=14)).isoformat()
-    assert details["shortfall_qty"] > 0
-    with open(chart, "rb") as png:
-        assert png.read(8) == b"\x89PNG\r\n\x1a\n"
+@pytest.fixture(scope="module")
+def first_night(wh) -> FirstNight:
+    result = run(wh, NIGHTLY, D1)
+    return FirstNight(
+        run_id=result.run_id,
+        forecasts_meta=metadata(result, "forecast/forecasts"),
+        chosen=dict(q(wh, "select distinct on (item_id) item_id, model_name from "
+                          "ml.model_selections order by item_id, id desc")),
+        served=dict(q(wh, "select item_id, min(model_name) from forecast.forecasts where "
+                          "forecast_date = %s group by item_id "
+                          "having count(distinct model_name) = 1", (D1,))),
+        steady_forecast=q(wh, "select count(*), min(horizon_day), max(horizon_day), "
+                              "bool_and(yhat_lower <= yhat and yhat <= yhat_upper), "
+                              "bool_and(yhat >= 0), count(distinct run_id) "
+                              "from forecast.forecasts where item_id = %s", (STEADY,))[0],
+        lumpy_class=q(wh, "select demand_class from ml.model_selections where item_id = %s",
+                      (LUMPY,))[0][0],
+        jobs=q(wh, "select shard, status, items_attempted, items_failed, errors from "
+                   "ml.inference_jobs where run_id = %s and kind = 'forecast' order by shard",
+               (result.run_id,)),
+        poison_forecasts=q(wh, "select count(*) from forecast.forecasts where item_id = %s",
+                           (POISON,))[0][0],
+        active_models={r[0] for r in q(wh, "select name from ml.ai_models "
+                                           "where status = 'active'")},
+        served_models={r[0] for r in q(wh, "select distinct model_name "
+                                           "from forecast.forecasts")},
+        model_events=set(q(wh, "select m.name, e.event from ml.ai_model_events e "
+                               "join ml.ai_models m on m.id = e.model_id")),
+        stockout_alerts=[(*a[:4], chart_header(a[4])) for a in q(
+            wh, "select alert_type, item_id, status, details, chart_path from "
+                "forecast.forecast_alerts where alert_type = 'stockout'")],
+        first_short=q(wh, "select min(target_date) from forecast.projected_inventory where "
+                          "item_id = %s and forecast_date = %s and projected_on_hand < 0",
+                      (STOCKOUT, D1))[0][0],
+        accuracy_rows=q(wh, "select count(*) from forecast.forecast_accuracy")[0][0],
+    )
 
 
-def test_accuracy_rows_appear_once_later_actuals_arrive(wh, first_night):
-    assert q(wh, "select count(*) from forecast.forecast_accuracy") == [(0,)]
-    second = run(wh, NIGHTLY, D2)
-    rows = q(wh, "select item_id, lag_days, wape, coverage, observations from "
-                 "forecast.forecast_accuracy where scored_date = %s order by item_id nulls last",
-             (D2,))
-    assert {r[1] for r in rows} == {1}  # only D1's forecast for D2 can be scored yet
-    assert rows[-1][0] is None and rows[-1][4] == 4  # the portfolio row: 4 items scored
-    meta = metadata(second, "forecast/forecast_accuracy")
-    assert "portfolio_wape_lag_1" in meta and "data:image/png;base64" in meta["trend"]
-    # The nightly reused the stored selections: no new cold-start choice for old items.
-    assert q(wh, "select count(*) from ml.model_selections where item_id = %s", (STEADY,)) == [(1,)]
+@dataclasses.dataclass(frozen=True)
+class SecondNight:
+    """D2's nightly run: D2's actuals score D1's forecast."""
+
+    accuracy_meta: dict
+    accuracy: list[tuple]  # item (None: the portfolio, last), lag, wape, coverage, observations
+    steady_selections: int
 
 
-def test_a_covering_receipt_resolves_the_stockout_on_the_next_run(wh, first_night):
+@pytest.fixture(scope="module")
+def second_night(wh, first_night) -> SecondNight:
+    result = run(wh, NIGHTLY, D2)
+    return SecondNight(
+        accuracy_meta=metadata(result, "forecast/forecast_accuracy"),
+        accuracy=q(wh, "select item_id, lag_days, wape, coverage, observations from "
+                       "forecast.forecast_accuracy where scored_date = %s "
+                       "order by item_id nulls last", (D2,)),
+        steady_selections=q(wh, "select count(*) from ml.model_selections where item_id = %s",
+                            (STEADY,))[0][0],
+    )
+
+
+@pytest.fixture(scope="module")
+def third_night(wh, second_night) -> list[tuple]:
+    """D3's nightly run after a receipt covering STOCKOUT and D3's actuals arrived: the
+    stockout alerts' (status, last event, resolved at)."""
     with wh.connection() as conn:
         conn.execute("insert into unified.open_supply (supply_id, item_id, location_id,"
                      " expected_date, quantity, reference) values (%s, %s, %s, %s, 5000, 'PO-1')",
@@ -230,22 +238,95 @@ def test_a_covering_receipt_resolves_the_stockout_on_the_next_run(wh, first_nigh
             cur.executemany("insert into unified.demand_history values (%s, %s, %s, %s, %s)",
                             [(i, LOC, d, q, s) for i, d, q, s in demand_rows(D3) if d == D3])
     run(wh, NIGHTLY, D3)
-    (status, event, resolved_at), = q(wh, "select status, last_event, resolved_at from "
-                                          "forecast.forecast_alerts where alert_type = 'stockout'")
+    return q(wh, "select status, last_event, resolved_at from forecast.forecast_alerts "
+                 "where alert_type = 'stockout'")
+
+
+@dataclasses.dataclass(frozen=True)
+class WeeklySelection:
+    """The weekly model selection, after the three nights."""
+
+    meta: dict
+    scheduled: dict[str, str]  # item -> model of its scheduled selection
+    steady_scores: dict
+    select_jobs: int
+
+
+@pytest.fixture(scope="module")
+def weekly_selection(wh, third_night) -> WeeklySelection:
+    result = run(wh, [model_selection], None)
+    return WeeklySelection(
+        meta=metadata(result, "forecast/model_selection"),
+        scheduled=dict(q(wh, "select item_id, model_name from ml.model_selections "
+                             "where reason = 'scheduled'")),
+        steady_scores=q(wh, "select scores from ml.model_selections where reason = 'scheduled' "
+                            "and item_id = %s", (STEADY,))[0][0],
+        select_jobs=q(wh, "select count(*) from ml.inference_jobs where kind = 'select'")[0][0],
+    )
+
+
+def test_items_are_forecast_by_their_selected_model(first_night):
+    meta, chosen, served = first_night.forecasts_meta, first_night.chosen, first_night.served
+    assert meta["items_forecast"] == 4 and meta["items_failed"] == 1
+    assert meta["items_short_history"] == 1  # reported
+    assert served[STEADY] == chosen[STEADY] and served[LUMPY] == chosen[LUMPY]
+    assert served[SHORT] == "moving_average"
+    assert first_night.steady_forecast == (90, 1, 90, True, True, 1)
+    assert first_night.lumpy_class in ("intermittent", "lumpy")
+
+
+def test_the_poisoned_series_fails_alone_and_is_recorded(first_night):
+    jobs = first_night.jobs
+    assert len(jobs) == 4  # one per shard
+    assert sum(j[2] for j in jobs) == 5 and sum(j[3] for j in jobs) == 1
+    errors = [e for j in jobs for e in j[4]]
+    assert errors == [{"item_id": POISON, "location_id": LOC,
+                       "error": "ValueError: demand history holds non-finite values"}]
+    for _, status, attempted, failed, _ in jobs:
+        assert status == ("succeeded" if not failed else
+                          "failed" if failed == attempted else "partial")
+    assert first_night.poison_forecasts == 0
+
+
+def test_registry_records_promotions(first_night):
+    assert first_night.served_models <= first_night.active_models
+    assert {("moving_average", "promoted"), ("moving_average", "registered")} <= \
+        first_night.model_events
+
+
+def test_exactly_one_stockout_alert_with_order_by_date_and_a_chart(first_night):
+    alerts, first_short = first_night.stockout_alerts, first_night.first_short
+    assert [(a[0], a[1], a[2]) for a in alerts] == [("stockout", STOCKOUT, "open")]
+    details, chart = alerts[0][3], alerts[0][4]
+    assert details["stockout_date"] == first_short.isoformat()
+    assert details["order_by_date"] == (first_short - timedelta(days=14)).isoformat()
+    assert details["shortfall_qty"] > 0
+    assert chart == b"\x89PNG\r\n\x1a\n"
+
+
+def test_accuracy_rows_appear_once_later_actuals_arrive(first_night, second_night):
+    assert first_night.accuracy_rows == 0
+    rows = second_night.accuracy
+    assert {r[1] for r in rows} == {1}  # only D1's forecast for D2 can be scored yet
+    assert rows[-1][0] is None and rows[-1][4] == 4  # the portfolio row: 4 items scored
+    meta = second_night.accuracy_meta
+    assert "portfolio_wape_lag_1" in meta and "data:image/png;base64" in meta["trend"]
+    # The nightly reused the stored selections: no new cold-start choice for old items.
+    assert second_night.steady_selections == 1
+
+
+def test_a_covering_receipt_resolves_the_stockout_on_the_next_run(third_night):
+    (status, event, resolved_at), = third_night
     assert (status, event) == ("resolved", "resolved") and resolved_at is not None
 
 
-def test_weekly_selection_is_stored_and_reused(wh, first_night):
-    result = run(wh, [model_selection], None)
-    meta = metadata(result, "forecast/model_selection")
+def test_weekly_selection_is_stored_and_reused(weekly_selection):
+    meta = weekly_selection.meta
     assert meta["items_selected"] == 4 and meta["items_failed"] == 1
-    scheduled = dict(q(wh, "select item_id, model_name from ml.model_selections "
-                           "where reason = 'scheduled'"))
-    assert set(scheduled) == {STEADY, STOCKOUT, SHORT, LUMPY}
-    steady_scores = q(wh, "select scores from ml.model_selections where reason = 'scheduled' "
-                          "and item_id = %s", (STEADY,))[0][0]
+    assert set(weekly_selection.scheduled) == {STEADY, STOCKOUT, SHORT, LUMPY}
+    steady_scores = weekly_selection.steady_scores
     assert "prophet" in steady_scores and "seasonal_naive" in steady_scores
-    assert q(wh, "select count(*) from ml.inference_jobs where kind = 'select'") == [(1,)]
+    assert weekly_selection.select_jobs == 1
 
 
 def test_the_shard_count_is_read_when_the_run_starts(server, monkeypatch):
