@@ -12,6 +12,10 @@ import dagster as dg
 
 from resources.settings import get_settings
 
+# The one setting read when the definitions load rather than when a run starts: the
+# partition set is part of the asset definitions (their decorators take it), and the code
+# server, the daemon and every run worker must agree on it. Everything a run decides
+# (shard count, horizon, thresholds) is read inside the run.
 daily_partitions = dg.DailyPartitionsDefinition(
     start_date=get_settings().partitions_start,
     timezone=get_settings().timezone,
