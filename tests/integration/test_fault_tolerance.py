@@ -50,7 +50,7 @@ def test_database_restart_mid_backfill_then_rerun_completes_without_duplicates(p
     env, data_dir = private_platform
     before = forecast_days(data_dir)
     last = max(before)
-    start, end = (last - timedelta(days=3)), last
+    start, end = (last - timedelta(days=2)), last  # three days: the restart hits the second
     proc = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "backfill", "--from",
                              start.isoformat(), "--to", end.isoformat()], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -68,7 +68,7 @@ def test_database_restart_mid_backfill_then_rerun_completes_without_duplicates(p
     rerun = forgecast(env, "backfill", "--from", start.isoformat(), "--to", end.isoformat())
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     after = forecast_days(data_dir)
-    for day in (start + timedelta(days=n) for n in range(4)):
+    for day in (start + timedelta(days=n) for n in range(3)):
         assert after.get(day), f"no forecasts as of {day}"
     # Append-only and unique per (as-of day, item, location, target day): nothing doubled.
     assert after[last] == before[last]
