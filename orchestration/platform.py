@@ -21,9 +21,8 @@ def prepare(settings: Settings) -> Server:
 
     server = ensure_ready(settings)
     write_dagster_home(settings)
-    with connect(settings) as conn:
+    with connect(settings) as conn:  # commits on leaving the block
         sync_raw_tables(conn)
-        conn.commit()
     return server
 
 

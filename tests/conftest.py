@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import socket
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,19 +132,7 @@ def _platform(server, name: str, data_dir: Path, template: str | None) -> Iterat
         finally:
             get_settings.cache_clear()
             _forget_dagster_instance()
-            _forget_schema_caches()
     get_settings.cache_clear()
-
-
-def _forget_schema_caches() -> None:
-    """Code that caches what it found in the schema per process (e.g. the notify store's
-    ``_schema_cache``: whether unified.manufacturing_items has a category) assumes one
-    database per process; the next module has another."""
-    for name, module in list(sys.modules.items()):
-        if name.split(".")[0] in ("assets", "resources", "orchestration"):
-            cache = getattr(module, "_schema_cache", None)
-            if isinstance(cache, dict):
-                cache.clear()
 
 
 def _forget_dagster_instance() -> None:

@@ -227,20 +227,6 @@ def test_incremental_and_full_refresh_give_identical_unified_tables(demo) -> Non
 # --------------------------------------------------------------------------- blocking checks
 
 
-class ThrowawayWarehouse(WarehouseResource):
-    """The warehouse resource pointed at this module's server."""
-
-    host: str
-    port: int
-    user: str
-    dbname: str
-
-    def server(self) -> Server:
-        return Server(host=self.host, port=self.port, user=self.user, password=None,
-                      warehouse_database=self.dbname, dagster_database=self.dbname,
-                      embedded=False)
-
-
 DOWNSTREAM_RAN: list[str] = []
 
 
@@ -295,8 +281,7 @@ def blocked_run(demo, server) -> dg.ExecuteInProcessResult:
             " (%s, 1, '990001', %s, 'Planted', 'All', 'Units', %s, 'true', '3')",
             (batch, sap_a["bismt"], sap_b["ean11"]))
 
-    warehouse = ThrowawayWarehouse(host=server.host, port=server.port or 5432, user=server.user,
-                                   dbname=server.warehouse_database)
+    warehouse = WarehouseResource()  # the module's database, from the settings
     DOWNSTREAM_RAN.clear()
     with dg.instance_for_test() as instance:
         return dg.materialize(

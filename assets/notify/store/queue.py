@@ -16,13 +16,14 @@ from assets.notify.routing import AlertEvent, Notice
 
 _INSERT_CHUNK = 5000
 
-# Whether a (schema, table, column) exists. Only positive answers are cached: dbt may
-# build the table while this process lives.
-_schema_cache: dict[str, bool] = {}
+# Whether a column exists, per database (one process may serve several, e.g. a test
+# session). Only positive answers are cached: dbt may build the table while this process
+# lives.
+_schema_cache: dict[tuple, bool] = {}
 
 
 def _has_column(conn: psycopg.Connection, schema: str, table: str, column: str) -> bool:
-    key = f"{schema}.{table}.{column}"
+    key = (conn.info.host, conn.info.port, conn.info.dbname, schema, table, column)
     if _schema_cache.get(key):
         return True
     found = conn.execute(
