@@ -43,6 +43,18 @@ ODOO_ITEM = KnownItems("products", (("product_id", "id"),))
 
 
 @dataclass(frozen=True)
+class RowRule:
+    """A check across two columns of one row: ``not_before`` (``columns[1]`` is not
+    earlier than ``columns[0]``, e.g. finish >= start) or ``differs`` (the two values are
+    not equal, e.g. a component is not its own parent). A row breaking it is quarantined
+    with ``reason``, named on ``columns[1]``; a NULL on either side passes."""
+
+    kind: Literal["not_before", "differs"]
+    columns: tuple[str, str]
+    reason: str
+
+
+@dataclass(frozen=True)
 class ExportType:
     source_system: str
     entity: str
@@ -59,6 +71,7 @@ class ExportType:
     # Rows must reference an item of the current item master of the same source
     # (a row whose item is not there is quarantined as an unknown item).
     known_items: KnownItems | None = None
+    row_rules: tuple[RowRule, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.raw_table:
@@ -91,6 +104,8 @@ EXPORT_TYPES: tuple[ExportType, ...] = (
             Column("EISBE", "decimal", non_negative=True, description="safety stock"),
             Column("MINBE", "decimal", non_negative=True, description="reorder point"),
             Column("LVORM", required=False, description="'X' = flagged for deletion"),
+            Column("STRGR", required=False,
+                   description="planning strategy group: 20 = make-to-order, 40 = to stock"),
         ),
         natural_key=("MATNR", "WERKS"),
         description="SAP material master (MARA/MARC/MAKT) per plant",
@@ -160,6 +175,92 @@ EXPORT_TYPES: tuple[ExportType, ...] = (
         date_format=SAP_DATE,
     ),
     ExportType(
+        "sap", "production_orders", "csv",
+        _cols(
+            Column("AUFNR", description="production order number"),
+            Column("MATNR"), Column("WERKS"),
+            Column("LGORT", required=False, description="receiving storage location"),
+            Column("PSMNG", "decimal", non_negative=True, description="order (planned) quantity"),
+            Column("WEMNG", "decimal", non_negative=True, required=False,
+                   description="delivered (goods receipt) quantity so far"),
+            Column("GSTRS", "date", description="scheduled start"),
+            Column("GLTRS", "date", description="scheduled finish"),
+            Column("STTXT", description="system status: CRTD, REL, PCNF, CNF, DLV, TECO, CLSD"),
+            Column("MEINS"),
+        ),
+        natural_key=("AUFNR",),
+        known_items=SAP_ITEM,
+        row_rules=(RowRule("not_before", ("GSTRS", "GLTRS"), "finish before start"),),
+        description="SAP production orders (AFKO/AFPO)",
+        date_format=SAP_DATE,
+    ),
+    ExportType(
+        "sap", "planned_orders", "csv",
+        _cols(
+            Column("PLNUM", description="planned order number"),
+            Column("MATNR"),
+            Column("PLWRK", description="planning plant"),
+            Column("GSMNG", "decimal", non_negative=True, description="total order quantity"),
+            Column("PSTTR", "date", description="order start"),
+            Column("PEDTR", "date", description="order finish"),
+            Column("AUFFX", required=False, description="'X' = firmed by the planner"),
+            Column("MEINS"),
+        ),
+        natural_key=("PLNUM",),
+        known_items=KnownItems("material_master", (("MATNR", "MATNR"), ("PLWRK", "WERKS"))),
+        row_rules=(RowRule("not_before", ("PSTTR", "PEDTR"), "finish before start"),),
+        description="SAP planned orders from MRP (PLAF)",
+        date_format=SAP_DATE,
+    ),
+    ExportType(
+        "sap", "stock_transport_orders", "csv",
+        _cols(
+            Column("EBELN", description="purchasing document"),
+            Column("EBELP", "int", description="item"),
+            Column("BSART", description="document type: UB = stock transport order"),
+            Column("MATNR"),
+            Column("WERKS", description="receiving plant"),
+            Column("RESWK", description="supplying (issuing) plant"),
+            Column("EINDT", "date", description="delivery date at the receiving plant"),
+            Column("MENGE", "decimal", non_negative=True, description="ordered quantity"),
+            Column("WEMNG", "decimal", non_negative=True, required=False,
+                   description="received so far"),
+            Column("MEINS"),
+        ),
+        natural_key=("EBELN", "EBELP"),
+        known_items=SAP_ITEM,
+        row_rules=(RowRule("differs", ("WERKS", "RESWK"),
+                           "supplying plant equals the receiving plant"),),
+        description="SAP stock transport orders between plants (EKKO/EKPO, BSART UB)",
+        date_format=SAP_DATE,
+    ),
+    ExportType(
+        "sap", "bom", "csv",
+        _cols(
+            Column("MATNR", description="parent (header) material"),
+            Column("WERKS"),
+            Column("STLAN", description="BOM usage: 1 = production"),
+            Column("STLAL", description="alternative BOM: 01 = the one MRP uses"),
+            Column("POSNR", description="item number 0010, 0020 ..."),
+            Column("IDNRK", description="component material"),
+            Column("MENGE", "decimal", non_negative=True,
+                   description="component quantity per BMENG of the parent"),
+            Column("BMENG", "decimal", non_negative=True,
+                   description="base quantity of the parent the MENGE is for"),
+            Column("MEINS", description="unit of MENGE"),
+            Column("AUSCH", "decimal", non_negative=True, required=False,
+                   description="component scrap, percent"),
+            Column("DATUV", "date", description="valid from"),
+            Column("DATUB", "date", required=False, description="valid to (empty = open)"),
+        ),
+        natural_key=("MATNR", "WERKS", "STLAN", "STLAL", "POSNR", "DATUV"),
+        known_items=SAP_ITEM,
+        row_rules=(RowRule("differs", ("MATNR", "IDNRK"), "component is its own parent"),
+                   RowRule("not_before", ("DATUV", "DATUB"), "valid to before valid from")),
+        description="SAP bills of material (STKO/STPO)",
+        date_format=SAP_DATE,
+    ),
+    ExportType(
         "sap", "master_audit", "csv",
         _cols(
             Column("CHANGENR", description="change document number"),
@@ -189,6 +290,9 @@ EXPORT_TYPES: tuple[ExportType, ...] = (
             Column("produce_delay", "int", non_negative=True, description="lead time, days"),
             Column("safety_stock", "decimal", non_negative=True, required=False),
             Column("reorder_point", "decimal", non_negative=True, required=False),
+            Column("route_ids", required=False,
+                   description="routes, comma separated: 'Manufacture', "
+                   "'Replenish on Order (MTO)', 'Buy'"),
         ),
         natural_key=("id",),
         description="Odoo products (product.product with its orderpoint)",
@@ -236,6 +340,51 @@ EXPORT_TYPES: tuple[ExportType, ...] = (
         natural_key=("id",),
         description="Odoo mrp.routing.workcenter operations",
         known_items=ODOO_ITEM,
+    ),
+    ExportType(
+        "odoo", "manufacturing_orders", "json",
+        _cols(
+            Column("name", description="reference, e.g. WH/MO/00012"),
+            Column("product_id", "int"),
+            Column("product_qty", "decimal", non_negative=True, description="quantity to produce"),
+            Column("qty_produced", "decimal", non_negative=True, required=False),
+            Column("date_start", "datetime", description="scheduled start"),
+            Column("date_finished", "datetime", description="scheduled end"),
+            Column("state", description="draft, confirmed, progress, to_close, done, cancel"),
+            Column("location_dest_id", description="finished products location, 'WH/Stock'"),
+        ),
+        natural_key=("name",),
+        known_items=ODOO_ITEM,
+        row_rules=(RowRule("not_before", ("date_start", "date_finished"),
+                           "finish before start"),),
+        description="Odoo manufacturing orders (mrp.production)",
+    ),
+    ExportType(
+        "odoo", "boms", "json",
+        _cols(
+            Column("id", "int", description="mrp.bom id"),
+            Column("product_id", "int", description="the product it makes"),
+            Column("product_qty", "decimal", non_negative=True,
+                   description="quantity the lines are for"),
+            Column("type", description="normal (manufacture), phantom (kit), subcontract"),
+            Column("active", "bool", required=False),
+        ),
+        natural_key=("id",),
+        known_items=ODOO_ITEM,
+        description="Odoo bills of materials (mrp.bom)",
+    ),
+    ExportType(
+        "odoo", "bom_lines", "json",
+        _cols(
+            Column("id", "int", description="mrp.bom.line id"),
+            Column("bom_id", "int"),
+            Column("product_id", "int", description="component"),
+            Column("product_qty", "decimal", non_negative=True),
+            Column("product_uom_id", description="unit of product_qty: Units, kg, g, L, m"),
+        ),
+        natural_key=("id",),
+        known_items=ODOO_ITEM,
+        description="Odoo bill of materials lines (mrp.bom.line)",
     ),
     # ---------------------------------------------------------------- Accounting (CSV, ',')
     ExportType(
