@@ -59,6 +59,8 @@ class Settings(BaseSettings):
         180.0, gt=0, description="Days of cover above which stock is excess.")
     alert_degraded_ratio: float = Field(
         1.2, gt=0, description="Forecast degraded: WAPE above this times the naive baseline's.")
+    alert_late_supply_days: int = Field(
+        3, ge=0, description="An open order this many days past its due date raises late_supply.")
     timezone: str = Field("UTC", description="Time zone of the nightly schedule and partitions.")
     partitions_start: str = Field("2024-01-01", description="First daily partition (YYYY-MM-DD).")
     nightly_cron: str = Field("0 2 * * *", description="Nightly schedule (cron).")

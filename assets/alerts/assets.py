@@ -32,9 +32,11 @@ FORECAST_ALERTS = dg.AssetKey(["alerts", "forecast_alerts"])
     group_name="alerts",
     kinds={"python", "postgres"},
     partitions_def=daily_partitions,
-    description="Inventory alerts: projected stockout inside the lead time (stockout date, "
-    "order-by date, shortfall), below safety stock, excess cover, demand outside the forecast "
-    "interval, forecast accuracy worse than the seasonal naive. One row per type + item + "
+    description="Inventory alerts: projected stockout inside the lead time on firm supply "
+    "(stockout date, order-by date, shortfall, the parent orders consuming a component; one "
+    "step less severe when planned orders would cover it), below safety stock, excess cover, "
+    "open orders late past their due date, demand outside the forecast interval, forecast "
+    "accuracy worse than the seasonal naive. One row per type + item + "
     "location with a PNG chart; resolved when the condition no longer holds.",
 )
 def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -51,7 +53,8 @@ def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         projection = store.projection(conn, as_of)
         by_key = dict(tuple(projection.groupby(["item_id", "location_id"])))
         current = evaluate_portfolio(items, by_key, store.latest_accuracy(conn, as_of),
-                                     as_of + timedelta(days=1), alert_policy(warehouse.settings))
+                                     as_of + timedelta(days=1), alert_policy(warehouse.settings),
+                                     store.supply_context(conn, as_of))
         stored = store.open_alerts(conn)
         changes = diff_alerts({key: v[0] for key, v in stored.items()}, current)
         evaluated = time.monotonic()
@@ -85,7 +88,8 @@ def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 
 def alert_policy(settings: Settings) -> AlertPolicy:
     return AlertPolicy(excess_cover_days=settings.alert_excess_cover_days,
-                       degraded_ratio=settings.alert_degraded_ratio)
+                       degraded_ratio=settings.alert_degraded_ratio,
+                       late_supply_days=settings.alert_late_supply_days)
 
 
 def _draw_charts(conn, settings: Settings, as_of, alerts, items, projections) -> dict:

@@ -1,4 +1,5 @@
 """One PNG per alert for the planner: demand history, the forecast with its 80% interval,
+a component's dependent demand (what parents' production will consume) apart from it,
 projected on hand with safety stock and reorder point lines, the stockout date marked.
 
 Pure matplotlib (Agg backend, no display), no Dagster, no database: frames in, a file out.
@@ -23,7 +24,7 @@ class ChartData:
     title: str
     history: pd.DataFrame | None  # demand_date, quantity
     forecast: pd.DataFrame | None  # target_date, yhat, yhat_lower, yhat_upper
-    projection: pd.DataFrame | None  # target_date, projected_on_hand
+    projection: pd.DataFrame | None  # target_date, projected_on_hand[, dependent_demand]
     safety_stock: float = 0.0
     reorder_point: float = 0.0
     stockout_date: date | None = None
@@ -75,6 +76,8 @@ class _ChartCanvas:
         top, bottom = self.top, self.bottom
         self.history, = top.plot([], [], color="0.35", lw=1, label="actual demand")
         self.forecast, = top.plot([], [], color="tab:blue", lw=1.5, label="forecast", zorder=3)
+        self.dependent, = top.plot([], [], color="tab:orange", lw=1.2, drawstyle="steps-mid",
+                                   label="dependent demand (parents' production)", zorder=4)
         self.interval_legend = Patch(color="tab:blue", alpha=0.2, label="80% interval")
         self.interval = None  # a fill_between collection, replaced per chart
         self.projection, = bottom.plot([], [], color="tab:green", lw=1.5,
@@ -131,6 +134,13 @@ class _ChartCanvas:
 
         projection = (data.projection if data.projection is not None
                       and not data.projection.empty else None)
+        dependent = (projection if projection is not None and "dependent_demand" in projection
+                     and bool((projection["dependent_demand"] > 0).any()) else None)
+        self.dependent.set_visible(dependent is not None)
+        if dependent is not None:
+            x, y = _dates(dependent["target_date"]), dependent["dependent_demand"].to_numpy(float)
+            self.dependent.set_data(x, y)
+            top_ys.append(y)
         self.projection.set_visible(projection is not None)
         if projection is not None:
             x, y = (_dates(projection["target_date"]),
@@ -163,6 +173,8 @@ class _ChartCanvas:
         top_handles = [self.history] if history is not None else []
         if forecast is not None:
             top_handles += [self.interval_legend, self.forecast]
+        if dependent is not None:
+            top_handles.append(self.dependent)
         _legend(top, top_handles, "upper left")
         _legend(bottom, [h for h in (self.projection, self.safety_stock, self.reorder_point)
                          if h.get_visible()], "lower left")

@@ -48,6 +48,11 @@ class AlertPolicy:
     # judged on at least this many scored days.
     degraded_ratio: float = 1.2
     degraded_min_observations: int = 14
+    # An open order more than this many days past its due date is late (it still counts
+    # as supply: late, not gone).
+    late_supply_days: int = 3
+    # Orders and pegs named in an alert's message and details.
+    max_listed: int = 5
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,19 @@ class ItemContext:
     unit_cost: float | None
     on_hand: float
     avg_daily_demand: float
+
+
+@dataclass(frozen=True)
+class SupplyContext:
+    """An item-location's open orders (reference, supply_type, is_firm, expected_date as a
+    date, quantity) and the dependent demand it receives (required_date, quantity,
+    parent_sku, peg_type, peg_reference, peg_date), each sorted by date."""
+
+    orders: tuple[dict, ...] = ()
+    pegs: tuple[dict, ...] = ()
+
+
+NO_SUPPLY = SupplyContext()
 
 
 @dataclass
@@ -99,7 +117,33 @@ def _lookahead(
     return window.sort_values("target_date")
 
 
-def _stockout_alert(item, window, today, policy) -> Alert | None:
+def _lower(severity: str) -> str:
+    return SEVERITIES[max(severity_rank(severity) - 1, 0)]
+
+
+def _order_text(order: dict) -> str:
+    return (f"{order['supply_type']} order {order['reference']} "
+            f"({order['quantity']:.0f} on {order['expected_date'].isoformat()})")
+
+
+def _peg_text(peg: dict) -> str:
+    source = ("net requirement" if peg["peg_type"] == "net_requirement"
+              else f"{peg['peg_type']} order {peg['peg_reference']}")
+    return (f"{peg['parent_sku']} {source} needs {peg['quantity']:.0f} on "
+            f"{peg['required_date'].isoformat()}")
+
+
+def _json_rows(rows, keys) -> list[dict]:
+    return [{k: (v.isoformat() if isinstance(v, date) else
+                 _qty(v) if isinstance(v, float) else v)
+             for k, v in row.items() if k in keys} for row in rows]
+
+
+def _stockout_alert(item, window, today, policy, supply: SupplyContext = NO_SUPPLY
+                    ) -> Alert | None:
+    """A stockout on the firm path (stock + firm orders - forecast - scheduled issues).
+    When MRP's planned orders would clear it, it is one step less severe and names them; a
+    component's stockout names the parent orders / forecasts consuming it, first by date."""
     column = "projected_on_hand_p80" if policy.use_pessimistic_projection else "projected_on_hand"
     short = window[window[column] < 0]
     if short.empty:
@@ -108,6 +152,11 @@ def _stockout_alert(item, window, today, policy) -> Alert | None:
     days_until = (stockout_date - today).days
     lead_time = int(item.lead_time_days or 0)
     critical = days_until <= lead_time * policy.critical_lead_time_fraction
+    end = window["target_date"].iloc[-1]
+    planned_clears = ("projected_on_hand_planned" in window
+                      and bool((window["projected_on_hand_planned"] >= 0).all()))
+    planned = [o for o in supply.orders if not o["is_firm"] and o["expected_date"] <= end]
+    pegs = [p for p in supply.pegs if p["required_date"] <= stockout_date][:policy.max_listed]
     # ERPNext / Odoo convention: the latest order date is the need date minus lead time.
     order_by = stockout_date - timedelta(days=lead_time)
     shortfall = -float(window[column].min())
@@ -122,13 +171,28 @@ def _stockout_alert(item, window, today, policy) -> Alert | None:
         "lead_time_days": lead_time,
         "on_hand": _qty(item.on_hand),
         "projection": column,
+        "dependent_demand_qty": _qty(window["dependent_demand"].sum())
+        if "dependent_demand" in window else 0.0,
+        "pegs": _json_rows(pegs, ("required_date", "quantity", "parent_sku", "peg_type",
+                                  "peg_reference", "peg_date")),
+        "covered_by_planned": planned_clears,
+        "planned_orders": _json_rows(planned[:policy.max_listed] if planned_clears else [],
+                                     ("reference", "expected_date", "quantity")),
     }
     message = (
         f"{_label(item)}: projected stockout on {stockout_date.isoformat()} "
         f"(in {days_until} days, lead time {lead_time} days); "
         f"short {shortfall:.0f} units, order by {order_by.isoformat()}"
     )
+    if pegs:
+        message += f"; consumed by {_peg_text(pegs[0])}"
+        if len(pegs) > 1:
+            message += f" and {len(pegs) - 1} more before it runs out"
     severity = "critical" if critical else "high"
+    if planned_clears:
+        severity = _lower(severity)
+        named = ", ".join(_order_text(o) for o in planned[:2]) or "planned supply"
+        message += f"; {named} would cover it if firmed"
     return Alert("stockout", severity, item.item_id, item.location_id, message, details)
 
 
@@ -208,6 +272,34 @@ def _anomaly_alert(item, recent_actual, last_interval) -> Alert | None:
     return Alert("demand_anomaly", "medium", item.item_id, item.location_id, message, details)
 
 
+def _late_supply_alert(item, supply: SupplyContext, today: date, policy: AlertPolicy
+                       ) -> Alert | None:
+    """Firm orders more than ``late_supply_days`` past their due date and still open: they
+    still count in the projection, but someone has to chase them."""
+    as_of = today - timedelta(days=1)
+    late = [{**o, "days_late": (as_of - o["expected_date"]).days} for o in supply.orders
+            if o["is_firm"] and (as_of - o["expected_date"]).days > policy.late_supply_days]
+    if not late:
+        return None
+    late.sort(key=lambda o: o["expected_date"])
+    worst = late[0]
+    details = {
+        "sku": item.sku,
+        "item_name": item.name,
+        "late_orders": _json_rows(late[:policy.max_listed], ("reference", "supply_type",
+                                                             "expected_date", "quantity",
+                                                             "days_late")),
+        "late_count": len(late),
+        "late_qty": _qty(sum(o["quantity"] for o in late)),
+        "max_days_late": worst["days_late"],
+        "late_after_days": policy.late_supply_days,
+    }
+    more = f" and {len(late) - 1} more" if len(late) > 1 else ""
+    message = (f"{_label(item)}: {_order_text(worst)} is {worst['days_late']} days late"
+               f"{more}; still counted as supply")
+    return Alert("late_supply", "medium", item.item_id, item.location_id, message, details)
+
+
 def _degraded_alert(item, accuracy: dict | None, policy: AlertPolicy) -> Alert | None:
     """``accuracy``: the item's latest score (wape, baseline_wape, observations, lag_days,
     model_name) from forecast_accuracy."""
@@ -244,17 +336,19 @@ def evaluate_item_alerts(
     today: date,
     policy: AlertPolicy = AlertPolicy(),  # noqa: B008 - frozen, safe as a default
     accuracy: dict | None = None,
+    supply: SupplyContext = NO_SUPPLY,
 ) -> list[Alert]:
     """All alerts that currently hold for one item at one location.
 
     ``projection`` comes from ``project_inventory``; ``recent_actual`` is the latest
     day's actual demand and ``last_interval`` the (lower, upper) forecast for that day;
-    ``accuracy`` the item's latest forecast_accuracy row (forecast degraded).
+    ``accuracy`` the item's latest forecast_accuracy row (forecast degraded); ``supply``
+    its open orders and the dependent demand pegged to it.
     """
     alerts: list[Alert] = []
     window = _lookahead(projection, item, today, policy)
     if window is not None and not window.empty:
-        stockout = _stockout_alert(item, window, today, policy)
+        stockout = _stockout_alert(item, window, today, policy, supply)
         if stockout is not None:
             alerts.append(stockout)
         else:
@@ -262,18 +356,20 @@ def evaluate_item_alerts(
             if below is not None:
                 alerts.append(below)
     for alert in (_excess_alert(item, policy), _anomaly_alert(item, recent_actual, last_interval),
-                  _degraded_alert(item, accuracy, policy)):
+                  _degraded_alert(item, accuracy, policy),
+                  _late_supply_alert(item, supply, today, policy)):
         if alert is not None:
             alerts.append(alert)
     return alerts
 
 
 def evaluate_portfolio(items: pd.DataFrame, projections: dict, accuracy: dict, today: date,
-                       policy: AlertPolicy = AlertPolicy()  # noqa: B008 - frozen
-                       ) -> list[Alert]:
+                       policy: AlertPolicy = AlertPolicy(),  # noqa: B008 - frozen
+                       supply: dict | None = None) -> list[Alert]:
     """``evaluate_item_alerts`` for every row of ``items`` (the item context: item,
-    stock, recent demand, last interval), with its projection and accuracy looked up by
-    ``(item_id, location_id)``."""
+    stock, recent demand, last interval), with its projection, accuracy and supply context
+    looked up by ``(item_id, location_id)``."""
+    supply = supply or {}
     current: list[Alert] = []
     for row in items.itertuples(index=False):
         item = ItemContext(row.item_id, row.sku, row.name, row.location_id,
@@ -286,5 +382,5 @@ def evaluate_portfolio(items: pd.DataFrame, projections: dict, accuracy: dict, t
         actual = None if row.last_actual is None else float(row.last_actual)
         key = (row.item_id, row.location_id)
         current += evaluate_item_alerts(item, projections.get(key), actual, interval, today,
-                                        policy, accuracy.get(key))
+                                        policy, accuracy.get(key), supply.get(key, NO_SUPPLY))
     return current

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from assets.alerts.lifecycle import AlertChange
+from assets.alerts.rules import SupplyContext
 from assets.forecast.store import LATEST_ON_HAND_SQL
 from resources.frames import copy_out, read_frame
 
@@ -78,9 +79,39 @@ def item_context(conn, as_of: date) -> pd.DataFrame:
 
 
 def projection(conn, as_of: date) -> pd.DataFrame:
-    return read_frame(conn, "select item_id, location_id, target_date, projected_on_hand, "
-                            "projected_on_hand_p80 from forecast.projected_inventory "
-                            "where forecast_date = %s", (as_of,))
+    """The as-of day's projection, with the daily dependent demand (the chart shows it
+    apart from the forecast)."""
+    return read_frame(conn, """
+        select item_id, location_id, target_date, projected_on_hand, projected_on_hand_p80,
+               projected_on_hand_planned,
+               cumulative_dependent_demand - coalesce(lag(cumulative_dependent_demand)
+                   over (partition by item_id, location_id order by target_date), 0)
+                   as dependent_demand
+        from forecast.projected_inventory where forecast_date = %s""", (as_of,))
+
+
+def supply_context(conn, as_of: date) -> dict[tuple[str, str], SupplyContext]:
+    """Per item-location: the open orders the as-of day was projected with and the
+    dependent demand pegged to it (parent SKU named), each by date."""
+    orders = read_frame(conn, """
+        select item_id, location_id, reference, supply_type, is_firm,
+               due_date as expected_date, quantity::float8 as quantity
+        from forecast.supply_snapshots where forecast_date = %s and flow = 'receipt'
+        order by due_date, reference""", (as_of,))
+    pegs = read_frame(conn, """
+        select d.item_id, d.location_id, d.required_date, d.quantity, p.sku as parent_sku,
+               d.peg_type, d.peg_reference, d.peg_date
+        from forecast.dependent_demand d
+        join unified.manufacturing_items p on p.item_id = d.parent_item_id
+        where d.forecast_date = %s
+        order by d.required_date, p.sku, d.peg_reference""", (as_of,))
+    context: dict[tuple[str, str], dict[str, list]] = {}
+    for name, frame in (("orders", orders), ("pegs", pegs)):
+        for key, rows in frame.groupby(["item_id", "location_id"], sort=False):
+            records = rows.drop(columns=["item_id", "location_id"]).to_dict("records")
+            context.setdefault(key, {"orders": [], "pegs": []})[name] = records
+    return {key: SupplyContext(tuple(v["orders"]), tuple(v["pegs"]))
+            for key, v in context.items()}
 
 
 def latest_accuracy(conn, as_of: date) -> dict:

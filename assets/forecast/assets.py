@@ -7,7 +7,9 @@
   output per shard (the count is read from the run's settings), a shard op mapped over them
   (a distributed executor runs them on different machines) forecasts its items with a
   process pool, and a collect op reports the metadata. Append-only.
-- ``forecast/projected_inventory``: on hand + open supply - cumulative forecast, per day.
+- ``forecast/projected_inventory`` and ``forecast/dependent_demand`` (one step, see mrp.py):
+  on hand + open supply - forecast - scheduled issues per day, firm and firm + planned, level
+  by level through the bills of materials, and the components' dependent demand with its peg.
 - ``forecast/forecast_accuracy``: past forecasts scored against the actuals that arrived.
 
 The forecasting is in models/selection/engine, the scoring in accuracy, the SQL in store.
@@ -24,7 +26,7 @@ import pandas as pd
 from assets.forecast import accuracy as acc
 from assets.forecast import store
 from assets.forecast.engine import default_workers, run_items
-from assets.forecast.projection import project_portfolio
+from assets.forecast.mrp import plan_supply
 from assets.forecast.selection import MIN_ORIGINS, N_ORIGINS, ForecastConfig
 from resources.partitions import daily_partitions, partition_date
 from resources.settings import Settings
@@ -32,9 +34,11 @@ from resources.warehouse import WarehouseResource
 
 FORECAST_GROUP = "forecast"
 UNIFIED = {name: dg.AssetKey(["unified", name]) for name in (
-    "demand_history", "inventory_snapshots", "open_supply", "manufacturing_items")}
+    "demand_history", "inventory_snapshots", "open_supply", "open_demand",
+    "bill_of_materials", "manufacturing_items")}
 FORECASTS = dg.AssetKey(["forecast", "forecasts"])
 PROJECTED_INVENTORY = dg.AssetKey(["forecast", "projected_inventory"])
+DEPENDENT_DEMAND = dg.AssetKey(["forecast", "dependent_demand"])
 FORECAST_ACCURACY = dg.AssetKey(["forecast", "forecast_accuracy"])
 MODEL_SELECTION = dg.AssetKey(["forecast", "model_selection"])
 
@@ -262,33 +266,71 @@ def forecasts(demand_history, selection):
     return forecast_collect(plan.map(forecast_shard).collect())
 
 
-@dg.asset(
-    key=PROJECTED_INVENTORY,
-    deps=[FORECASTS, UNIFIED["inventory_snapshots"], UNIFIED["open_supply"]],
-    group_name=FORECAST_GROUP,
-    kinds={"python", "postgres"},
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            PROJECTED_INVENTORY, group_name=FORECAST_GROUP, kinds={"python", "postgres"},
+            deps=[FORECASTS, UNIFIED["inventory_snapshots"], UNIFIED["open_supply"],
+                  UNIFIED["open_demand"], UNIFIED["bill_of_materials"],
+                  UNIFIED["manufacturing_items"]],
+            description="Projected on hand per item x location x day: latest on hand + firm "
+            "open supply - forecast - scheduled issues (transfers out, components consumed by "
+            "parents' production); also on firm + planned supply, and a pessimistic path on "
+            "the interval's upper bound. Open supply as recorded for the as-of day."),
+        dg.AssetSpec(
+            DEPENDENT_DEMAND, group_name=FORECAST_GROUP, kinds={"python", "postgres"},
+            description="Components' dependent demand per location and day: parents' open "
+            "production and planned orders and their net requirements (forecast beyond stock "
+            "and orders, a lead time earlier) times the BOM, level by level, each row pegged "
+            "to the parent order or forecast it comes from."),
+    ],
     partitions_def=daily_partitions,
-    description="Projected on hand per item x location x day: latest on hand + open supply "
-    "- cumulative forecast, with a pessimistic path on the interval's upper bound.",
 )
 def projected_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     latest = partition_date(context)
+    run_id = context.run.run_id
     with warehouse.connection() as conn:
         fc = store.forecasts_as_of(conn, latest)
-        stock = store.latest_on_hand(conn, latest)
-        supply = store.open_supply(conn)
         if fc.empty:
-            return dg.MaterializeResult(metadata={"items_projected": 0})
-        frame = project_portfolio(fc, stock, supply).assign(forecast_date=latest,
-                                                            run_id=context.run.run_id)
-        store.replace_projection(conn, latest, frame)
-    below_zero = frame.groupby(["item_id", "location_id"])["projected_on_hand"].min().lt(0).sum()
-    return dg.MaterializeResult(metadata={
+            yield dg.MaterializeResult(asset_key=PROJECTED_INVENTORY,
+                                       metadata={"items_projected": 0})
+            yield dg.MaterializeResult(asset_key=DEPENDENT_DEMAND, metadata={"rows": 0})
+            return
+        supply, issues = store.supply_as_of(conn, latest)
+        plan = plan_supply(fc, store.latest_on_hand(conn, latest), supply, issues,
+                           store.bills_of_materials(conn, latest), store.planning_items(conn))
+        frame = plan.projection.assign(forecast_date=latest, run_id=run_id)
+        dependent = plan.dependent.assign(forecast_date=latest, run_id=run_id)
+        store.replace_projection(conn, latest, frame, dependent)
+    lowest = frame.groupby(["item_id", "location_id"])[
+        ["projected_on_hand", "projected_on_hand_planned"]].min()
+    yield dg.MaterializeResult(asset_key=PROJECTED_INVENTORY, metadata={
         "forecast_date": latest.isoformat(),
-        "items_projected": int(frame.groupby(["item_id", "location_id"]).ngroups),
-        "items_going_below_zero": int(below_zero),
+        "items_projected": len(lowest),
+        "items_going_below_zero": int(lowest["projected_on_hand"].lt(0).sum()),
+        "items_below_zero_with_planned": int(lowest["projected_on_hand_planned"].lt(0).sum()),
+        "supply_lines": dict(Counter(supply["supply_type"])),
         "dagster/row_count": len(frame),
     })
+    yield dg.MaterializeResult(asset_key=DEPENDENT_DEMAND,
+                               metadata=_dependent_metadata(dependent))
+
+
+def _dependent_metadata(dependent: pd.DataFrame) -> dict:
+    by_component = (dependent.groupby(["item_id", "location_id"])["quantity"].sum()
+                    .sort_values(ascending=False))
+    preview = "\n".join(f"| {item} | {loc} | {qty:,.0f} |"
+                         for (item, loc), qty in by_component.head(10).items())
+    return {
+        "rows": len(dependent),
+        "dagster/row_count": len(dependent),
+        "components": len(by_component),
+        "by_peg": dict(Counter(dependent["peg_type"])),
+        "bom_levels": int(dependent["bom_level"].max()) if len(dependent) else 0,
+        "top_components": dg.MetadataValue.md(
+            "| component | location | dependent demand |\n|---|---|---:|\n" + preview
+            if preview else "_no dependent demand_"),
+    }
 
 
 @dg.asset(
