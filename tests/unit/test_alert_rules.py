@@ -13,6 +13,7 @@ from assets.alerts.rules import (
     Alert,
     AlertPolicy,
     ItemContext,
+    SupplyContext,
     evaluate_item_alerts,
     max_severity,
     severity_rank,
@@ -176,3 +177,80 @@ def test_severity_ordering():
 def test_policy_is_frozen():
     with pytest.raises(AttributeError):
         AlertPolicy().excess_cover_days = 10  # type: ignore[misc]
+
+
+# --- supply side: firm vs planned, pegs, late orders ------------------------------------
+def supply_projection(on_hand: float, per_day: float, supply: pd.DataFrame, days: int = 30):
+    forecast = pd.DataFrame({"target_date": [TODAY + timedelta(days=i) for i in range(days)],
+                             "yhat": [per_day] * days, "yhat_upper": [per_day] * days})
+    return project_inventory(on_hand, forecast, supply)
+
+
+def order(ref: str, day: int, qty: float, firm: bool, kind: str = "production") -> dict:
+    return {"reference": ref, "supply_type": kind, "is_firm": firm,
+            "expected_date": TODAY + timedelta(days=day), "quantity": qty}
+
+
+def test_a_firm_production_order_that_covers_the_gap_raises_no_stockout():
+    orders = [order("1000123", 5, 200.0, True)]
+    proj = supply_projection(100, 14, pd.DataFrame(orders))
+    alerts = by_type(evaluate_item_alerts(BOLT, proj, None, None, TODAY,
+                                          supply=SupplyContext(tuple(orders))))
+    assert "stockout" not in alerts
+
+
+def test_a_stockout_planned_orders_would_clear_is_one_step_lower_and_names_them():
+    orders = [order("PL-77", 5, 200.0, False, "planned")]
+    proj = supply_projection(100, 14, pd.DataFrame(orders))
+    alerts = by_type(evaluate_item_alerts(BOLT, proj, None, None, TODAY,
+                                          supply=SupplyContext(tuple(orders))))
+    stockout = alerts["stockout"]
+    assert stockout.severity == "medium"  # high on firm supply, lowered one step
+    assert stockout.details["covered_by_planned"] is True
+    assert stockout.details["planned_orders"][0]["reference"] == "PL-77"
+    assert "PL-77" in stockout.message and "if firmed" in stockout.message
+
+
+def test_planned_orders_too_small_leave_the_stockout_at_full_severity():
+    orders = [order("PL-78", 5, 20.0, False, "planned")]
+    proj = supply_projection(100, 14, pd.DataFrame(orders))
+    stockout = by_type(evaluate_item_alerts(BOLT, proj, None, None, TODAY,
+                                            supply=SupplyContext(tuple(orders))))["stockout"]
+    assert stockout.severity == "high" and stockout.details["covered_by_planned"] is False
+
+
+def test_a_component_stockout_names_the_parent_order_first_by_date():
+    pegs = tuple({"required_date": TODAY + timedelta(days=d), "quantity": q, "parent_sku": sku,
+                  "peg_type": kind, "peg_reference": ref, "peg_date": TODAY + timedelta(days=d + 3)}
+                 for d, q, sku, kind, ref in [(2, 90.0, "FG-1", "production", "1000555"),
+                                              (4, 30.0, "FG-2", "net_requirement",
+                                               "net requirement"),
+                                              (20, 50.0, "FG-1", "planned", "PL-1")])
+    issues = pd.DataFrame({"required_date": [p["required_date"] for p in pegs],
+                           "quantity": [p["quantity"] for p in pegs], "kind": "dependent"})
+    forecast = pd.DataFrame({"target_date": [TODAY + timedelta(days=i) for i in range(30)],
+                             "yhat": 1.0, "yhat_upper": 1.0})
+    proj = project_inventory(100, forecast, None, issues)
+    stockout = by_type(evaluate_item_alerts(BOLT, proj, None, None, TODAY,
+                                            supply=SupplyContext((), pegs)))["stockout"]
+    assert stockout.details["stockout_date"] == (TODAY + timedelta(days=4)).isoformat()
+    assert [p["peg_reference"] for p in stockout.details["pegs"]] == ["1000555",
+                                                                      "net requirement"]
+    assert "consumed by FG-1 production order 1000555" in stockout.message
+
+
+def test_late_firm_orders_raise_one_late_supply_alert():
+    orders = [order("4500001", -10, 50.0, True, "purchase"), order("1000124", -5, 80.0, True),
+              order("1000125", -2, 80.0, True), order("PL-1", -9, 10.0, False, "planned")]
+    alerts = by_type(evaluate_item_alerts(BOLT, projection(1000, 1), None, None, TODAY,
+                                          supply=SupplyContext(tuple(orders))))
+    late = alerts["late_supply"]
+    # Due 10 and 5 days before today are late (> 3 days past due as of yesterday); two
+    # days is not yet, and a planned order is MRP's proposal, not a promise.
+    assert [o["reference"] for o in late.details["late_orders"]] == ["4500001", "1000124"]
+    assert late.details["max_days_late"] == 9
+    assert "4500001" in late.message and "1 more" in late.message
+    quiet = evaluate_item_alerts(BOLT, projection(1000, 1), None, None, TODAY,
+                                 AlertPolicy(late_supply_days=30),
+                                 supply=SupplyContext(tuple(orders)))
+    assert "late_supply" not in by_type(quiet)
