@@ -3,7 +3,8 @@ planned supply plus the BOM explosion, against the naive way in the same run.
 
     .venv/bin/python bench/supply_plan.py [--items 1000 10000] [--naive-items 1000]
 
-A synthetic plant like the demo's: 40% finished goods (each with a production order, a
+Both produce the projection (firm and firm + planned, per item and day) and the dependent
+demand. A synthetic plant like the demo's: 40% finished goods (each with a production order, a
 planned order and a two-line BOM of subassemblies or components), 20% subassemblies (one
 BOM line to a raw material, one to the common packaging), the rest components and raw
 materials; 90 forecast days. The naive way is what an MRP script would do: for each item in
@@ -86,12 +87,16 @@ def naive_plan(inputs: dict) -> pd.DataFrame:
     for item, qty in zip(inputs["forecast"]["item_id"], inputs["forecast"]["yhat"], strict=True):
         fc.setdefault(item, []).append(float(qty))
     receipts: dict[str, list[float]] = {}
+    firm: dict[str, list[float]] = {}
     order_reqs: dict[str, list[tuple[int, float]]] = {}
     for row in inputs["supply"].itertuples(index=False):
         day = max((row.expected_date - FIRST).days, 0)
         receipts.setdefault(row.item_id, [0.0] * HORIZON)
+        firm.setdefault(row.item_id, [0.0] * HORIZON)
         if day < HORIZON:
             receipts[row.item_id][day] += row.quantity
+            if row.is_firm:
+                firm[row.item_id][day] += row.quantity
         start = (row.start_date - FIRST).days
         if 0 <= start < HORIZON:
             order_reqs.setdefault(row.item_id, []).append((start, row.quantity))
@@ -99,13 +104,16 @@ def naive_plan(inputs: dict) -> pd.DataFrame:
     for row in inputs["boms"].itertuples(index=False):
         children.setdefault(row.parent_item_id, []).append((row.component_item_id, row.quantity_per))
     dependent: dict[str, list[float]] = {}
-    out = []
+    out, projection = [], []
     for item in sorted(fc, key=lambda i: codes.get(i, 0)):
         level, short_max, prev = stock.get(item, 0.0), 0.0, 0.0
+        firm_level = level
         reqs = list(order_reqs.get(item, [])) if item in children else []
         for d in range(HORIZON):
-            level += receipts.get(item, [0.0] * HORIZON)[d] - fc[item][d]
-            level -= dependent.get(item, [0.0] * HORIZON)[d]
+            used = fc[item][d] + dependent.get(item, [0.0] * HORIZON)[d]
+            level += receipts.get(item, [0.0] * HORIZON)[d] - used
+            firm_level += firm.get(item, [0.0] * HORIZON)[d] - used
+            projection.append((item, d, firm_level, level))
             short_max = max(short_max, -level)
             if item in children and short_max > prev:
                 reqs.append((max(d - lead[item], 0), short_max - prev))
@@ -114,6 +122,8 @@ def naive_plan(inputs: dict) -> pd.DataFrame:
             for component, per in children.get(item, []):
                 dependent.setdefault(component, [0.0] * HORIZON)[due] += qty * per
                 out.append((component, due, qty * per))
+    pd.DataFrame(projection, columns=["item_id", "day", "projected_on_hand",
+                                      "projected_on_hand_planned"])
     return pd.DataFrame(out, columns=["item_id", "day", "quantity"])
 
 
