@@ -37,10 +37,63 @@ def demo_runs(settings, server):
     summary = run_demo(settings, **DEMO, echo=lambda _: None)
     inbox = settings.data_dir / "demo_inbox.jsonl"
     with connect(settings, autocommit=True) as conn:
+        supply = supply_facts(conn)
         before = table_counts(conn), inbox.read_text().count("\n")
         run_demo(settings, **DEMO, echo=lambda _: None)
         after = table_counts(conn), inbox.read_text().count("\n")
-    return {"summary": summary, "before_rerun": before, "after_rerun": after}
+    return {"summary": summary, "before_rerun": before, "after_rerun": after,
+            "supply": supply}
+
+
+def supply_facts(conn) -> dict:
+    """What the supply-side checks need, read right after the first run (other tests
+    change the data later): the open stockout alerts, and the projection recomputed here
+    from its sources without the platform's projection code."""
+    import pandas as pd
+
+    def frame(query, *params):
+        cur = conn.execute(query, params)
+        return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+
+    as_of = _as_of(conn)
+    forecast = frame("select item_id::text, location_id, target_date, yhat from "
+                     "forecast.forecasts where forecast_date = %s", as_of)
+    on_hand = frame("select distinct on (item_id, location_id) item_id::text, location_id, "
+                    "on_hand::float8 from unified.inventory_snapshots where snapshot_date <= %s "
+                    "order by item_id, location_id, snapshot_date desc", as_of)
+    firm = frame("select item_id::text, location_id, expected_date as day, quantity::float8 "
+                 "from unified.open_supply where is_firm")
+    issues = frame("select item_id::text, location_id, required_date as day, quantity::float8 "
+                   "from unified.open_demand union all "
+                   "select item_id::text, location_id, required_date, quantity "
+                   "from forecast.dependent_demand where forecast_date = %s", as_of)
+    first, last = forecast["target_date"].min(), forecast["target_date"].max()
+
+    def daily(events):
+        events = events[events["day"] <= last].assign(day=events["day"].clip(lower=first))
+        return events.groupby(["item_id", "location_id", "day"])["quantity"].sum()
+
+    keys = ["item_id", "location_id", "target_date"]
+    days = pd.concat([forecast[keys], issues.rename(columns={"day": "target_date"})[keys]]
+                     ).drop_duplicates()
+    days = days[(days["target_date"] >= first) & (days["target_date"] <= last)]
+    grid = days.merge(forecast, on=keys, how="left").fillna({"yhat": 0.0})
+    for name, events in (("firm", firm), ("issued", issues)):
+        grid = grid.merge(daily(events).rename(name), left_on=keys, right_index=True,
+                          how="left").fillna({name: 0.0})
+    grid = grid.merge(on_hand, on=["item_id", "location_id"], how="left").fillna({"on_hand": 0.0})
+    grid = grid.sort_values(keys)
+    by = grid.groupby(["item_id", "location_id"])
+    used = by["yhat"].cumsum() + by["issued"].cumsum()
+    grid["stock_only"] = grid["on_hand"] - used
+    grid["firm_path"] = grid["on_hand"] + by["firm"].cumsum() - used
+    items = frame("select i.item_id::text, i.lead_time_days, i.sku, exists (select 1 from "
+                  "unified.manufacturing_processes p where p.item_id = i.item_id) as manufactured "
+                  "from unified.manufacturing_items i where i.status = 'active'")
+    alerts = frame("select item_id::text, location_id, severity, message, details "
+                   "from forecast.forecast_alerts where status = 'open' "
+                   "and alert_type = 'stockout'")
+    return {"as_of": as_of, "grid": grid, "items": items, "alerts": alerts}
 
 
 @pytest.fixture(scope="module")
@@ -222,3 +275,42 @@ def test_accuracy_rows_score_the_backfilled_forecasts_against_later_actuals(back
     assert all(r[1] >= 1 and r[3] > 0 for r in rows)
     portfolio_days = {r[0] for r in rows if r[2] is None}
     assert len(portfolio_days) >= BACKFILL_DAYS - 1  # a portfolio row per scored day at least
+
+
+# ------------------------------------------------------------------------ supply side
+def _window(supply) -> "pd.DataFrame":  # noqa: F821 - pandas imported by supply_facts
+    """The recomputed paths inside each active item-location's alert window (tomorrow to
+    the end of its lead time, at least one day)."""
+    grid = supply["grid"].merge(supply["items"], on="item_id")
+    today = supply["as_of"] + timedelta(days=1)
+    ahead = grid["target_date"].map(lambda d: (d - today).days)
+    return grid[(ahead >= 0) & (ahead <= grid["lead_time_days"].clip(lower=1))]
+
+
+def test_every_stockout_of_a_manufactured_item_holds_on_firm_supply(demo_runs):
+    supply = demo_runs["supply"]
+    window = _window(supply)
+    short = window[window["firm_path"] < 0].groupby(["item_id", "location_id"])[
+        "target_date"].min()
+    manufactured = set(supply["items"].loc[supply["items"]["manufactured"], "item_id"])
+    alerts = supply["alerts"]
+    for row in alerts.itertuples(index=False):
+        if row.item_id not in manufactured:
+            continue
+        assert (row.item_id, row.location_id) in short.index, row.message
+        assert row.details["stockout_date"] == short[(row.item_id, row.location_id)].isoformat()
+    # And the other way round: every manufactured item-location short on firm supply alerts.
+    raised = set(zip(alerts["item_id"], alerts["location_id"], strict=True))
+    missing = [k for k in short.index if k[0] in manufactured and k not in raised]
+    assert not missing
+
+
+def test_firm_production_orders_keep_stockouts_away(demo_runs):
+    supply = demo_runs["supply"]
+    window = _window(supply)
+    window = window[window["manufactured"]]
+    lowest = window.groupby(["item_id", "location_id"])[["stock_only", "firm_path"]].min()
+    covered = lowest[(lowest["stock_only"] < 0) & (lowest["firm_path"] >= 0)]
+    raised = set(zip(supply["alerts"]["item_id"], supply["alerts"]["location_id"], strict=True))
+    assert not raised & set(covered.index)
+    assert len(covered) >= 5, covered
