@@ -12,7 +12,7 @@ casting, so a mapping fix never needs a reload of the original file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 ColumnType = Literal["text", "int", "decimal", "date", "datetime", "bool"]
@@ -31,11 +31,17 @@ class Column:
 
 @dataclass(frozen=True)
 class KnownItems:
-    """Where an export's item reference must exist: ``entity`` of the same source, with
-    ``columns`` pairs (this export's column, the master's column)."""
+    """Where an export's item references must exist: ``entity`` of the same source, with
+    ``columns`` pairs (this export's column, the master's column); each ``also`` pair is one
+    more reference, a column in another's place: ("IDNRK", "MATNR") = IDNRK at WERKS."""
 
     entity: str
     columns: tuple[tuple[str, str], ...]
+    also: tuple[tuple[str, str], ...] = ()
+
+    def references(self) -> tuple[tuple[str, ...], ...]:  # own columns, master's order
+        own = tuple(c for c, _ in self.columns)
+        return (own, *(tuple(new if c == old else c for c in own) for new, old in self.also))
 
 
 SAP_ITEM = KnownItems("material_master", (("MATNR", "MATNR"), ("WERKS", "WERKS")))
@@ -228,7 +234,7 @@ EXPORT_TYPES: tuple[ExportType, ...] = (
             Column("MEINS"),
         ),
         natural_key=("EBELN", "EBELP"),
-        known_items=SAP_ITEM,
+        known_items=replace(SAP_ITEM, also=(("RESWK", "WERKS"),)),
         row_rules=(RowRule("differs", ("WERKS", "RESWK"),
                            "supplying plant equals the receiving plant"),),
         description="SAP stock transport orders between plants (EKKO/EKPO, BSART UB)",
@@ -254,7 +260,7 @@ EXPORT_TYPES: tuple[ExportType, ...] = (
             Column("DATUB", "date", required=False, description="valid to (empty = open)"),
         ),
         natural_key=("MATNR", "WERKS", "STLAN", "STLAL", "POSNR", "DATUV"),
-        known_items=SAP_ITEM,
+        known_items=replace(SAP_ITEM, also=(("IDNRK", "MATNR"),)),
         row_rules=(RowRule("differs", ("MATNR", "IDNRK"), "component is its own parent"),
                    RowRule("not_before", ("DATUV", "DATUB"), "valid to before valid from")),
         description="SAP bills of material (STKO/STPO)",

@@ -17,9 +17,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from assets.ingest.key_hash import key_hash32
 from assets.ingest.limits import DEFAULT_LIMITS, IngestLimits
 from assets.ingest.readers import RowChunk
-from assets.ingest.registry import Column, ExportType
+from assets.ingest.registry import Column, ExportType, RowRule
 from resources.errors import ValidationError
 
 # A date this far past today is a typo, not a plan (open orders are at most a year out).
@@ -38,7 +39,7 @@ DATE_RES = {
 }
 DATETIME_RE = (r"^(?P<y>[0-9]{4})-(?P<m>[0-9]{2})-(?P<d>[0-9]{2})"
                r"(?:[ T](?P<H>[0-9]{2}):(?P<M>[0-9]{2})(?::(?P<S>[0-9]{2})(?:\.[0-9]+)?)?)?"
-               r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?$")
+               r"(?:Z|(?P<zs>[+-])(?P<zh>[0-9]{2})(?::?(?P<zm>[0-9]{2}))?)?$")
 KEY_SEP = "\x1f"
 _TRUE = pa.array(TRUE_VALUES)  # (building an array also loads pyarrow's pandas shim once,
 _FALSE = pa.array(FALSE_VALUES)  # at import rather than inside the first load)
@@ -133,6 +134,22 @@ def _calendar_days(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> tuple[np.ndar
     months = (yy - 1970) * 12 + np.where(valid, mi, 0)
     days = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
     return valid, days + np.where(valid, d - 1, 0)
+
+
+def _seconds(value: pa.Array, column: Column, date_format: str) -> np.ndarray:
+    """Seconds since 1970-01-01 UTC of dates / ISO date-times (their offset applied), for
+    comparing two columns; only meaningful where the value passed its column's rule."""
+    pattern = (DATE_RES.get(date_format, DATE_RES["%Y-%m-%d"])[0] if column.type == "date"
+               else DATETIME_RE)
+    parts = pc.extract_regex(value, pattern)
+    _, days = _calendar_days(*(_ints(parts, f) for f in ("y", "m", "d")))
+    seconds = days * 86400
+    if column.type == "datetime":
+        hh, mm, ss, zh, zm = (_ints(parts, f) for f in ("H", "M", "S", "zh", "zm"))
+        sign = np.where(pc.fill_null(pc.equal(pc.struct_field(parts, "zs"), "-"), False)
+                        .to_numpy(zero_copy_only=False), -1, 1)
+        seconds = seconds + hh * 3600 + mm * 60 + ss - sign * (zh * 3600 + zm * 60)
+    return seconds
 
 
 # ----------------------------------------------------------------------------- rules
@@ -264,49 +281,6 @@ class ColumnRule:
                 _reason(pa.array(late), f"date more than {MAX_FUTURE_DAYS} days in the future", n)]
 
 
-# ----------------------------------------------------------------------------- key hash
-_P = np.uint64(0x100000001B3)
-_HEAD_BYTES = 64  # bytes hashed from the front of a key, and ...
-_TAIL_BYTES = 16  # ... from the back of a longer one (collisions are resolved exactly)
-
-
-def key_hash32(keys: pa.Array) -> np.ndarray:
-    """A 32-bit hash of each string, vectorized over byte positions (collisions are
-    resolved later by comparing the candidates' keys exactly)."""
-    keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
-    n = len(keys)
-    if n == 0:
-        return np.zeros(0, dtype=np.uint64)
-    offsets = np.frombuffer(keys.buffers()[1], dtype=np.int32)[keys.offset:keys.offset + n + 1]
-    data = np.frombuffer(keys.buffers()[2], dtype=np.uint8) if keys.buffers()[2] else \
-        np.zeros(1, dtype=np.uint8)
-    starts = offsets[:-1].astype(np.int64)
-    lengths = np.diff(offsets).astype(np.int64)
-    longest = int(lengths.max())
-    with np.errstate(over="ignore"):
-        h = lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-        if longest and (lengths == longest).all() and longest <= _HEAD_BYTES:
-            block = data[int(starts[0]):int(starts[0]) + n * longest].reshape(n, longest)
-            for j in range(longest):
-                h = h * _P + block[:, j].astype(np.uint64)
-        else:
-            last = len(data) - 1
-            for j in range(min(longest, _HEAD_BYTES)):
-                byte = data[np.minimum(starts + j, last)].astype(np.uint64)
-                h = np.where(lengths > j, h * _P + byte + np.uint64(1), h)
-            if longest > _HEAD_BYTES:
-                ends = offsets[1:].astype(np.int64)
-                for j in range(1, _TAIL_BYTES + 1):
-                    byte = data[np.clip(ends - j, 0, last)].astype(np.uint64)
-                    h = np.where(lengths >= _HEAD_BYTES + j, h * _P + byte, h)
-        h ^= h >> np.uint64(33)
-        h *= np.uint64(0xFF51AFD7ED558CCD)
-        h ^= h >> np.uint64(33)
-        h *= np.uint64(0xC4CEB9FE1A85EC53)
-        h ^= h >> np.uint64(33)
-    return h >> np.uint64(32)
-
-
 # ----------------------------------------------------------------------------- validator
 @dataclass
 class CheckedChunk:
@@ -330,8 +304,33 @@ class BatchValidator:
         self.key_index = [self.names.index(k.lower()) for k in export.natural_key]
         self.known_items = known_items
         self.known_label = known_items_label
-        self.item_index = ([self.names.index(own.lower()) for own, _ in export.known_items.columns]
-                           if export.known_items and known_items is not None else [])
+        # (columns of each item reference, the column its problem is reported on): the
+        # first for the item itself, the swapped-in one for an `also` reference.
+        spec = export.known_items if known_items is not None else None
+        refs = spec.references() if spec else ()
+        self.item_refs = [([self.names.index(c.lower()) for c in ref],
+                           self.names.index((ref[0] if k == 0 else spec.also[k - 1][0]).lower()))
+                          for k, ref in enumerate(refs)]
+
+    def _apply_row_rule(self, rule: RowRule, values: list, reasons: list,
+                        readable: pa.Array) -> None:
+        """A row breaking ``rule`` gets its reason on ``rule.columns[1]``; only rows whose
+        two values are present and passed their own rules are compared."""
+        first, second = (self.names.index(c.lower()) for c in rule.columns)
+        compared = pc.and_(readable, pc.and_(
+            pc.and_(pc.is_valid(values[first]), pc.is_valid(values[second])),
+            pc.and_(pc.is_null(reasons[first]), pc.is_null(reasons[second]))))
+        if not pc.any(compared).as_py():
+            return
+        if rule.kind == "differs":
+            broken = pc.equal(values[first], values[second])
+        else:
+            columns = self.export.columns
+            earlier = (_seconds(values[second], columns[second], self.export.date_format)
+                       < _seconds(values[first], columns[first], self.export.date_format))
+            broken = pa.array(earlier)
+        reasons[second] = pc.coalesce(
+            reasons[second], _reason(pc.and_(compared, broken), rule.reason, len(compared)))
 
     def check(self, chunk: RowChunk) -> CheckedChunk:
         batch = chunk.batch
@@ -357,16 +356,19 @@ class BatchValidator:
             # A row the reader could not split right: its column checks mean nothing.
             unreadable = pc.is_valid(chunk.pre_reason)
             reasons = [pc.if_else(unreadable, _null_strings(n), r) for r in reasons]
+        readable = pc.invert(pc.is_valid(row_reason))
+        for rule in self.export.row_rules:
+            self._apply_row_rule(rule, values, reasons, readable)
         bad = pc.is_valid(row_reason)
         for reason in reasons:
             bad = pc.or_(bad, pc.is_valid(reason))
-        if self.item_index:
-            keys = pc.binary_join_element_wise(*[values[i] for i in self.item_index], KEY_SEP)
-            unknown = pc.and_(pc.invert(bad),
+        checked = pc.invert(bad)  # every reference of a row is checked, each on its column
+        for columns, named in self.item_refs:
+            keys = pc.binary_join_element_wise(*[values[i] for i in columns], KEY_SEP)
+            unknown = pc.and_(pc.and_(checked, pc.is_valid(keys)),
                               pc.invert(pc.is_in(keys, value_set=self.known_items)))
-            first = self.item_index[0]
-            reasons[first] = pc.coalesce(
-                reasons[first], _reason(unknown, f"unknown item: not in {self.known_label}", n))
+            reasons[named] = pc.coalesce(
+                reasons[named], _reason(unknown, f"unknown item: not in {self.known_label}", n))
             bad = pc.or_(bad, unknown)
         problems = self._problems(rows, row_reason, chunk, raws, reasons, batch)
         good_mask = pc.invert(bad)

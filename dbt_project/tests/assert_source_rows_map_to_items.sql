@@ -22,6 +22,21 @@ referenced as (
     select distinct 'sap', material_number, 'stg_sap__routings'
     from {{ ref('stg_sap__routings') }}
     union all
+    select distinct 'sap', material_number, 'stg_sap__production_orders'
+    from {{ ref('stg_sap__production_orders') }}
+    union all
+    select distinct 'sap', material_number, 'stg_sap__planned_orders'
+    from {{ ref('stg_sap__planned_orders') }}
+    union all
+    select distinct 'sap', material_number, 'stg_sap__stock_transport_orders'
+    from {{ ref('stg_sap__stock_transport_orders') }}
+    union all
+    select distinct 'sap', material_number, 'stg_sap__bom'
+    from {{ ref('stg_sap__bom') }}
+    union all
+    select distinct 'sap', component_material_number, 'stg_sap__bom'
+    from {{ ref('stg_sap__bom') }}
+    union all
     select distinct 'odoo', product_id::text, 'stg_odoo__stock_quants'
     from {{ in_test_window(ref('stg_odoo__stock_quants')) }}
     union all
@@ -30,6 +45,15 @@ referenced as (
     union all
     select distinct 'odoo', product_id::text, 'stg_odoo__workcenter_operations'
     from {{ ref('stg_odoo__workcenter_operations') }}
+    union all
+    select distinct 'odoo', product_id::text, 'stg_odoo__manufacturing_orders'
+    from {{ ref('stg_odoo__manufacturing_orders') }}
+    union all
+    select distinct 'odoo', product_id::text, 'stg_odoo__boms'
+    from {{ ref('stg_odoo__boms') }}
+    union all
+    select distinct 'odoo', product_id::text, 'stg_odoo__bom_lines'
+    from {{ ref('stg_odoo__bom_lines') }}
 )
 
 select referenced.*

@@ -13,7 +13,7 @@ from notify_support import NotifyEnv
 # subprocesses): marked ``slow``, so `pytest -m "not slow and not e2e"` is the quick loop.
 SLOW_MODULES = {
     "test_demo_pipeline.py", "test_dbt_project.py", "test_dbt_demo.py", "test_fault_tolerance.py",
-    "test_deploy_files.py", "test_forecast_pipeline.py",
+    "test_deploy_files.py", "test_forecast_pipeline.py", "test_dbt_supply.py",
 }
 HERE = Path(__file__).parent
 

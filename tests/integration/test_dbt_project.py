@@ -42,13 +42,20 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
-from psycopg.rows import dict_row
+from dbt_support import (
+    DbtRun,
+    RawRows,
+    batch,
+    create_raw,
+    fetch,
+    insert_batches,
+    insert_rows,
+    profile_env,
+    run_dbt,
+    server_of,
+)
 
-from assets.ingest.raw_tables import attach_batch_table, create_batch_table, sync_raw_tables
 from assets.ingest.registry import EXPORT_TYPES
-from resources import migrations
-from resources.database import Server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT = REPO_ROOT / "dbt_project"
@@ -92,15 +99,6 @@ odoo,13,FC-200,web shop listing without internal reference (MDM-15)
 sap,000000000000999999,FC-100,stale: no export has this material
 """
 
-RawRows = list[tuple[int, dict[str, str]]]
-
-
-def _batch(batch_id: int, columns: str, *rows: tuple[str, ...]) -> RawRows:
-    """Rows of one raw batch: `columns` are the lower-case raw column names."""
-    names = columns.split()
-    return [(batch_id, dict(zip(names, row, strict=True))) for row in rows]
-
-
 MM = "matnr werks maktx matkl meins bismt ean11 plifz eisbe minbe lvorm"
 STOCK = "stichtag matnr werks lgort labst speme meins"
 MOVES = "mblnr zeile bwart matnr werks lgort budat menge meins shkzg"
@@ -110,7 +108,7 @@ AUDIT = "changenr objectid werks udate fname value_old value_new username"
 # fmt: off
 ROWS: dict[str, RawRows] = {
     "sap_material_master": [
-        *_batch(1, MM,
+        *batch(1, MM,
             (M100, "1000", "Widget", "001", "ST", "FC-100", "4000000000017", "5", "10", "30", ""),
             (M100, "2000", "Widget", "001", "ST", "FC-100", "", "9", "50", "80", ""),
             (M200, "1000", "Steel sheet", "002", "KG", "FC-200", "", "12", "100", "250", ""),
@@ -121,12 +119,12 @@ ROWS: dict[str, RawRows] = {
             (M450, "1000", "Bracket", "002", "ST", "FC-450", "4000000000031", "2", "0", "0", ""),
         ),
         # Later batch, same natural key: safety stock 10 -> 20 must win.
-        *_batch(2, MM,
+        *batch(2, MM,
             (M100, "1000", "Widget", "001", "ST", "FC-100", "4000000000017", "5", "20", "30", ""),
         ),
     ],
     "sap_stock": [
-        *_batch(3, STOCK,
+        *batch(3, STOCK,
             # FC-100: two storage locations; 2024-03-03 missing.
             ("20240301", M100, "1000", "0001", "40", "0", "ST"),
             ("20240301", M100, "1000", "0002", "10", "0", "ST"),
@@ -149,29 +147,29 @@ ROWS: dict[str, RawRows] = {
             ("20240301", M300, "1000", "0001", "0", "0", "ST"),
         ),
         # Superseded batch: ignored, so FC-100 stays missing on 2024-03-03.
-        *_batch(4, STOCK, ("20240303", M100, "1000", "0001", "9999", "", "ST")),
+        *batch(4, STOCK, ("20240303", M100, "1000", "0001", "9999", "", "ST")),
     ],
-    "sap_goods_movements": _batch(5, MOVES,
+    "sap_goods_movements": batch(5, MOVES,
         ("4900000001", "1", "261", M100, "1000", "0001", "20240302", "5", "ST", "H"),
         ("4900000002", "1", "601", M100, "1000", "0001", "20240304", "3", "ST", "H"),
         ("4900000002", "2", "601", M100, "1000", "0002", "20240304", "1", "ST", "H"),
         ("4900000003", "1", "101", M200, "1000", "0001", "20240302", "100", "KG", "S"),  # GR
         ("4900000004", "1", "261", M200, "1000", "0001", "20240305", "20", "KG", "H"),
     ),
-    "sap_purchase_orders": _batch(6, "ebeln ebelp matnr werks eindt menge wemng meins",
+    "sap_purchase_orders": batch(6, "ebeln ebelp matnr werks eindt menge wemng meins",
         ("4500000001", "10", M200, "1000", "20240310", "100", "40", "KG"),
         ("4500000001", "20", M200, "1000", "20240303", "50", "50", "KG"),  # fully received
         ("4500000002", "10", M100, "1000", "20240304", "30", "0", "ST"),
     ),
-    "sap_routings": _batch(7, "matnr werks plnnr vornr arbpl ltxa1 vgw01 vgw02 vge01",
+    "sap_routings": batch(7, "matnr werks plnnr vornr arbpl ltxa1 vgw01 vgw02 vge01",
         (M100, "1000", "50000001", "0010", "CUT-01", "Cut", "15", "2.5", "MIN"),
         (M100, "1000", "50000001", "0020", "ASM-01", "Assemble", "0.5", "0.1", "H"),
     ),
-    "sap_master_audit": _batch(8, AUDIT,
+    "sap_master_audit": batch(8, AUDIT,
         ("0000012345", M100, "1000", "20240301", "EISBE", "10", "20", "MUELLER"),
         ("0000012346", M100, "2000", "20240302", "PLIFZ", "8", "9", "MUELLER"),
     ),
-    "odoo_products": _batch(9, "id default_code name categ_id uom_id barcode active"
+    "odoo_products": batch(9, "id default_code name categ_id uom_id barcode active"
                                " produce_delay safety_stock reorder_point",
         ("7", "FC-100", "Widget (Odoo)", "All / Finished", "Units", "4000000000017", "true", "4",
          "15", "25"),
@@ -182,7 +180,7 @@ ROWS: dict[str, RawRows] = {
         ("13", "", "Steel sheet (web shop)", "All / Components", "kg", "", "true", "12", "", ""),
     ),
     "odoo_stock_quants": [
-        *_batch(10, QUANTS,
+        *batch(10, QUANTS,
             ("2024-03-01", "9", "WH/Stock", "10", "2"),
             ("2024-03-02", "9", "WH/Stock", "6", "1"),
             ("2024-03-03", "9", "WH/Stock", "6", "0"),
@@ -196,11 +194,11 @@ ROWS: dict[str, RawRows] = {
             ("2024-03-01", "55", "WH/Stock", "1", "0"),  # unknown product: left out
         ),
         # Rejected batch: ignored.
-        *_batch(14, QUANTS, ("2024-03-01", "9", "WH/Stock", "999", "0")),
+        *batch(14, QUANTS, ("2024-03-01", "9", "WH/Stock", "999", "0")),
         # A second location on one day only (superseded before the incremental run).
-        *_batch(15, QUANTS, ("2024-03-03", "9", "WH/Quality", "2", "0")),
+        *batch(15, QUANTS, ("2024-03-03", "9", "WH/Quality", "2", "0")),
     ],
-    "odoo_stock_moves": _batch(11, "id product_id date product_uom_qty location_id"
+    "odoo_stock_moves": batch(11, "id product_id date product_uom_qty location_id"
                                    " location_dest_id state reference",
         ("101", "9", "2024-03-02T09:30:00", "4", "WH/Stock", "Partners/Customers", "done",
          "WH/OUT/00001"),
@@ -216,12 +214,12 @@ ROWS: dict[str, RawRows] = {
         ("106", "9", "2024-03-06T10:00:00", "3", "WH/Stock", "Partners/Customers", "assigned",
          "WH/OUT/00003"),  # an expected delivery, not supply
     ),
-    "odoo_workcenter_operations": _batch(12, "id product_id workcenter name sequence"
+    "odoo_workcenter_operations": batch(12, "id product_id workcenter name sequence"
                                              " time_cycle_manual setup_time",
         ("1", "7", "Assembly line", "Assemble", "10", "3.5", "10"),
         ("2", "9", "Packing", "Pack", "10", "1.0", ""),
     ),
-    "acct_item_valuation": _batch(13, "item_ref valuation_date standard_cost currency"
+    "acct_item_valuation": batch(13, "item_ref valuation_date standard_cost currency"
                                       " valuation_class",
         ("FC-100", "2024-01-01", "12.50", "EUR", "7920"),
         ("FC-100", "2024-03-01", "13.10", "EUR", "7920"),
@@ -232,89 +230,11 @@ ROWS: dict[str, RawRows] = {
 # fmt: on
 
 
-def _create_raw(server: Server) -> None:
-    """The raw layout production has: the migrations (raw.raw_data_batches) and the
-    ingest's raw-table sync (one table per registry export, partitioned by batch)."""
-    migrations.upgrade(server)
-    with psycopg.connect(server.conninfo(), autocommit=True) as conn:
-        sync_raw_tables(conn)
-
-
-def _insert_batches(conn: psycopg.Connection, batches: list[tuple[int, str, str, str]]) -> None:
-    # A made-up sha256 per batch: a live batch owns its content's hash.
-    conn.cursor().executemany(
-        "insert into raw.raw_data_batches (id, source_system, entity, status, file_name, sha256,"
-        " format) values (%s, %s, %s, %s, 'test', lpad(%s::text, 64, '0'), 'csv')",
-        [(*batch, batch[0]) for batch in batches],
-    )
-
-
-def _insert_rows(conn: psycopg.Connection, table: str, rows: RawRows) -> None:
-    """Rows into the raw table the way ingest lands them: each batch into a table of its
-    own, attached as the batch's partition."""
-    export = next(e for e in EXPORT_TYPES if e.raw_table == table)
-    batches: dict[int, list[tuple[int, dict[str, str]]]] = {}
-    for row_number, (batch_id, values) in enumerate(rows, start=1):
-        batches.setdefault(batch_id, []).append((row_number, values))
-    for batch_id, numbered in batches.items():
-        batch_table = create_batch_table(conn, export, batch_id)
-        for row_number, values in numbered:
-            names = ["_row_number", *values]
-            conn.execute(
-                sql.SQL("insert into {} ({}) values ({})").format(
-                    batch_table,
-                    sql.SQL(", ").join(map(sql.Identifier, names)),
-                    sql.SQL(", ").join(sql.Placeholder() * len(names)),
-                ),
-                [row_number, *values.values()],
-            )
-        attach_batch_table(conn, export, batch_id)
-
-
 # --------------------------------------------------------------------------- dbt
 
 
-class DbtRun:
-    """Outcome of one dbt invocation: success and the status of every node."""
-
-    def __init__(self, result: Any) -> None:
-        self.success = result.success
-        self.exception = result.exception
-        self.statuses: dict[str, str] = {
-            r.node.unique_id: str(getattr(r.status, "value", r.status))
-            for r in (getattr(result.result, "results", None) or [])
-        }
-
-    def with_status(self, *statuses: str) -> list[str]:
-        return sorted(uid for uid, s in self.statuses.items() if s in statuses)
-
-    def problems(self) -> str:
-        return f"{self.exception!r}; failed: {self.with_status('error', 'fail')}"
-
-
 def _dbt(work_dir: Path, *args: str) -> DbtRun:
-    from dbt.cli.main import dbtRunner
-
-    project = work_dir / "project"
-    argv = [
-        *args,
-        "--project-dir",
-        str(project),
-        "--profiles-dir",
-        str(project),
-        # Keep artefacts out of the developer's dbt_project/target.
-        "--target-path",
-        str(work_dir / "target"),
-        "--log-path",
-        str(work_dir / "logs"),
-    ]
-    return DbtRun(dbtRunner().invoke(argv))
-
-
-def _fetch(conn: psycopg.Connection, query: str, *params: Any) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(query, params)
-        return cur.fetchall()
+    return run_dbt(work_dir / "project", work_dir, *args)
 
 
 def _without_loaded_at(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -329,18 +249,18 @@ BATCH_INCREMENTAL_STAGING = [
 
 def _capture_staged(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]:
     """The batch-incremental staging tables, every row in a stable order."""
-    return {model: sorted(_fetch(conn, f"select * from staging.{model}"),
+    return {model: sorted(fetch(conn, f"select * from staging.{model}"),
                           key=lambda row: [str(value) for value in row.values()])
             for model in BATCH_INCREMENTAL_STAGING}
 
 
 def _capture(conn: psycopg.Connection) -> dict[str, list[dict[str, Any]]]:
     return {
-        "inventory_snapshots": _without_loaded_at(_fetch(
+        "inventory_snapshots": _without_loaded_at(fetch(
             conn,
             "select * from unified.inventory_snapshots order by item_id, location_id, snapshot_date",
         )),
-        "demand_history": _without_loaded_at(_fetch(
+        "demand_history": _without_loaded_at(fetch(
             conn,
             "select * from unified.demand_history order by item_id, location_id, demand_date",
         )),
@@ -389,26 +309,12 @@ def postgres(scratch_database: dict[str, str]) -> dict[str, str]:
     return scratch_database
 
 
-def _server(postgres: dict[str, str]) -> Server:
-    database = str(postgres.get("dbname") or "postgres")
-    return Server(host=str(postgres["host"]), port=int(postgres.get("port") or 5432),
-                  user=str(postgres.get("user") or "postgres"),
-                  password=str(postgres.get("password") or "") or None,
-                  warehouse_database=database, dagster_database=database, embedded=False)
-
-
 @pytest.fixture(scope="module")
 def dbt_env(postgres: dict[str, str]) -> Iterator[None]:
     """The FORGECAST_DBT_* variables profiles.yml reads, pointing at the test server."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FORGECAST_DBT_TARGET", "ci")
-        mp.setenv("FORGECAST_DBT_HOST", str(postgres["host"]))  # the unix-socket directory
-        mp.setenv("FORGECAST_DBT_PORT", str(postgres.get("port") or 5432))
-        mp.setenv("FORGECAST_DBT_USER", str(postgres.get("user") or "postgres"))
-        mp.setenv("FORGECAST_DBT_PASSWORD", str(postgres.get("password") or ""))
-        mp.setenv("FORGECAST_DBT_DBNAME", str(postgres.get("dbname") or "postgres"))
-        mp.setenv("FORGECAST_DBT_THREADS", "4")
-        mp.setenv("DO_NOT_TRACK", "1")
+        for name, value in profile_env(postgres).items():
+            mp.setenv(name, value)
         yield
 
 
@@ -417,20 +323,20 @@ def warehouse(postgres, dbt_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
     work_dir = tmp_path_factory.mktemp("dbt")
     _copy_project(work_dir)
     out: dict[str, Any] = {}
-    _create_raw(_server(postgres))
+    create_raw(server_of(postgres))
     with psycopg.connect(postgres["uri"], autocommit=True) as conn:
-        _insert_batches(conn, BATCHES)
+        insert_batches(conn, BATCHES)
         for table, rows in ROWS.items():
-            _insert_rows(conn, table, rows)
+            insert_rows(conn, table, rows)
 
         # 1. Full build of the project.
         out["build"] = _dbt(work_dir, "build")
         assert out["build"].success, out["build"].problems()
         out["item_ids"] = {
-            r["sku"]: r["item_id"] for r in _fetch(conn, "select * from unified.manufacturing_items")
+            r["sku"]: r["item_id"] for r in fetch(conn, "select * from unified.manufacturing_items")
         }
         out["tables"] = {
-            name: _fetch(conn, f"select * from unified.{name}")
+            name: fetch(conn, f"select * from unified.{name}")
             for name in [
                 "manufacturing_items",
                 "item_external_ids",
@@ -442,13 +348,13 @@ def warehouse(postgres, dbt_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
                 "item_master_history",
             ]
         }
-        out["staging_material_master"] = _fetch(conn, "select * from staging.stg_sap__material_master")
+        out["staging_material_master"] = fetch(conn, "select * from staging.stg_sap__material_master")
         out["initial"] = _capture(conn)
 
         # 2. New batches land in the window, one batch is superseded, then the
         #    incremental models are rebuilt for the window only.
         fc200 = out["item_ids"]["FC-200"]
-        _insert_batches(
+        insert_batches(
             conn,
             [
                 (20, "sap", "stock", "loaded"),
@@ -457,29 +363,29 @@ def warehouse(postgres, dbt_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
                 (23, "sap", "master_audit", "loaded"),
             ],
         )
-        _insert_rows(
+        insert_rows(
             conn,
             "sap_stock",
-            _batch(
+            batch(
                 20,
                 STOCK,
                 ("20240304", M200, "1000", "0001", "15", "", "KG"),
                 ("20240304", M300, "1000", "0001", "6", "", "ST"),
             ),
         )
-        _insert_rows(
+        insert_rows(
             conn,
             "sap_goods_movements",
-            _batch(
+            batch(
                 21,
                 MOVES,
                 ("4900000005", "1", "601", M200, "1000", "0001", "20240303", "7", "KG", "H"),
             ),
         )
-        _insert_rows(
+        insert_rows(
             conn,
             "sap_material_master",
-            _batch(
+            batch(
                 22,
                 MM,
                 (M200, "1000", "Steel sheet", "002", "KG", "FC-200", "", "12", "120", "250", ""),
@@ -487,10 +393,10 @@ def warehouse(postgres, dbt_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
                 (M100, "1000", "Widget", "001", "ST", "FC-100", "4000000000017", "7", "20", "30", ""),
             ),
         )
-        _insert_rows(
+        insert_rows(
             conn,
             "sap_master_audit",
-            _batch(23, AUDIT, ("0000012400", M100, "1000", "20240305", "PLIFZ", "5", "7", "PLANNER7")),
+            batch(23, AUDIT, ("0000012400", M100, "1000", "20240305", "PLIFZ", "5", "7", "PLANNER7")),
         )
         conn.execute("update raw.raw_data_batches set status = 'superseded' where id = 15")
         # A marker outside the window: the windowed run must leave it alone.
@@ -507,8 +413,8 @@ def warehouse(postgres, dbt_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
         # The whole project, as the Dagster asset runs it for a partition window.
         out["incremental"] = _dbt(work_dir, "build", "--vars", json.dumps(WINDOW))
         assert out["incremental"].success, out["incremental"].problems()
-        out["marker_after_incremental"] = _fetch(conn, f"select on_hand from {marker}", fc200)
-        out["stamps_after_incremental"] = _fetch(
+        out["marker_after_incremental"] = fetch(conn, f"select on_hand from {marker}", fc200)
+        out["stamps_after_incremental"] = fetch(
             conn,
             "select loaded_at = max(loaded_at) over () as this_run, min(snapshot_date) as first,"
             " max(snapshot_date) as last from unified.inventory_snapshots group by loaded_at",
@@ -520,16 +426,16 @@ def warehouse(postgres, dbt_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
             [fc200],
         )
         out["after_incremental"] = _capture(conn)
-        out["snapshot_after_incremental"] = _fetch(
+        out["snapshot_after_incremental"] = fetch(
             conn, "select * from unified.item_master_snapshot order by sku, dbt_valid_from"
         )
-        out["items_after_incremental"] = _fetch(conn, "select * from unified.manufacturing_items")
-        out["history_after_incremental"] = _fetch(
+        out["items_after_incremental"] = fetch(conn, "select * from unified.manufacturing_items")
+        out["history_after_incremental"] = fetch(
             conn, "select * from unified.item_master_history order by sku, attribute, changed_on"
         )
 
         out["staged_after_incremental"] = _capture_staged(conn)
-        out["staged_batches"] = _fetch(
+        out["staged_batches"] = fetch(
             conn, "select model, batch_id from staging.staged_batches order by model, batch_id"
         )
 
@@ -782,8 +688,9 @@ def test_open_supply(warehouse) -> None:
     supply = {r["reference"]: r for r in warehouse["tables"]["open_supply"]}
     assert set(supply) == {"4500000001/10", "4500000002/10", "WH/IN/00002"}
     assert supply["4500000001/10"]["quantity"] == 60
-    assert supply["4500000001/10"]["supply_type"] == "purchase_order"
-    assert supply["WH/IN/00002"]["supply_type"] == "receipt"
+    assert supply["4500000001/10"]["supply_type"] == "purchase"
+    assert supply["WH/IN/00002"]["supply_type"] == "purchase"  # from a vendor
+    assert all(r["is_firm"] and r["start_date"] is None for r in supply.values())
     assert supply["WH/IN/00002"]["location_id"] == "odoo:WH/Stock"
     assert supply["WH/IN/00002"]["expected_date"] == D(2024, 3, 8)
 

@@ -269,3 +269,77 @@ def test_the_landing_zone_loads_masters_first_and_skips_known_content(conn, sett
                           (results[1].batch_id,)).fetchone()[0]
     assert reason == "unknown item: not in the current sap material_master"
     assert ingest_landing_zone_files(conn, local) == []  # everything known: nothing again
+
+
+def _quarantined(conn, batch_id):
+    return conn.execute(
+        "select b.file_name, q.row_number, q.column_name, q.reason from raw.quarantined_rows q "
+        "join raw.raw_data_batches b on b.id = q.batch_id where q.batch_id = %s "
+        "order by q.row_number, q.column_name", (batch_id,)).fetchall()
+
+
+def test_orders_and_boms_breaking_the_row_rules_are_quarantined(conn, settings, tmp_path):
+    files = settings.data_dir / "files"
+    master = _write(tmp_path / "supply_material_master.csv", [
+        "MATNR;WERKS;MAKTX;MATKL;MEINS;BISMT;EAN11;PLIFZ;EISBE;MINBE;LVORM",
+        "SUP-1;1000;A;M;ST;;;5;1;2;", "SUP-1;2000;A;M;ST;;;5;1;2;",
+        "SUP-2;1000;B;M;ST;;;5;1;2;", "SUP-C;1000;C;M;KG;;;5;1;2;"])
+    ingest_file(conn, master, "sap", "material_master", store_dir=files, today=TODAY)
+    unknown = "unknown item: not in the current sap material_master"
+
+    orders = _write(tmp_path / "production_orders.csv", [
+        "AUFNR;MATNR;WERKS;PSMNG;WEMNG;GSTRS;GLTRS;STTXT;MEINS",
+        "1000001;SUP-1;1000;100;20;20250601;20250610;REL;ST",
+        "1000002;SUP-1;1000;-5;0;20250601;20250610;REL;ST",
+        "1000003;SUP-1;1000;100;0;20250610;20250601;REL;ST",
+        "1000004;NOPE;1000;100;0;20250601;20250610;REL;ST"])
+    result = ingest_file(conn, orders, "sap", "production_orders", store_dir=files, today=TODAY,
+                         bad_row_threshold=0.9)
+    assert (result.status, result.rows_loaded, result.rows_quarantined) == ("loaded", 1, 3)
+    assert _quarantined(conn, result.batch_id) == [
+        ("production_orders.csv", 2, "PSMNG", "negative value not allowed"),
+        ("production_orders.csv", 3, "GLTRS", "finish before start"),
+        ("production_orders.csv", 4, "MATNR", unknown)]
+    assert conn.execute("select aufnr from raw.sap_production_orders where _batch_id = %s",
+                        (result.batch_id,)).fetchall() == [("1000001",)]
+
+    bom = _write(tmp_path / "bom.csv", [
+        "MATNR;WERKS;STLAN;STLAL;POSNR;IDNRK;MENGE;BMENG;MEINS;AUSCH;DATUV;DATUB",
+        "SUP-1;1000;1;01;0010;SUP-C;2.5;1;KG;;20250101;",
+        "SUP-1;1000;1;01;0020;SUP-1;1;1;ST;;20250101;",
+        "SUP-1;1000;1;01;0030;SUP-X;1;1;ST;;20250101;",
+        "SUP-2;1000;1;01;0010;SUP-C;1;1;KG;;20250101;20241231"])
+    result = ingest_file(conn, bom, "sap", "bom", store_dir=files, today=TODAY,
+                         bad_row_threshold=0.9)
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 3)
+    assert _quarantined(conn, result.batch_id) == [
+        ("bom.csv", 2, "IDNRK", "component is its own parent"),
+        ("bom.csv", 3, "IDNRK", unknown),
+        ("bom.csv", 4, "DATUB", "valid to before valid from")]
+
+    transfers = _write(tmp_path / "stock_transport_orders.csv", [
+        "EBELN;EBELP;BSART;MATNR;WERKS;RESWK;EINDT;MENGE;WEMNG;MEINS",
+        "4500000001;10;UB;SUP-1;1000;2000;20250705;50;0;ST",
+        "4500000001;20;UB;SUP-1;1000;1000;20250705;50;0;ST",
+        "4500000001;30;UB;SUP-2;1000;2000;20250705;50;0;ST"])  # SUP-2 is not at 2000
+    result = ingest_file(conn, transfers, "sap", "stock_transport_orders", store_dir=files,
+                         today=TODAY, bad_row_threshold=0.9)
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 2)
+    assert _quarantined(conn, result.batch_id) == [
+        ("stock_transport_orders.csv", 2, "RESWK", "supplying plant equals the receiving plant"),
+        ("stock_transport_orders.csv", 3, "RESWK", unknown)]
+
+    mos = tmp_path / "manufacturing_orders.json"
+    mos.write_text(
+        '[{"name": "WH/MO/1", "product_id": 7, "product_qty": 4, "date_start": "2025-06-01T08:00:00",'
+        ' "date_finished": "2025-06-02T08:00:00", "state": "confirmed", "location_dest_id": "WH/Stock"},'
+        ' {"name": "WH/MO/2", "product_id": 7, "product_qty": 4, "date_start": "2025-06-03T08:00:00",'
+        ' "date_finished": "2025-06-02T08:00:00", "state": "confirmed", "location_dest_id": "WH/Stock"},'
+        ' {"name": "WH/MO/3", "product_id": 99, "product_qty": 4, "date_start": "2025-06-01T08:00:00",'
+        ' "date_finished": "2025-06-02T08:00:00", "state": "draft", "location_dest_id": "WH/Stock"}]')
+    result = ingest_file(conn, mos, "odoo", "manufacturing_orders", store_dir=files, today=TODAY,
+                         bad_row_threshold=0.9)
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 2)
+    assert _quarantined(conn, result.batch_id) == [
+        ("manufacturing_orders.json", 2, "date_finished", "finish before start"),
+        ("manufacturing_orders.json", 3, "product_id", "unknown item: not in the current odoo products")]

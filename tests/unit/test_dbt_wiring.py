@@ -22,8 +22,8 @@ from resources.dbt_env import write_dbt_launcher
 from resources.warehouse import DBT_PROJECT_DIR, dbt_profile_env
 
 UNIFIED = ["manufacturing_items", "item_external_ids", "manufacturing_processes",
-           "inventory_snapshots", "demand_history", "open_supply", "item_master_snapshot",
-           "item_master_history"]
+           "inventory_snapshots", "demand_history", "open_supply", "open_demand",
+           "bill_of_materials", "item_master_snapshot", "item_master_history"]
 BLOCKING = {  # custom tests that protect the forecasts
     "assert_external_ids_map_to_one_item": ["unified", "item_external_ids"],
     "assert_item_identity_has_no_conflicts": ["unified", "item_external_ids"],
@@ -34,11 +34,13 @@ BLOCKING = {  # custom tests that protect the forecasts
     "written_inside_partition_window_inventory_snapshots_snapshot_date":
         ["unified", "inventory_snapshots"],
     "written_inside_partition_window_demand_history_demand_date": ["unified", "demand_history"],
+    "assert_bill_of_materials_has_no_cycles": ["unified", "bill_of_materials"],
 }
 REPORTED = {  # data-quality reports that block nothing
     "assert_erp_records_map_to_items": ["unified", "item_external_ids"],
     "assert_source_rows_map_to_items": ["unified", "item_external_ids"],
     "assert_item_crossref_entries_apply": ["unified", "item_crossref"],
+    "assert_bom_lines_left_out": ["unified", "bill_of_materials"],
 }
 
 
@@ -128,11 +130,14 @@ def test_unified_models_have_enforced_contracts(manifest) -> None:
     contracts = unified_contracts()
     assert set(contracts) == set(models)
     for contract in contracts.values():
-        assert dict(contract.columns)["item_id"] == "uuid", contract.model
+        item_ids = {name: kind for name, kind in contract.columns if name.endswith("item_id")}
+        assert item_ids and set(item_ids.values()) == {"uuid"}, contract.model
     keys = {name: contract.primary_key for name, contract in contracts.items()}
     assert keys["manufacturing_items"] == ["item_id"]
     assert keys["item_external_ids"] == ["source_system", "external_id"]
     assert keys["open_supply"] == ["supply_id"]
+    assert keys["open_demand"] == ["demand_id"]
+    assert keys["bill_of_materials"] == ["bom_line_id"]
 
 
 def test_no_phantom_assets_for_ephemeral_models(graph) -> None:

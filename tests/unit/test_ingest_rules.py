@@ -41,6 +41,10 @@ def test_registry_names_are_unique_and_keys_are_declared_columns():
         if export.known_items:
             master = get_export_type(export.source_system, export.known_items.entity)
             assert {m for _, m in export.known_items.columns} <= set(master.column_names)
+            for ref in export.known_items.references():
+                assert set(ref) <= set(export.column_names), export.raw_table
+        for rule in export.row_rules:
+            assert set(rule.columns) <= set(export.column_names), export.raw_table
 
 
 def test_item_masters_load_before_the_exports_that_reference_them():
@@ -101,6 +105,83 @@ def test_unknown_items_are_checked_against_the_master_keys():
     _, problems = _problems(STOCK, STOCK_HEADER, rows, known_items=pa.array(["M1\x1f1000"]),
                             known_items_label="the master")
     assert problems == [(2, "MATNR", "unknown item: not in the master")]
+
+
+PRODUCTION = get_export_type("sap", "production_orders")
+PRODUCTION_HEADER = ["AUFNR", "MATNR", "WERKS", "PSMNG", "WEMNG", "GSTRS", "GLTRS", "STTXT",
+                     "MEINS"]
+
+
+@pytest.mark.parametrize(("start", "finish", "quantity", "problem"), [
+    ("20250601", "20250605", "10", None),
+    ("20250605", "20250605", "10", None),  # start and finish on one day
+    ("20250610", "20250605", "10", ("GLTRS", "finish before start")),
+    ("20250601", "20250605", "-10", ("PSMNG", "negative value not allowed")),
+    # A value that fails its own rule is reported once, not compared.
+    ("2025-06-10", "20250605", "10", ("GSTRS", "unparseable date (expected YYYYMMDD)")),
+])
+def test_finish_before_start_is_quarantined_on_the_finish(start, finish, quantity, problem):
+    row = ["1000123", "M1", "1000", quantity, "0", start, finish, "REL", "ST"]
+    checked, problems = _problems(PRODUCTION, PRODUCTION_HEADER, [row])
+    if problem is None:
+        assert problems == [] and checked.good.num_rows == 1
+    else:
+        assert problems == [(1, *problem)] and checked.good.num_rows == 0
+
+
+def test_datetimes_are_compared_as_instants_with_their_offsets():
+    orders = get_export_type("odoo", "manufacturing_orders")
+    header = ["name", "product_id", "product_qty", "date_start", "date_finished", "state",
+              "location_dest_id"]
+    rows = [
+        # 10:00 at +02:00 is 08:00 UTC: finishing at 09:00 UTC is after it.
+        ["MO/1", "7", "5", "2025-06-01T10:00:00+02:00", "2025-06-01T09:00:00", "draft", "WH/Stock"],
+        ["MO/2", "7", "5", "2025-06-01T10:00:00+02:00", "2025-06-01T07:59:59Z", "draft", "WH/Stock"],
+        ["MO/3", "7", "5", "2025-06-01 10:00", "2025-06-01 10:00:00", "draft", "WH/Stock"],
+        ["MO/4", "7", "5", "2025-06-02", "2025-06-01T23:00:00", "draft", "WH/Stock"],
+    ]
+    checked, problems = _problems(orders, header, rows)
+    assert problems == [(2, "date_finished", "finish before start"),
+                        (4, "date_finished", "finish before start")]
+    assert [r["name"] for r in checked.good.to_pylist()] == ["MO/1", "MO/3"]
+
+
+BOM = get_export_type("sap", "bom")
+BOM_HEADER = ["MATNR", "WERKS", "STLAN", "STLAL", "POSNR", "IDNRK", "MENGE", "BMENG", "MEINS",
+              "DATUV", "DATUB"]
+
+
+def test_a_component_that_is_its_own_parent_and_validity_dates_are_quarantined():
+    rows = [["P1", "1000", "1", "01", "0010", "C1", "2", "1", "ST", "20250101", ""],
+            ["P1", "1000", "1", "01", "0020", " P1 ", "2", "1", "ST", "20250101", ""],
+            ["P1", "1000", "1", "01", "0030", "C2", "2", "1", "ST", "20250101", "20241231"],
+            ["P1", "1000", "1", "01", "0040", "C3", "2", "1", "ST", "20250101", "20250101"]]
+    checked, problems = _problems(BOM, BOM_HEADER, rows)
+    assert problems == [(2, "IDNRK", "component is its own parent"),
+                        (3, "DATUB", "valid to before valid from")]
+    assert [r["posnr"] for r in checked.good.to_pylist()] == ["0010", "0040"]
+
+
+def test_every_item_reference_is_checked_on_its_own_column():
+    known = pa.array(["P1\x1f1000", "C1\x1f1000", "C1\x1f2000"])
+    rows = [["P1", "1000", "1", "01", "0010", "C1", "2", "1", "ST", "20250101", ""],
+            ["P1", "1000", "1", "01", "0020", "C9", "2", "1", "ST", "20250101", ""],
+            ["P9", "1000", "1", "01", "0030", "C9", "2", "1", "ST", "20250101", ""]]
+    checked, problems = _problems(BOM, BOM_HEADER, rows, known_items=known,
+                                  known_items_label="the master")
+    unknown = "unknown item: not in the master"
+    assert sorted(problems) == [(2, "IDNRK", unknown), (3, "IDNRK", unknown),
+                                (3, "MATNR", unknown)]
+    assert checked.good.num_rows == 1
+    transfers = get_export_type("sap", "stock_transport_orders")
+    header = ["EBELN", "EBELP", "BSART", "MATNR", "WERKS", "RESWK", "EINDT", "MENGE", "MEINS"]
+    rows = [["45", "10", "UB", "C1", "2000", "1000", "20250701", "5", "ST"],
+            ["45", "20", "UB", "C1", "1000", "3000", "20250701", "5", "ST"],  # not at 3000
+            ["45", "30", "UB", "C1", "1000", "1000", "20250701", "5", "ST"]]
+    _, problems = _problems(transfers, header, rows, known_items=known,
+                            known_items_label="the master")
+    assert problems == [(2, "RESWK", unknown),
+                        (3, "RESWK", "supplying plant equals the receiving plant")]
 
 
 def test_header_is_case_insensitive_and_missing_duplicate_and_frozen_columns_are_named():

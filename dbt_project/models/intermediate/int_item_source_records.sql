@@ -33,7 +33,8 @@ sap_records as (
         sap_materials.lead_time_days,
         sap_materials.safety_stock,
         sap_materials.reorder_point,
-        not sap_materials.is_deletion_flagged as is_active
+        not sap_materials.is_deletion_flagged as is_active,
+        sap_materials.is_make_to_order
     from sap_materials
     inner join identity
         on identity.source_system = 'sap'
@@ -52,7 +53,8 @@ odoo_records as (
         odoo_products.lead_time_days,
         odoo_products.safety_stock,
         odoo_products.reorder_point,
-        coalesce(odoo_products.is_active, true) as is_active
+        coalesce(odoo_products.is_active, true) as is_active,
+        odoo_products.is_make_to_order
     from odoo_products
     inner join identity
         on identity.source_system = 'odoo'

@@ -24,6 +24,9 @@ renamed as (
         {{ safe_cast_int('produce_delay') }} as lead_time_days,
         {{ safe_cast_numeric('safety_stock') }} as safety_stock,
         {{ safe_cast_numeric('reorder_point') }} as reorder_point,
+        {{ clean_text('route_ids') }} as routes,
+        -- 'Replenish on Order (MTO)' among the routes: produced or bought per order.
+        coalesce(route_ids ~* '\mMTO\M', false) as is_make_to_order,
         _batch_id as batch_id
     from latest
 )

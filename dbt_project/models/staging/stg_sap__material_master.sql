@@ -24,6 +24,9 @@ renamed as (
         {{ safe_cast_numeric('minbe') }} as reorder_point,
         -- LVORM = 'X': flagged for deletion at this plant.
         coalesce(upper(trim(lvorm)) = 'X', false) as is_deletion_flagged,
+        -- STRGR planning strategy group: 20 = make-to-order (40 = to stock, the default).
+        {{ clean_text('strgr') }} as strategy_group,
+        coalesce(trim(strgr) = '20', false) as is_make_to_order,
         _batch_id as batch_id
     from latest
 )

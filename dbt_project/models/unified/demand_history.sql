@@ -13,8 +13,8 @@
         ],
     )
 }}
--- Daily consumption per item and location, zero-filled so forecasting sees the
--- days without demand. Incremental like inventory_snapshots: the window given by
+-- Daily demand per item and location, zero-filled so forecasting sees the days
+-- without demand; split into independent demand and consumption by production. Incremental like inventory_snapshots: the window given by
 -- vars min_date/max_date is rewritten, computed from the inputs since var
 -- lookback_days before the window and from this table's rows in the lookback (which
 -- item-locations were already active). Days before the window that this run's
@@ -38,6 +38,16 @@ external_ids as (
     select * from {{ ref('item_external_ids') }}
 ),
 
+-- Components of a BOM in force today, per location: their consumption by production
+-- is dependent demand (the explosion of their parents' plans covers it), not demand
+-- their own forecast may count again.
+bom_components as (
+    select distinct component_item_id as item_id, location_id
+    from {{ ref('bill_of_materials') }}
+    where valid_from <= current_date
+        and (valid_to is null or valid_to >= current_date)
+),
+
 -- Stock days: inventory_snapshots runs first and spans each item-location from its
 -- first to its last exported day (carried-forward days lie in between), which is all
 -- the calendar needs from stock.
@@ -46,15 +56,18 @@ inventory as (
     where true {{ input_window_filter('snapshot_date', bound='lower') }}
 ),
 
--- SAP consumption: goods issues to production orders (261) and deliveries to
--- customers (601), credit side (H). Quantities are in the base unit.
--- Reversals (262/602) are not netted: a known approximation.
+-- SAP demand: deliveries to customers (601, independent) and goods issues to
+-- production orders (261, consumption), credit side (H). Quantities are in the base
+-- unit. Reversals (262/602) are not netted: a known approximation.
 sap_demand as (
     select
         external_ids.item_id,
         {{ location_id('sap', 'goods_movements.plant') }} as location_id,
         goods_movements.posting_date as demand_date,
-        sum(goods_movements.quantity) as quantity
+        coalesce(sum(goods_movements.quantity) filter (where goods_movements.movement_type = '601'), 0)
+            as independent_quantity,
+        coalesce(sum(goods_movements.quantity) filter (where goods_movements.movement_type = '261'), 0)
+            as consumption_quantity
     from goods_movements
     inner join external_ids
         on external_ids.source_system = 'sap'
@@ -65,14 +78,19 @@ sap_demand as (
     group by 1, 2, 3
 ),
 
--- Odoo consumption: done moves out of an internal location to customers or to
--- production; the location is the one the stock left.
+-- Odoo demand: done moves out of an internal location to customers (independent) or
+-- to production (consumption); the location is the one the stock left.
 odoo_demand as (
     select
         external_ids.item_id,
         {{ location_id('odoo', 'odoo_moves.source_location') }} as location_id,
         odoo_moves.move_date as demand_date,
-        sum(odoo_moves.quantity) as quantity
+        coalesce(sum(odoo_moves.quantity) filter (
+            where {{ odoo_is_customer_location('odoo_moves.destination_location') }}), 0)
+            as independent_quantity,
+        coalesce(sum(odoo_moves.quantity) filter (
+            where not {{ odoo_is_customer_location('odoo_moves.destination_location') }}), 0)
+            as consumption_quantity
     from odoo_moves
     inner join external_ids
         on external_ids.source_system = 'odoo'
@@ -87,10 +105,32 @@ odoo_demand as (
     group by 1, 2, 3
 ),
 
-demand as (
+demand_split as (
     select * from sap_demand
     union all
     select * from odoo_demand
+),
+
+-- quantity, what forecasting reads: all of it for an item no current BOM at the
+-- location consumes (nothing else covers its consumption), only the independent part
+-- for a component (the explosion covers the rest). Decided on the demand days only,
+-- before the calendar multiplies the rows.
+demand as (
+    select
+        demand_split.item_id,
+        demand_split.location_id,
+        demand_split.demand_date,
+        case
+            when bom_components.item_id is null
+                then demand_split.independent_quantity + demand_split.consumption_quantity
+            else demand_split.independent_quantity
+        end as quantity,
+        demand_split.independent_quantity,
+        demand_split.consumption_quantity
+    from demand_split
+    left join bom_components
+        on demand_split.item_id = bom_components.item_id
+        and demand_split.location_id = bom_components.location_id
 ),
 
 -- Days an item-location shows up in the data at all, as (first, last) per item-location:
@@ -187,7 +227,9 @@ final as (
         coalesce(demand.quantity, 0) as quantity,
         stockout_days.snapshot_date is not null as is_stockout,
         -- When this dbt invocation wrote the row (test written_inside_partition_window).
-        {{ forgecast_run_started_at() }} as loaded_at
+        {{ forgecast_run_started_at() }} as loaded_at,
+        coalesce(demand.independent_quantity, 0) as independent_quantity,
+        coalesce(demand.consumption_quantity, 0) as consumption_quantity
     from calendar
     left join demand
         on calendar.item_id = demand.item_id

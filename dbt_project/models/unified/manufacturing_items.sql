@@ -29,7 +29,10 @@ item_rollup as (
         string_agg(distinct source_system, ',' order by source_system) as source_systems,
         -- Discontinued only when every record is deleted/archived: one plant still
         -- running the item keeps it active.
-        bool_or(is_active) as is_active
+        bool_or(is_active) as is_active,
+        -- Odoo routes are per product, not per plant: any record with MTO counts.
+        coalesce(bool_or(is_make_to_order) filter (where source_system = 'odoo'), false)
+            as odoo_make_to_order
     from item_records
     group by sku
 ),
@@ -60,7 +63,12 @@ final as (
         latest_valuations.standard_cost as unit_cost,
         latest_valuations.currency,
         case when item_rollup.is_active then 'active' else 'discontinued' end as status,
-        item_rollup.source_systems
+        item_rollup.source_systems,
+        -- Make-to-order: SAP strategy group 20 on the record the item's attributes come
+        -- from, or an Odoo MTO route. Such an item is produced against its orders, so
+        -- its forecast generates no dependent demand for components.
+        (primary_records.source_system = 'sap' and primary_records.is_make_to_order)
+            or item_rollup.odoo_make_to_order as make_to_order
     from primary_records
     inner join item_rollup
         on primary_records.sku = item_rollup.sku
