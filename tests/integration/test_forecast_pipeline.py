@@ -77,7 +77,8 @@ def portfolio_database(server, name: str):
     migrations.upgrade(dataclasses.replace(server, warehouse_database=name))
     with psycopg.connect(server.conninfo(name), autocommit=True) as conn:
         create_unified_tables(conn, "manufacturing_items", "demand_history",
-                              "inventory_snapshots", "open_supply")
+                              "inventory_snapshots", "open_supply", "open_demand",
+                              "bill_of_materials")
         items = [(STEADY, "FC-STEADY", 14, 30, 300, 1000), (STOCKOUT, "FC-RUNOUT", 14, 20, 160, 60),
                  (SHORT, "FC-NEW", 7, 0, 0, 50), (LUMPY, "FC-LUMPY", 10, 0, 0, 40),
                  (POISON, "FC-POISON", 7, 0, 0, 30)]
@@ -232,7 +233,8 @@ def third_night(wh, second_night) -> list[tuple]:
     stockout alerts' (status, last event, resolved at)."""
     with wh.connection() as conn:
         conn.execute("insert into unified.open_supply (supply_id, item_id, location_id,"
-                     " expected_date, quantity, reference) values (%s, %s, %s, %s, 5000, 'PO-1')",
+                     " expected_date, quantity, supply_type, is_firm, reference)"
+                     " values (%s, %s, %s, %s, 5000, 'purchase', true, 'PO-1')",
                      (item("supply/PO-1"), STOCKOUT, LOC, D3))
         with conn.cursor() as cur:
             cur.executemany("insert into unified.demand_history values (%s, %s, %s, %s, %s)",
