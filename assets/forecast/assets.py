@@ -24,7 +24,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.forecast import accuracy as acc
-from assets.forecast import store
+from assets.forecast import store, supply_store
 from assets.forecast.engine import default_workers, run_items
 from assets.forecast.mrp import plan_supply
 from assets.forecast.selection import MIN_ORIGINS, N_ORIGINS, ForecastConfig
@@ -296,12 +296,14 @@ def projected_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseR
                                        metadata={"items_projected": 0})
             yield dg.MaterializeResult(asset_key=DEPENDENT_DEMAND, metadata={"rows": 0})
             return
-        supply, issues = store.supply_as_of(conn, latest)
+        supply, issues = supply_store.supply_as_of(conn, latest)
         plan = plan_supply(fc, store.latest_on_hand(conn, latest), supply, issues,
-                           store.bills_of_materials(conn, latest), store.planning_items(conn))
+                           supply_store.bills_of_materials(conn, latest),
+                           supply_store.planning_items(conn))
         frame = plan.projection.assign(forecast_date=latest, run_id=run_id)
         dependent = plan.dependent.assign(forecast_date=latest, run_id=run_id)
-        store.replace_projection(conn, latest, frame, dependent)
+        supply_store.replace_projection(conn, latest, frame, dependent)
+        bias = supply_store.bom_consumption_bias(conn, latest)
     lowest = frame.groupby(["item_id", "location_id"])[
         ["projected_on_hand", "projected_on_hand_planned"]].min()
     yield dg.MaterializeResult(asset_key=PROJECTED_INVENTORY, metadata={
@@ -313,10 +315,10 @@ def projected_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseR
         "dagster/row_count": len(frame),
     })
     yield dg.MaterializeResult(asset_key=DEPENDENT_DEMAND,
-                               metadata=_dependent_metadata(dependent))
+                               metadata=_dependent_metadata(dependent, bias))
 
 
-def _dependent_metadata(dependent: pd.DataFrame) -> dict:
+def _dependent_metadata(dependent: pd.DataFrame, bias: pd.DataFrame) -> dict:
     by_component = (dependent.groupby(["item_id", "location_id"])["quantity"].sum()
                     .sort_values(ascending=False))
     preview = "\n".join(f"| {item} | {loc} | {qty:,.0f} |"
@@ -330,6 +332,27 @@ def _dependent_metadata(dependent: pd.DataFrame) -> dict:
         "top_components": dg.MetadataValue.md(
             "| component | location | dependent demand |\n|---|---|---:|\n" + preview
             if preview else "_no dependent demand_"),
+        **_bias_metadata(bias),
+    }
+
+
+def _bias_metadata(bias: pd.DataFrame) -> dict:
+    """The BOM check: received production of the last 90 days exploded through the BOMs
+    against the components' actual consumption by production."""
+    exploded, consumed = float(bias["exploded"].sum()), float(bias["consumed"].sum())
+    if not consumed:
+        return {"bom_consumption_check": dg.MetadataValue.md("_no consumption by production "
+                                                            "in the last 90 days_")}
+    rows = "\n".join(f"| {r.sku} | {r.location_id} | {r.exploded:,.0f} | {r.consumed:,.0f} | "
+                     f"{(r.exploded / r.consumed - 1) if r.consumed else float('inf'):+.0%} |"
+                     for r in bias.head(10).itertuples(index=False))
+    return {
+        "bom_bias_90d": round(exploded / consumed - 1, 4),
+        "bom_consumption_check": dg.MetadataValue.md(
+            f"Exploded {exploded:,.0f} vs consumed {consumed:,.0f} over 90 days "
+            f"(bias {exploded / consumed - 1:+.1%}); largest gaps:\n\n"
+            "| component | location | exploded | consumed | bias |\n|---|---|---:|---:|---:|\n"
+            + rows),
     }
 
 

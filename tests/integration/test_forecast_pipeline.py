@@ -78,7 +78,7 @@ def portfolio_database(server, name: str):
     with psycopg.connect(server.conninfo(name), autocommit=True) as conn:
         create_unified_tables(conn, "manufacturing_items", "demand_history",
                               "inventory_snapshots", "open_supply", "open_demand",
-                              "bill_of_materials")
+                              "bill_of_materials", "production_history")
         items = [(STEADY, "FC-STEADY", 14, 30, 300, 1000), (STOCKOUT, "FC-RUNOUT", 14, 20, 160, 60),
                  (SHORT, "FC-NEW", 7, 0, 0, 50), (LUMPY, "FC-LUMPY", 10, 0, 0, 40),
                  (POISON, "FC-POISON", 7, 0, 0, 30)]
