@@ -335,7 +335,7 @@ def test_orders_and_boms_breaking_the_row_rules_are_quarantined(conn, settings, 
         ' "date_finished": "2025-06-02T08:00:00", "state": "confirmed", "location_dest_id": "WH/Stock"},'
         ' {"name": "WH/MO/2", "product_id": 7, "product_qty": 4, "date_start": "2025-06-03T08:00:00",'
         ' "date_finished": "2025-06-02T08:00:00", "state": "confirmed", "location_dest_id": "WH/Stock"},'
-        ' {"name": "WH/MO/3", "product_id": 99, "product_qty": 4, "date_start": "2025-06-01T08:00:00",'
+        ' {"name": "WH/MO/3", "product_id": 999999, "product_qty": 4, "date_start": "2025-06-01T08:00:00",'
         ' "date_finished": "2025-06-02T08:00:00", "state": "draft", "location_dest_id": "WH/Stock"}]')
     result = ingest_file(conn, mos, "odoo", "manufacturing_orders", store_dir=files, today=TODAY,
                          bad_row_threshold=0.9)
