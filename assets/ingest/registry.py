@@ -27,6 +27,7 @@ class Column:
     description: str = ""
     # Quantities and stock that must not be negative (validation quarantines the row).
     non_negative: bool = False
+    open_ended: bool = False  # a validity end: SAP's 9999-12-31 ("no end") is no typo
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,6 @@ class ExportType:
 
 def _cols(*specs: Column) -> tuple[Column, ...]:
     return specs
-
 
 SAP_DATE = "%Y%m%d"
 
@@ -257,7 +257,7 @@ EXPORT_TYPES: tuple[ExportType, ...] = (
             Column("AUSCH", "decimal", non_negative=True, required=False,
                    description="component scrap, percent"),
             Column("DATUV", "date", description="valid from"),
-            Column("DATUB", "date", required=False, description="valid to (empty = open)"),
+            Column("DATUB", "date", required=False, open_ended=True, description="valid to"),
         ),
         natural_key=("MATNR", "WERKS", "STLAN", "STLAL", "POSNR", "DATUV"),
         known_items=replace(SAP_ITEM, also=(("IDNRK", "MATNR"),)),

@@ -25,6 +25,7 @@ from resources.errors import ValidationError
 
 # A date this far past today is a typo, not a plan (open orders are at most a year out).
 MAX_FUTURE_DAYS = 400
+OPEN_END_DAY = (date(9999, 12, 31) - date(1970, 1, 1)).days  # SAP's "valid forever"
 MIN_DATE = date(1990, 1, 1)
 TRUE_VALUES = ("true", "1", "x", "yes", "y", "t")
 FALSE_VALUES = ("false", "0", "no", "n", "f")
@@ -276,6 +277,8 @@ class ColumnRule:
         bad = present & ~valid
         early = present & valid & (days < self.min_day)
         late = present & valid & (days > self.max_day)
+        if self.column.open_ended:
+            late &= days != OPEN_END_DAY
         return [_reason(pa.array(bad), label, n),
                 _reason(pa.array(early), f"date before {MIN_DATE.isoformat()}", n),
                 _reason(pa.array(late), f"date more than {MAX_FUTURE_DAYS} days in the future", n)]

@@ -162,6 +162,17 @@ def test_a_component_that_is_its_own_parent_and_validity_dates_are_quarantined()
     assert [r["posnr"] for r in checked.good.to_pylist()] == ["0010", "0040"]
 
 
+def test_sap_open_ended_validity_is_no_date_typo():
+    rows = [["P1", "1000", "1", "01", "0010", "C1", "2", "1", "ST", "20250101", "99991231"],
+            ["P1", "1000", "1", "01", "0020", "C2", "2", "1", "ST", "20250101", "99991230"],
+            ["P1", "1000", "1", "01", "0030", "C3", "2", "1", "ST", "99991231", ""]]
+    checked, problems = _problems(BOM, BOM_HEADER, rows)
+    # 9999-12-31 ends a validity without end; any other far date, or one that is not an
+    # end, is still a typo.
+    assert sorted((row, column) for row, column, _ in problems) == [(2, "DATUB"), (3, "DATUV")]
+    assert [r["posnr"] for r in checked.good.to_pylist()] == ["0010"]
+
+
 def test_every_item_reference_is_checked_on_its_own_column():
     known = pa.array(["P1\x1f1000", "C1\x1f1000", "C1\x1f2000"])
     rows = [["P1", "1000", "1", "01", "0010", "C1", "2", "1", "ST", "20250101", ""],

@@ -22,7 +22,8 @@ renamed as (
         {{ normalize_uom('meins') }} as uom,
         coalesce({{ safe_cast_numeric('ausch') }}, 0) as scrap_pct,
         {{ safe_cast_date('datuv', 'YYYYMMDD') }} as valid_from,
-        {{ safe_cast_date('datub', 'YYYYMMDD') }} as valid_to,
+        -- SAP writes 99991231 for a validity without end.
+        nullif({{ safe_cast_date('datub', 'YYYYMMDD') }}, date '9999-12-31') as valid_to,
         _batch_id as batch_id
     from latest
 )
