@@ -150,7 +150,7 @@ def _forget_dagster_instance() -> None:
 
 
 @pytest.fixture(scope="session")
-def session_server(tmp_path_factory):
+def main_server(tmp_path_factory):
     """The session's server, with the template databases migrated (warehouse schema and
     raw tables, Dagster's storage tables)."""
     from resources.database import ensure_server, stop_embedded
@@ -170,6 +170,30 @@ def session_server(tmp_path_factory):
         if server.embedded:
             stop_embedded(session_settings)
             shutil.rmtree(_SESSION_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def session_server(main_server):
+    """The server of the module's databases: the session's, but for the PostgreSQL 15
+    leg's modules (tests/integration/pg15/conftest.py)."""
+    return main_server
+
+
+@pytest.fixture(scope="session")
+def platform_on(tmp_path_factory):
+    """``with platform_on(server, name) as (settings, server):`` a platform of its own on
+    another server than the module's (databases ``name`` and ``name``_dagster, a data
+    dir), e.g. to compare one run on two servers; the module's comes back afterwards."""
+
+    @contextlib.contextmanager
+    def make(server, name: str) -> Iterator:
+        try:
+            with _platform(server, name, tmp_path_factory.mktemp(name), TEMPLATE) as made:
+                yield made
+        finally:
+            _drop_databases(server, name)
+
+    return make
 
 
 def _migrate_templates(server, tmp_path_factory) -> None:
