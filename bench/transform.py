@@ -2,9 +2,11 @@
 incremental build of one day, on N items x D days of demo data.
 
     .venv/bin/python bench/transform.py [--items 10000] [--days 730] [--reuse DIR]
+                                        [--database-url URL]
 
 Starts a private embedded PostgreSQL in a temporary data directory (or reuses DIR from
-an earlier run with ``--reuse``, skipping data generation and ingest), writes the demo
+an earlier run with ``--reuse``, skipping data generation and ingest; or uses the server
+of ``--database-url``, e.g. a PostgreSQL 15 one: bench/server_versions.py), writes the demo
 exports, ingests them through the ingest stage, then times, each as one dbt invocation
 the way the Dagster asset runs it (``dbt build``: models, snapshot, seed and every test):
 
@@ -133,14 +135,17 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--reuse", type=Path, help="data dir of an earlier run (keeps it)")
     parser.add_argument("--keep", action="store_true", help="keep the data dir afterwards")
+    parser.add_argument("--database-url", help="an external server (default: embedded)")
     args = parser.parse_args()
 
     end = date.today() - timedelta(days=1)
     data_dir = args.reuse or Path(tempfile.mkdtemp(prefix=f"fc-transform-{args.items}-"))
     env = {**os.environ, "FORGECAST_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
     env.pop("DATABASE_URL", None)
-    os.environ.update(env)
     os.environ.pop("DATABASE_URL", None)
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
+    os.environ.update(env)
     target = data_dir / "dbt_target"
     try:
         if args.reuse:
@@ -165,8 +170,9 @@ def main() -> None:
         full_tables = table_fingerprints(env)
     finally:
         if not (args.reuse or args.keep):
-            subprocess.run([sys.executable, "-m", "orchestration.cli", "db", "down"], cwd=ROOT,
-                           env=env, capture_output=True)
+            if not args.database_url:
+                subprocess.run([sys.executable, "-m", "orchestration.cli", "db", "down"],
+                               cwd=ROOT, env=env, capture_output=True)
             shutil.rmtree(data_dir, ignore_errors=True)
 
     identical = full_tables == inc_tables

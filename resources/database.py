@@ -161,11 +161,28 @@ def _tune_embedded(server, pgdata: Path) -> None:
            user=server.system_user, timeout=60)
 
 
-def _ensure_databases(server: Server) -> None:
-    """Create the warehouse and Dagster databases if they are missing (idempotent)."""
+def version_name(version_num: int) -> str:
+    """150018 -> '15.18' (server_version_num of PostgreSQL 10 and newer: major * 10000 + minor)."""
+    return f"{version_num // 10000}.{version_num % 10000}"
+
+
+def check_server_version(server: Server, version_num: int, minimum: int) -> None:
+    """Refuse a server older than major ``minimum`` before anything is written on it."""
+    if version_num // 10000 < minimum:
+        raise OperationError(
+            f"PostgreSQL {version_name(version_num)} at {server.masked_url()} is too old: "
+            f"Forgecast needs PostgreSQL {minimum} or newer",
+            details={"server_version_num": version_num, "min_pg_version": minimum})
+
+
+def _ensure_databases(server: Server, min_pg_version: int) -> None:
+    """Check the server's version, then create the warehouse and Dagster databases if
+    they are missing (idempotent)."""
     admin_db = "postgres"
     try:
         with psycopg.connect(server.conninfo(admin_db), autocommit=True, connect_timeout=10) as conn:
+            # libpq reports server_version_num in the connection handshake: no query.
+            check_server_version(server, conn.info.server_version, min_pg_version)
             for name in (server.warehouse_database, server.dagster_database):
                 exists = conn.execute("select 1 from pg_database where datname = %s", (name,))
                 if exists.fetchone() is None:
@@ -193,14 +210,16 @@ _ready: dict[tuple, Server] = {}
 
 
 def ensure_server(settings: Settings) -> Server:
-    """The server, started (embedded) and holding both databases. Idempotent and cheap
-    after the first call in a process."""
-    key = (settings.data_dir, settings.database_url and settings.database_url.get_secret_value())
+    """The server, started (embedded), checked to be PostgreSQL ``settings.min_pg_version``
+    or newer, and holding both databases. Every command and run that opens the warehouse
+    comes through here first. Idempotent and cheap after the first call in a process."""
+    key = (settings.data_dir, settings.database_url and settings.database_url.get_secret_value(),
+           settings.min_pg_version)
     if key in _ready:
         return _ready[key]
     embedded = settings.uses_embedded_database
     server = _start_embedded(settings) if embedded else _external_server(settings)
-    _ensure_databases(server)
+    _ensure_databases(server, settings.min_pg_version)
     _ready[key] = server
     return server
 

@@ -12,6 +12,10 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The oldest PostgreSQL major Forgecast runs on (an external server is checked when a
+# command connects). 15: the Debian 12 default; 16+ features are wrapped (dbt macros).
+MIN_PG_VERSION = 15
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -27,6 +31,9 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "FORGECAST_DATABASE_URL"),
         description="An external PostgreSQL server (warehouse database). Unset: embedded server.",
     )
+    min_pg_version: int = Field(
+        MIN_PG_VERSION, ge=MIN_PG_VERSION,
+        description="Oldest PostgreSQL major accepted at connect (only ever raised).")
     warehouse_database: str = Field("forgecast", description="Warehouse database (embedded).")
     dagster_database: str = Field("dagster", description="Dagster storage database.")
     dagster_home: Path | None = Field(None, description="Default: <data_dir>/dagster_home.")

@@ -1,5 +1,7 @@
 """Session fixtures: one PostgreSQL server per session (embedded in a temp data dir, or the
-server of DATABASE_URL), a database per test module on it.
+server of DATABASE_URL), a database per test module on it; and the PostgreSQL 15 leg's
+server (``pg15_server``: a throwaway cluster of the machine's PostgreSQL 15, which the
+modules of tests/integration/pg15/ use as their session server).
 
 The session migrates two template databases once (the warehouse, and Dagster's storage);
 each module that asks for ``settings`` (every integration and e2e module does, through the
@@ -42,6 +44,9 @@ for _name in PLATFORM_ENV[3:]:  # a developer's shell must not redirect the suit
 TEMPLATE = "fc_template"
 # An external server (DATABASE_URL) hosts the session's databases instead of the embedded one.
 _SESSION_DATABASE_URL = os.environ.get("DATABASE_URL") or os.environ.get("FORGECAST_DATABASE_URL")
+# The URL of each external server a module's DATABASE_URL is derived from (its query,
+# e.g. sslmode, kept).
+_EXTERNAL_URLS: dict = {}
 
 
 def _free_port() -> int:
@@ -116,7 +121,7 @@ def _platform(server, name: str, data_dir: Path, template: str | None) -> Iterat
         else:
             from sqlalchemy.engine import make_url
 
-            url = make_url(_SESSION_DATABASE_URL).set(database=name)
+            url = make_url(_EXTERNAL_URLS[server]).set(database=name)
             mp.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
             mp.delenv("FORGECAST_DATABASE_URL", raising=False)
         get_settings.cache_clear()
@@ -145,7 +150,7 @@ def _forget_dagster_instance() -> None:
 
 
 @pytest.fixture(scope="session")
-def session_server(tmp_path_factory):
+def main_server(tmp_path_factory):
     """The session's server, with the template databases migrated (warehouse schema and
     raw tables, Dagster's storage tables)."""
     from resources.database import ensure_server, stop_embedded
@@ -154,10 +159,9 @@ def session_server(tmp_path_factory):
     get_settings.cache_clear()
     session_settings = get_settings()
     server = ensure_server(session_settings)
-    with _platform(server, TEMPLATE, tmp_path_factory.mktemp(TEMPLATE), None):
-        import dagster as dg
-
-        dg.DagsterInstance.get().dispose()  # creates Dagster's tables in the template
+    if not server.embedded:
+        _EXTERNAL_URLS[server] = _SESSION_DATABASE_URL
+    _migrate_templates(server, tmp_path_factory)
     try:
         yield server
     finally:
@@ -166,6 +170,61 @@ def session_server(tmp_path_factory):
         if server.embedded:
             stop_embedded(session_settings)
             shutil.rmtree(_SESSION_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def session_server(main_server):
+    """The server of the module's databases: the session's, but for the PostgreSQL 15
+    leg's modules (tests/integration/pg15/conftest.py)."""
+    return main_server
+
+
+@pytest.fixture(scope="session")
+def platform_on(tmp_path_factory):
+    """``with platform_on(server, name) as (settings, server):`` a platform of its own on
+    another server than the module's (databases ``name`` and ``name``_dagster, a data
+    dir), e.g. to compare one run on two servers; the module's comes back afterwards."""
+
+    @contextlib.contextmanager
+    def make(server, name: str) -> Iterator:
+        try:
+            with _platform(server, name, tmp_path_factory.mktemp(name), TEMPLATE) as made:
+                yield made
+        finally:
+            _drop_databases(server, name)
+
+    return make
+
+
+def _migrate_templates(server, tmp_path_factory) -> None:
+    with _platform(server, TEMPLATE, tmp_path_factory.mktemp(TEMPLATE), None):
+        import dagster as dg
+
+        dg.DagsterInstance.get().dispose()  # creates Dagster's tables in the template
+
+
+@pytest.fixture(scope="session")
+def pg15_server(tmp_path_factory):
+    """A PostgreSQL 15 cluster of this session (tests/pg_cluster.py: initdb'd in a temp
+    dir, unix socket only, a US-English ICU collation), reached as a customer's server is,
+    through DATABASE_URL; the template databases migrated on it. Stopped and deleted at
+    the session's end. Skipped only where the machine has no PostgreSQL 15 binaries."""
+    from resources.database import Server
+    from tests.pg_cluster import PG15_BIN, THROWAWAY, available, start_cluster
+
+    if not available(PG15_BIN):
+        pytest.skip(f"PostgreSQL 15 leg: no PostgreSQL 15 binaries in {PG15_BIN} "
+                    "(Debian: apt-get install postgresql-15)")
+    cluster = start_cluster(PG15_BIN, settings=THROWAWAY)
+    try:
+        server = Server(host=cluster.socket_dir, port=None, user="postgres", password=None,
+                        warehouse_database=TEMPLATE, dagster_database=_dagster_db(TEMPLATE),
+                        embedded=False)
+        _EXTERNAL_URLS[server] = cluster.url()
+        _migrate_templates(server, tmp_path_factory)
+        yield server
+    finally:
+        cluster.stop()
 
 
 def _database_name(module_name: str) -> str:

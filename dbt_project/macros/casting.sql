@@ -5,6 +5,17 @@
     becomes NULL instead of failing the whole view.
     (An impossible calendar date such as 20240231 still matches the shape and
     would raise; validation rejects those upstream.)
+
+    Two forms by server version (macros/server_version.sql):
+    - PostgreSQL 16+: pg_input_is_valid guards every cast (a regex per cell cost
+      more than the rest of staging on millions of rows);
+    - PostgreSQL 15: a column the registry declares with the cast's type is cast
+      as is (blank -> NULL): ingest's Arrow validation (assets/ingest/validation.py)
+      already guarantees that every loaded value casts. A column declared text
+      (validated=false: e.g. SAP's operation number '0010') is guarded by the shape
+      regex of that validation instead; such columns are few and small.
+    tests/unit/test_staging_casts.py checks that every cast of a raw column either
+    matches its registry type or says validated=false.
 #}
 
 {# Trimmed text, '' -> NULL. #}
@@ -34,19 +45,27 @@
     ISO 8601 date-time -> timestamp (without time zone) in UTC. Odoo exports UTC
     without an offset; an explicit offset (Z, +02:00) is honoured. Doing the
     conversion here keeps the result independent of the session TimeZone.
-    The guards below use pg_input_is_valid (PostgreSQL 16+) and plain string tests
-    rather than shape regexes: ingest validation has already checked the shapes, and a
-    regex per cell cost more than the rest of staging on millions of rows.
+    Past the guard, plain string tests rather than shape regexes tell the offset:
+    ingest validation has already checked the shapes.
 #}
-{% macro safe_cast_timestamp_utc(col) -%}
+{% macro safe_cast_timestamp_utc(col, validated=true) -%}
+    {%- set value = 'trim(' ~ col ~ ')' -%}
+    {%- if has_pg_input_is_valid() -%}
+        {%- set guard = "pg_input_is_valid(" ~ value ~ ", 'timestamp')" -%}
+    {%- elif validated -%}
+        {%- set guard = value ~ " <> ''" -%}
+    {%- else -%}
+        {%- set guard = value ~ " ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}"
+            ~ "(:[0-9]{2}([.][0-9]+)?)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$'" -%}
+    {%- endif -%}
     case
-        when not pg_input_is_valid(trim({{ col }}), 'timestamp') then null
+        when not ({{ guard }}) then null
         -- An offset can only follow the date part: Z, or a sign after position 10.
-        when right(trim({{ col }}), 1) = 'Z'
-            or strpos(substr(trim({{ col }}), 11), '+') > 0
-            or strpos(substr(trim({{ col }}), 11), '-') > 0
-            then (trim({{ col }})::timestamptz at time zone 'UTC')
-        else trim({{ col }})::timestamp
+        when right({{ value }}, 1) = 'Z'
+            or strpos(substr({{ value }}, 11), '+') > 0
+            or strpos(substr({{ value }}, 11), '-') > 0
+            then ({{ value }}::timestamptz at time zone 'UTC')
+        else {{ value }}::timestamp
     end
 {%- endmacro %}
 
@@ -56,19 +75,42 @@
     with optional sign and exponent only ('12.0', '1e-05'; never NaN or Infinity), so
     "parses as numeric" is the whole guard.
 #}
-{% macro safe_cast_numeric(col) -%}
+{% macro safe_cast_numeric(col, validated=true) -%}
+    {%- set value = 'trim(' ~ col ~ ')' -%}
+    {%- if has_pg_input_is_valid() -%}
     case
-        when pg_input_is_valid(trim({{ col }}), 'numeric') then trim({{ col }})::numeric
+        when pg_input_is_valid({{ value }}, 'numeric') then {{ value }}::numeric
     end
+    {%- elif validated -%}
+    nullif({{ value }}, '')::numeric
+    {%- else -%}
+    case
+        when {{ value }} ~ '^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]{1,3})?$'
+            then {{ value }}::numeric
+    end
+    {%- endif -%}
 {%- endmacro %}
 
 
 {# Integer text -> integer; '10.0' style values from spreadsheets are accepted. #}
-{% macro safe_cast_int(col) -%}
+{% macro safe_cast_int(col, validated=true) -%}
+    {%- set value = 'trim(' ~ col ~ ')' -%}
+    {%- if has_pg_input_is_valid() -%}
     case
-        when pg_input_is_valid(trim({{ col }}), 'integer') then trim({{ col }})::integer
-        when trim({{ col }}) ~ '^[+-]?[0-9]{1,9}\.0*$' then trim({{ col }})::numeric::integer
+        when pg_input_is_valid({{ value }}, 'integer') then {{ value }}::integer
+        when {{ value }} ~ '^[+-]?[0-9]{1,9}\.0*$' then {{ value }}::numeric::integer
     end
+    {%- elif validated -%}
+    case
+        when strpos({{ value }}, '.') > 0 then {{ value }}::numeric::integer
+        else nullif({{ value }}, '')::integer
+    end
+    {%- else -%}
+    case
+        when {{ value }} ~ '^[+-]?[0-9]{1,9}$' then {{ value }}::integer
+        when {{ value }} ~ '^[+-]?[0-9]{1,9}\.0*$' then {{ value }}::numeric::integer
+    end
+    {%- endif -%}
 {%- endmacro %}
 
 

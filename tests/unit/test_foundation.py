@@ -1,11 +1,14 @@
 """Settings precedence and masking, errors, alert lifecycle, CLI tables."""
 
+import pytest
+from pydantic import ValidationError as SettingsError
+
 from assets.alerts.lifecycle import diff_alerts
 from assets.alerts.rules import Alert
 from orchestration.tables import format_table
-from resources.database import Server
-from resources.errors import DuplicateError, ServiceError
-from resources.settings import Settings
+from resources.database import Server, check_server_version
+from resources.errors import DuplicateError, OperationError, ServiceError
+from resources.settings import MIN_PG_VERSION, Settings
 
 
 def test_environment_beats_dotenv_beats_defaults(tmp_path, monkeypatch):
@@ -33,6 +36,25 @@ def test_server_urls_hide_the_password_except_for_dagster_storage():
     assert server.dagster_url().startswith("postgresql+psycopg2://app:hunter2@")
     socket = Server("/tmp/pg", None, "postgres", None, "wh", "dagster", embedded=True)
     assert socket.masked_url() == "postgresql://postgres@/wh?host=%2Ftmp%2Fpg"
+
+
+def test_a_server_older_than_the_minimum_is_named_with_both_versions_and_no_password():
+    server = Server("db.example", 5432, "app", "hunter2", "wh", "dagster", embedded=False)
+    check_server_version(server, 150018, 15)  # accepted: no error
+    check_server_version(server, 170002, 15)
+    with pytest.raises(OperationError) as refused:
+        check_server_version(server, 150018, 16)
+    assert str(refused.value) == ("OPERATION_ERROR: PostgreSQL 15.18 at postgresql://app:***@db.example"
+                                  ":5432/wh is too old: Forgecast needs PostgreSQL 16 or newer")
+
+
+def test_the_minimum_postgresql_version_can_be_raised_never_lowered(monkeypatch):
+    assert Settings().min_pg_version == MIN_PG_VERSION == 15
+    monkeypatch.setenv("FORGECAST_MIN_PG_VERSION", "17")
+    assert Settings().min_pg_version == 17
+    monkeypatch.setenv("FORGECAST_MIN_PG_VERSION", "14")
+    with pytest.raises(SettingsError):
+        Settings()
 
 
 def test_service_errors_carry_code_message_details():

@@ -124,8 +124,10 @@ rule_skus as (
         external_id,
         count(distinct sku) as n_skus,
         min(sku) as sku,
-        string_agg(distinct rule, '+' order by rule) as rules,
-        string_agg(distinct sku, ',' order by sku) as skus
+        -- Lists in byte order (collate "C"): the same text whatever the database's
+        -- collation; "default" keeps the column's own collation.
+        string_agg(distinct rule collate "C", '+' order by rule collate "C") collate "default" as rules,
+        string_agg(distinct sku collate "C", ',' order by sku collate "C") collate "default" as skus
     from rule_candidates
     group by source_system, external_id
 ),
@@ -136,7 +138,8 @@ crossref_skus as (
         trim(external_id) as external_id,
         count(distinct trim(sku)) as n_skus,
         min(trim(sku)) as sku,
-        string_agg(distinct trim(sku), ',' order by trim(sku)) as skus
+        string_agg(distinct trim(sku) collate "C", ',' order by trim(sku) collate "C")
+            collate "default" as skus
     from crossref
     where nullif(trim(sku), '') is not null
     group by trim(source_system), trim(external_id)

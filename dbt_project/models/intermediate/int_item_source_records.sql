@@ -76,9 +76,9 @@ ranked as (
             partition by sku
             order by
                 case source_system when 'sap' then 0 else 1 end,
-                plant nulls last,
+                plant collate "C" nulls last,
                 length(external_id),
-                external_id
+                external_id collate "C"  -- byte order: whatever the database's collation
         ) as attribute_rank
     from unioned
 )

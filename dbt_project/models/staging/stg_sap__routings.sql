@@ -16,7 +16,7 @@ renamed as (
         {{ clean_text('plnnr') }} as routing_group,
         {{ clean_text('vornr') }} as operation_number,
         -- VORNR '0010' -> 10: the operation's position in the routing.
-        {{ safe_cast_int('vornr') }} as sequence,
+        {{ safe_cast_int('vornr', validated=false) }} as sequence,
         {{ clean_text('arbpl') }} as work_center,
         {{ clean_text('ltxa1') }} as operation,
         -- VGE01 is the unit of both VGW01 and VGW02 (MIN or H).

@@ -83,8 +83,8 @@ audit_changes as (
         end as attribute,
         {{ location_id('sap', 'audits.plant') }} as location_id,
         coalesce(audits.plant = attribute_plants.plant, false) as is_item_level,
-        {{ safe_cast_numeric('audits.value_old') }} as old_value,
-        {{ safe_cast_numeric('audits.value_new') }} as new_value,
+        {{ safe_cast_numeric('audits.value_old', validated=false) }} as old_value,
+        {{ safe_cast_numeric('audits.value_new', validated=false) }} as new_value,
         audits.change_date,
         audits.changed_by,
         audits.change_number
@@ -121,7 +121,7 @@ explained as (
         snapshot_changes.attribute,
         snapshot_changes.detected_at,
         audit_changes.change_date desc nulls last,
-        audit_changes.change_number desc nulls last
+        audit_changes.change_number collate "C" desc nulls last  -- byte order, any collation
 ),
 
 from_snapshot as (

@@ -26,7 +26,10 @@ primary_records as (
 item_rollup as (
     select
         sku,
-        string_agg(distinct source_system, ',' order by source_system) as source_systems,
+        -- Byte order (collate "C") for lists and tie-breaks: the same result whatever
+        -- the database's collation; "default" keeps the column's own collation.
+        string_agg(distinct source_system collate "C", ',' order by source_system collate "C")
+            collate "default" as source_systems,
         -- Discontinued only when every record is deleted/archived: one plant still
         -- running the item keeps it active.
         bool_or(is_active) as is_active,
@@ -47,7 +50,7 @@ latest_valuations as (
     inner join acct_identity
         on valuations.sku = acct_identity.external_id
     where valuations.valuation_date is not null
-    order by acct_identity.sku, valuations.valuation_date desc, valuations.sku
+    order by acct_identity.sku, valuations.valuation_date desc, valuations.sku collate "C"
 ),
 
 final as (
