@@ -33,7 +33,7 @@ members as (
     select
         on_cycle.location_id,
         on_cycle.from_item_id as item_id,
-        array_agg(items.sku order by items.sku) as skus
+        array_agg(items.sku order by items.sku collate "C") as skus
     from reaches as on_cycle
     inner join reaches as outward
         on outward.location_id = on_cycle.location_id

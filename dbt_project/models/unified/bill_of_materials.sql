@@ -29,7 +29,7 @@ final as (
         end as scrap_pct,
         component_uom,
         source_system,
-        string_agg(reference, ', ' order by reference) as reference
+        string_agg(reference, ', ' order by reference collate "C") as reference
     from bom_lines
     where left_out_reason is null
     group by source_system, parent_item_id, component_item_id, location_id, valid_from, component_uom

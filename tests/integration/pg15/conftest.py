@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).parent
-SLOW = {"test_pg15_demo.py", "test_pg15_dbt_project.py"}
+SLOW = {"test_pg15_demo.py", "test_pg15_dbt_project.py", "test_pg15_dbt_supply.py"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
