@@ -44,21 +44,26 @@ def run_backfill(settings: Settings, start: date, end: date,
     result = defs.resolve_job_def("unified_models").execute_in_process(
         instance=instance, raise_on_error=False, run_config=quiet,
         tags={RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1]})
-    _require_success(result)
+    require_success(result)
     run_ids = [result.run_id]
     forecast_job = defs.resolve_job_def("forecast_and_alerts")
     for number, day in enumerate(days, start=1):
         result = forecast_job.execute_in_process(instance=instance, partition_key=day,
                                                  raise_on_error=False, run_config=quiet)
-        _require_success(result)
+        require_success(result)
         run_ids.append(result.run_id)
         echo(f"[{number}/{len(days)}] {day}: forecasts and alerts done")
     return run_ids
 
 
-def _require_success(result) -> None:
+def require_success(result, what: str = "backfill") -> None:
+    """A failed in-process run as one error: the failed steps and the first one's reason
+    (e.g. the selection's "no item with SKU ..."), the details in `forgecast ui`."""
     if not result.success:
-        failed = [e.step_key for e in result.all_events if e.is_step_failure]
-        raise OperationError(f"backfill run {result.run_id} failed at "
-                             f"{', '.join(failed) or 'start'}: see `forgecast ui`",
+        failures = [e for e in result.all_events if e.is_step_failure]
+        failed = [e.step_key for e in failures]
+        error = failures[0].step_failure_data.error if failures else None
+        reason = f": {error.message.strip().splitlines()[-1]}" if error else ""
+        raise OperationError(f"{what} run {result.run_id} failed at "
+                             f"{', '.join(failed) or 'start'}{reason} (see `forgecast ui`)",
                              details={"run_id": result.run_id})

@@ -67,6 +67,30 @@ def _progress(log, label: str):
 
 
 # ---------------------------------------------------------------------------- selection
+class SelectionConfig(dg.Config):
+    """Run config of the weekly selection (``forgecast select`` sets it; the schedule does
+    not): one SKU's items only, and the day to select as of (default: the newest demand)."""
+
+    item: str | None = None
+    as_of: str | None = None
+
+
+def selection_as_of(newest: date | None, wanted: str | None) -> date | None:
+    """The day a selection is made as of: ``wanted`` (ISO date), never after the newest
+    demand (no later actuals exist to backtest on)."""
+    if wanted is None or newest is None:
+        return newest
+    try:
+        day = date.fromisoformat(wanted)
+    except ValueError:
+        raise dg.Failure(f"as_of {wanted!r} is not a date (YYYY-MM-DD)",
+                         allow_retries=False) from None
+    if day > newest:
+        raise dg.Failure(f"as_of {day} is after the newest demand ({newest})",
+                         allow_retries=False)
+    return day
+
+
 @dg.asset(
     key=MODEL_SELECTION,
     deps=[UNIFIED["demand_history"], UNIFIED["manufacturing_items"]],
@@ -78,32 +102,43 @@ def _progress(log, label: str):
     "serves the item (never a model a baseline beat). Runs weekly; the nightly forecast "
     "reuses the stored choice.",
 )
-def model_selection(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def model_selection(context: dg.AssetExecutionContext, config: SelectionConfig,
+                    warehouse: WarehouseResource):
     settings = warehouse.settings
-    config = forecast_config(settings)
+    model_config = forecast_config(settings)
     with warehouse.connection() as conn:
-        as_of = store.latest_demand_date(conn)
+        as_of = selection_as_of(store.latest_demand_date(conn), config.as_of)
         if as_of is None:
             return dg.MaterializeResult(metadata={"items_selected": 0, "note": "no demand yet"})
-        tasks = store.load_tasks(conn, as_of, settings.forecast_history_days)
-    context.log.info(f"model selection as of {as_of}: {len(tasks)} item x location(s), "
-                     f"{workers(settings)} worker(s)")
-    run = run_items("select", tasks, as_of, config, workers(settings),
+        items = None
+        if config.item:
+            items = store.item_ids_for_sku(conn, config.item)
+            if not items:
+                raise dg.Failure(f"no item with SKU {config.item!r} in "
+                                 "unified.manufacturing_items", allow_retries=False)
+        tasks = store.load_tasks(conn, as_of, settings.forecast_history_days, items=items)
+    scope = f"SKU {config.item}" if config.item else "all items"
+    context.log.info(f"model selection as of {as_of} ({scope}): {len(tasks)} item x "
+                     f"location(s), {workers(settings)} worker(s)")
+    run = run_items("select", tasks, as_of, model_config, workers(settings),
                     progress=_progress(context.log, "model selection"))
     chosen = Counter(s["model_name"] for s in run.results.values())
     classes = Counter(s["demand_class"] for s in run.results.values())
     metrics = _selection_metrics(run.results)
     run_id = context.run.run_id
     with warehouse.connection() as conn:
-        store.save_selections(conn, run_id, as_of, config.bucket, run.results)
-        events = store.register_models(conn, chosen, run_id, metrics,
-                                       (as_of - pd.Timedelta(days=config.history_days - 1),
+        store.save_selections(conn, run_id, as_of, model_config.bucket, run.results)
+        # One SKU's scores are not the portfolio's: the registry keeps the last full run's.
+        events = store.register_models(conn, chosen, run_id, None if items else metrics,
+                                       (as_of - pd.Timedelta(days=model_config.history_days - 1),
                                         as_of))
-        store.record_job(conn, run_id, "all", "select", as_of, chosen, run.attempted,
-                         run.failures, run.seconds, workers(settings), run.incidents)
+        store.record_job(conn, run_id, f"sku {config.item}" if items else "all", "select",
+                         as_of, chosen, run.attempted, run.failures, run.seconds,
+                         workers(settings), run.incidents)
     table = pd.DataFrame([{"model": m, **v} for m, v in sorted(metrics.items())])
     return dg.MaterializeResult(metadata={
         "as_of": as_of.isoformat(),
+        "scope": scope,
         "items_selected": len(run.results),
         "items_failed": len(run.failures),
         "selected_models": dict(chosen),

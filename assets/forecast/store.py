@@ -62,11 +62,19 @@ def latest_demand_date(conn) -> date | None:
     return conn.execute("select max(demand_date) from unified.demand_history").fetchone()[0]
 
 
+def item_ids_for_sku(conn, sku: str) -> list[str]:
+    """The item ids of a SKU (one, unless two ERPs' items share it)."""
+    return [str(r[0]) for r in conn.execute(
+        "select item_id from unified.manufacturing_items where sku = %s order by 1", (sku,))]
+
+
 def load_tasks(conn, as_of: date, history_days: int, shards: int = 1, shard: int = 0,
-               with_selection: bool = True) -> list[ItemTask]:
-    """Every item x location with demand up to ``as_of`` in this shard, with its history,
-    lead time, current selection and warm-start parameters."""
+               with_selection: bool = True, items: list[str] | None = None) -> list[ItemTask]:
+    """Every item x location with demand up to ``as_of`` in this shard (of ``items`` only,
+    when given), with its history, lead time, current selection and warm-start parameters."""
     where = shard_sql(shards, shard) if shards > 1 else sql.SQL("true")
+    if items is not None:
+        where = sql.SQL("{} and d.item_id = any({}::uuid[])").format(where, sql.Literal(items))
     demand = copy_out(conn, sql.SQL(
         "select d.item_id, d.location_id, d.demand_date, d.quantity, "
         "d.is_stockout from unified.demand_history d where d.demand_date <= {as_of} and "
