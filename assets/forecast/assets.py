@@ -6,7 +6,8 @@
 - ``forecast/forecasts`` (daily partition, nightly job): a plan op fans out one dynamic
   output per shard (the count is read from the run's settings), a shard op mapped over them
   (a distributed executor runs them on different machines) forecasts its items with a
-  process pool, and a collect op reports the metadata. Append-only.
+  process pool, and a collect op reports the metadata. Versioned: a re-forecast of a
+  day becomes its current version, the earlier versions are kept.
 - ``forecast/projected_inventory`` and ``forecast/dependent_demand`` (one step, see mrp.py):
   on hand + open supply - forecast - scheduled issues per day, firm and firm + planned, level
   by level through the bills of materials, and the components' dependent demand with its peg.
@@ -168,7 +169,7 @@ def _selection_metrics(results: dict) -> dict:
 def forecast_items(context, warehouse: WarehouseResource, as_of: date, shard: int,
                    shards: int) -> dict:
     """Forecast the items of one shard: cold-start selection for items without one, the
-    selected model's refit (warm-started) and forecast, append-only rows, one
+    selected model's refit (warm-started) and forecast, a new current version, one
     inference_jobs row."""
     settings = warehouse.settings
     label = f"forecast shard {shard + 1}/{shards}"
@@ -207,7 +208,7 @@ def forecast_items(context, warehouse: WarehouseResource, as_of: date, shard: in
             notes[f"{item_id}@{location_id}"] = r["note"]
         if r["params"]:
             params[(item_id, location_id)] = (r["model_name"], r["params"])
-    inserted = 0
+    written = store.ForecastWrite(0, 0, 0)
     run_id = context.run.run_id
     with warehouse.connection() as conn:
         if cold_results:
@@ -216,7 +217,7 @@ def forecast_items(context, warehouse: WarehouseResource, as_of: date, shard: in
             store.register_models(conn, Counter(s["model_name"] for s in cold_results.values()),
                                   run_id)
         if parts:
-            inserted = store.append_forecasts(conn, pd.concat(parts, ignore_index=True).assign(
+            written = store.append_forecasts(conn, pd.concat(parts, ignore_index=True).assign(
                 run_id=run_id, forecast_date=as_of))
         store.save_params(conn, run_id, params)
         store.record_job(conn, run_id, f"{shard + 1}/{shards}", "forecast", as_of,
@@ -228,7 +229,8 @@ def forecast_items(context, warehouse: WarehouseResource, as_of: date, shard: in
         context.log.warning(f"{label}: {incident['error']}")
     return {"shard": shard, "attempted": len(tasks), "forecast": len(run.results),
             "failed": failures, "models": dict(models), "classes": dict(classes),
-            "notes": notes, "cold_start": len(cold_results), "rows_inserted": inserted,
+            "notes": notes, "cold_start": len(cold_results), "rows_inserted": written.inserted,
+            "rows_superseded": written.superseded, "items_reforecast": written.items_superseded,
             "seconds": round(time.monotonic() - started, 2)}
 
 
@@ -266,7 +268,7 @@ def forecast_collect(context: dg.OpExecutionContext, shards: list[dict]):
     short = {k: v for k, v in notes.items() if v in ("short history",
                                                      "history too short for a backtest")}
     table = pd.DataFrame([{k: r[k] for k in ("shard", "attempted", "forecast", "cold_start",
-                                              "rows_inserted", "seconds")} | {
+                                              "rows_inserted", "rows_superseded", "seconds")} | {
         "failed": len(r["failed"])} for r in results])
     return dg.Output(None, metadata={
         "forecast_date": partition_date(context).isoformat(),
@@ -277,6 +279,10 @@ def forecast_collect(context: dg.OpExecutionContext, shards: list[dict]):
         "short_history_items": dg.MetadataValue.json(dict(list(short.items())[:50])),
         "cold_start_selections": sum(r["cold_start"] for r in results),
         "rows_inserted": sum(r["rows_inserted"] for r in results),
+        # A re-run, a backfill or a run after a new selection supersedes the day's earlier
+        # forecasts (kept as older versions).
+        "rows_superseded": sum(r["rows_superseded"] for r in results),
+        "items_reforecast": sum(r["items_reforecast"] for r in results),
         "demand_classes": dict(classes),
         "models": dict(models),
         "shards": dg.MetadataValue.md(table.to_markdown(index=False)),
@@ -293,8 +299,8 @@ def forecast_collect(context: dg.OpExecutionContext, shards: list[dict]):
     description="Daily demand forecast per item x location for the horizon (yhat and an 80% "
     "interval from the item's backtest errors), by the model its selection chose, with run "
     "id, model and version. One step per shard (FORGECAST_FORECAST_SHARDS, read when the run "
-    "starts). Append-only: a forecast made as of a date is never overwritten, so accuracy "
-    "can be scored later.",
+    "starts). Versioned: a forecast made again as of a date becomes the current version, "
+    "the earlier ones are kept (accuracy scores the first).",
 )
 def forecasts(demand_history, selection):
     plan = forecast_plan(demand_history=demand_history, selection=selection)
