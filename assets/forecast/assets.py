@@ -98,10 +98,11 @@ def selection_as_of(newest: date | None, wanted: str | None) -> date | None:
     group_name=FORECAST_GROUP,
     kinds={"python", "postgres"},
     pool="forecast",
-    description=f"Per item x location: rolling-origin backtest ({N_ORIGINS} origins, "
-    "horizon = lead time) of Prophet, ETS, Theta and the baselines / intermittent methods on WAPE; the best "
-    "serves the item (never a model a baseline beat). Runs weekly; the nightly forecast "
-    "reuses the stored choice.",
+    description=f"Per item x location: rolling-origin backtest ({N_ORIGINS} origins of "
+    "max(lead time, 28 days)) of Prophet, ETS, Theta, the combinations and the baselines / "
+    "intermittent methods on WAPE; the class's combination serves unless a model clearly "
+    "beats it on most windows without a one-sided bias. Runs weekly (or `forgecast "
+    "select`); the nightly forecast reuses the stored choice.",
 )
 def model_selection(context: dg.AssetExecutionContext, config: SelectionConfig,
                     warehouse: WarehouseResource):

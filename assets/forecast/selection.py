@@ -4,15 +4,14 @@ item with its selected model.
 Pure: no Dagster, no database. Everything here works on one item x location and returns
 plain, picklable values, so the engine can run it in worker processes.
 
-Selection: the item's last ``n_origins`` windows of ``horizon`` buckets (horizon = the
-item's lead time; 6 origins where the history allows, at least 3) are forecast from the
-history before each window, by every candidate;
-the lowest WAPE wins. Baselines are candidates too, so a model serves an item only if no
-baseline beat it there (ties go to the simpler model: candidates are ordered simple
-first). A combination (the mean of ETS and Theta) is scored from its members' backtest
-forecasts at no extra fit, and is preferred to a single model that beats it by less than
-``COMBINATION_EDGE`` (see ``pick_model``). The pooled backtest errors of the winner give
-the item's 80% interval (for a combination too: its own errors, not its members').
+Selection: the item's last ``n_origins`` windows of ``horizon`` buckets (horizon = max(the
+item's lead time, ``MIN_HORIZON_DAYS``); 6 origins where the history allows, at least 3) are
+forecast from the history before each window, by every candidate, and scored on WAPE per
+window and pooled, with each window's bias. The class's combination (the mean of ETS and
+Theta, or of the moving average, TSB and IMAPA for intermittent demand) is scored from its
+members' backtest forecasts at no extra fit and serves by default; see ``pick_model`` for
+what moves an item off it. The pooled backtest errors of the winner give the item's 80%
+interval (for a combination too: its own errors, not its members').
 """
 
 from __future__ import annotations
