@@ -1,7 +1,9 @@
 """`forgecast backfill --from D --to D`: rebuild a range of days.
 
 dbt runs once for the whole range (its window as vars), then forecasts, projected
-inventory and alerts run for each day, as of that day. Runs are recorded on the Dagster
+inventory and alerts run for each day, as of that day. A day that has forecasts gets new
+ones (its current version; the earlier are kept): each day's line counts the rows written
+and superseded, the items projected and the alerts. Runs are recorded on the Dagster
 instance like any other, so the UI shows them.
 """
 
@@ -44,21 +46,56 @@ def run_backfill(settings: Settings, start: date, end: date,
     result = defs.resolve_job_def("unified_models").execute_in_process(
         instance=instance, raise_on_error=False, run_config=quiet,
         tags={RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1]})
-    _require_success(result)
+    require_success(result)
     run_ids = [result.run_id]
     forecast_job = defs.resolve_job_def("forecast_and_alerts")
+    totals = {"rows_inserted": 0, "rows_superseded": 0}
     for number, day in enumerate(days, start=1):
         result = forecast_job.execute_in_process(instance=instance, partition_key=day,
                                                  raise_on_error=False, run_config=quiet)
-        _require_success(result)
+        require_success(result)
         run_ids.append(result.run_id)
-        echo(f"[{number}/{len(days)}] {day}: forecasts and alerts done")
+        made = materialized(result)
+        forecasts = made.get("forecast/forecasts", {})
+        for key in totals:
+            totals[key] += int(forecasts.get(key, 0))
+        echo(f"[{number}/{len(days)}] {day}: {day_summary(made)}")
+    echo(f"forecasts rebuilt: {totals['rows_inserted']} row(s) written, "
+         f"{totals['rows_superseded']} earlier row(s) superseded (kept as older versions)")
     return run_ids
 
 
-def _require_success(result) -> None:
+def materialized(result) -> dict[str, dict]:
+    """Asset key -> the metadata of its materialization in an in-process run."""
+    return {e.asset_key.to_user_string(): {k: v.value for k, v in
+                                           e.materialization.metadata.items()}
+            for e in result.get_asset_materialization_events()}
+
+
+def day_summary(made: dict[str, dict]) -> str:
+    """What a day's run rebuilt, counted: forecasts (and the earlier ones they superseded),
+    projected inventory, and alerts (raised on the newest day only)."""
+    forecasts = made.get("forecast/forecasts", {})
+    projected = made.get("forecast/projected_inventory", {})
+    alerts = made.get("alerts/forecast_alerts", {})
+    parts = [f"{forecasts.get('items_forecast', 0)} item(s) forecast, "
+             f"{forecasts.get('rows_inserted', 0)} row(s) written, "
+             f"{forecasts.get('rows_superseded', 0)} superseded",
+             f"{projected.get('items_projected', 0)} item(s) projected"]
+    if alerts:
+        parts.append(f"alerts skipped ({alerts['skipped']})" if "skipped" in alerts
+                     else f"{alerts.get('open_alerts', 0)} open alert(s)")
+    return "; ".join(parts)
+
+
+def require_success(result, what: str = "backfill") -> None:
+    """A failed in-process run as one error: the failed steps and the first one's reason
+    (e.g. the selection's "no item with SKU ..."), the details in `forgecast ui`."""
     if not result.success:
-        failed = [e.step_key for e in result.all_events if e.is_step_failure]
-        raise OperationError(f"backfill run {result.run_id} failed at "
-                             f"{', '.join(failed) or 'start'}: see `forgecast ui`",
+        failures = [e for e in result.all_events if e.is_step_failure]
+        failed = [e.step_key for e in failures]
+        error = failures[0].step_failure_data.error if failures else None
+        reason = f": {error.message.strip().splitlines()[-1]}" if error else ""
+        raise OperationError(f"{what} run {result.run_id} failed at "
+                             f"{', '.join(failed) or 'start'}{reason} (see `forgecast ui`)",
                              details={"run_id": result.run_id})

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from orchestration.cli_forecast import select_cmd
 from orchestration.cli_ingest import ingest_cmd
 from orchestration.cli_notify import notify_group
 from orchestration.tables import format_table
@@ -47,7 +48,7 @@ def db_up() -> None:
     server = prepare(get_settings())
     kind = "embedded" if server.embedded else "external"
     click.echo(f"PostgreSQL ({kind}) ready: {server.masked_url()}")
-    click.echo(f"Dagster storage: {server.masked_url(server.dagster_database)}")
+    click.echo(f"Dagster storage: {server.masked_dagster_url()}")
 
 
 @db.command("down")
@@ -68,7 +69,9 @@ def db_url(dagster: bool) -> None:
     server = server_without_starting(get_settings())
     if server is None:
         raise click.ClickException("the embedded server is not running: run `forgecast db up`")
-    click.echo(server.masked_url(server.dagster_database if dagster else None))
+    # Dagster's storage URL names its driver (psycopg2): it is what
+    # FORGECAST_DAGSTER_PG_URL takes, unlike the plain URL psycopg 3 would get.
+    click.echo(server.masked_dagster_url() if dagster else server.masked_url())
 
 
 @db.command("migrate")
@@ -162,6 +165,7 @@ def ui_cmd(port: int, host: str, dagster_args: tuple[str, ...]) -> None:
 # Stage command groups live beside this module, one file each.
 cli.add_command(ingest_cmd)
 cli.add_command(notify_group)
+cli.add_command(select_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

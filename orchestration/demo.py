@@ -3,7 +3,7 @@
 The planner's inbox is a local HTTP receiver (apprise json://) on a fixed loopback port
 (setting demo_inbox_port), so the demo delivers real notifications; received messages are
 appended to ``<data_dir>/demo_inbox.jsonl``. Running the demo again adds nothing twice: identical
-files are skipped by their sha256, forecasts are append-only per as-of date, alerts are
+files are skipped by their sha256, a re-forecast day gets a new current version, alerts are
 keyed by type + item + location and notifications by their idempotency key.
 """
 

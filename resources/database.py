@@ -57,6 +57,12 @@ class Server:
         rendered = self.url(database, driver="psycopg").render_as_string(hide_password=True)
         return rendered.replace("postgresql+psycopg://", "postgresql://")
 
+    def masked_dagster_url(self) -> str:
+        """``dagster_url`` with the password masked: what `forgecast db url --dagster`
+        prints for FORGECAST_DAGSTER_PG_URL."""
+        return self.url(self.dagster_database, driver="psycopg2").render_as_string(
+            hide_password=True)
+
     def conninfo(self, database: str | None = None) -> str:
         return psycopg.conninfo.make_conninfo(
             host=self.host,

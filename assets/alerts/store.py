@@ -30,6 +30,7 @@ with latest_stock as ({LATEST_ON_HAND_SQL}
 ), last_interval as (
     select distinct on (item_id, location_id) item_id, location_id, yhat_lower, yhat_upper
     from forecast.forecasts where target_date = %(as_of)s and forecast_date < %(as_of)s
+      and is_current
     order by item_id, location_id, forecast_date desc
 )
 select p.item_id, p.location_id, i.sku, i.name, coalesce(i.lead_time_days, 0) as lead_time_days,
@@ -183,13 +184,13 @@ def chart_history(conn, as_of: date, keys: list[tuple[str, str]]) -> pd.DataFram
 
 
 def chart_forecasts(conn, as_of: date, keys: list[tuple[str, str]]) -> pd.DataFrame:
-    """The forecast made as of ``as_of`` of the ``(item, location)`` pairs."""
+    """The current forecast made as of ``as_of`` of the ``(item, location)`` pairs."""
     return copy_out(conn, f"""
         select f.item_id, f.location_id, f.target_date, f.yhat, f.yhat_lower, f.yhat_upper,
                f.model_name
         from forecast.forecasts f join ({_PAIRS}) k
           on k.item_id = f.item_id and k.loc = f.location_id
-        where f.forecast_date = %(as_of)s""", _pairs(as_of, keys))
+        where f.forecast_date = %(as_of)s and f.is_current""", _pairs(as_of, keys))
 
 
 def _pairs(as_of: date, keys: list[tuple[str, str]]) -> dict:

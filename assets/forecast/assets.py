@@ -6,7 +6,8 @@
 - ``forecast/forecasts`` (daily partition, nightly job): a plan op fans out one dynamic
   output per shard (the count is read from the run's settings), a shard op mapped over them
   (a distributed executor runs them on different machines) forecasts its items with a
-  process pool, and a collect op reports the metadata. Append-only.
+  process pool, and a collect op reports the metadata. Versioned: a re-forecast of a
+  day becomes its current version, the earlier versions are kept.
 - ``forecast/projected_inventory`` and ``forecast/dependent_demand`` (one step, see mrp.py):
   on hand + open supply - forecast - scheduled issues per day, firm and firm + planned, level
   by level through the bills of materials, and the components' dependent demand with its peg.
@@ -67,43 +68,79 @@ def _progress(log, label: str):
 
 
 # ---------------------------------------------------------------------------- selection
+class SelectionConfig(dg.Config):
+    """Run config of the weekly selection (``forgecast select`` sets it; the schedule does
+    not): one SKU's items only, and the day to select as of (default: the newest demand)."""
+
+    item: str | None = None
+    as_of: str | None = None
+
+
+def selection_as_of(newest: date | None, wanted: str | None) -> date | None:
+    """The day a selection is made as of: ``wanted`` (ISO date), never after the newest
+    demand (no later actuals exist to backtest on)."""
+    if wanted is None or newest is None:
+        return newest
+    try:
+        day = date.fromisoformat(wanted)
+    except ValueError:
+        raise dg.Failure(f"as_of {wanted!r} is not a date (YYYY-MM-DD)",
+                         allow_retries=False) from None
+    if day > newest:
+        raise dg.Failure(f"as_of {day} is after the newest demand ({newest})",
+                         allow_retries=False)
+    return day
+
+
 @dg.asset(
     key=MODEL_SELECTION,
     deps=[UNIFIED["demand_history"], UNIFIED["manufacturing_items"]],
     group_name=FORECAST_GROUP,
     kinds={"python", "postgres"},
     pool="forecast",
-    description=f"Per item x location: rolling-origin backtest ({N_ORIGINS} origins, "
-    "horizon = lead time) of Prophet, ETS, Theta and the baselines / intermittent methods on WAPE; the best "
-    "serves the item (never a model a baseline beat). Runs weekly; the nightly forecast "
-    "reuses the stored choice.",
+    description=f"Per item x location: rolling-origin backtest ({N_ORIGINS} origins of "
+    "max(lead time, 28 days)) of Prophet, ETS, Theta, the combinations and the baselines / "
+    "intermittent methods on WAPE; the class's combination serves unless a model clearly "
+    "beats it on most windows without a one-sided bias. Runs weekly (or `forgecast "
+    "select`); the nightly forecast reuses the stored choice.",
 )
-def model_selection(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def model_selection(context: dg.AssetExecutionContext, config: SelectionConfig,
+                    warehouse: WarehouseResource):
     settings = warehouse.settings
-    config = forecast_config(settings)
+    model_config = forecast_config(settings)
     with warehouse.connection() as conn:
-        as_of = store.latest_demand_date(conn)
+        as_of = selection_as_of(store.latest_demand_date(conn), config.as_of)
         if as_of is None:
             return dg.MaterializeResult(metadata={"items_selected": 0, "note": "no demand yet"})
-        tasks = store.load_tasks(conn, as_of, settings.forecast_history_days)
-    context.log.info(f"model selection as of {as_of}: {len(tasks)} item x location(s), "
-                     f"{workers(settings)} worker(s)")
-    run = run_items("select", tasks, as_of, config, workers(settings),
+        items = None
+        if config.item:
+            items = store.item_ids_for_sku(conn, config.item)
+            if not items:
+                raise dg.Failure(f"no item with SKU {config.item!r} in "
+                                 "unified.manufacturing_items", allow_retries=False)
+        tasks = store.load_tasks(conn, as_of, settings.forecast_history_days, items=items)
+    scope = f"SKU {config.item}" if config.item else "all items"
+    context.log.info(f"model selection as of {as_of} ({scope}): {len(tasks)} item x "
+                     f"location(s), {workers(settings)} worker(s)")
+    run = run_items("select", tasks, as_of, model_config, workers(settings),
                     progress=_progress(context.log, "model selection"))
     chosen = Counter(s["model_name"] for s in run.results.values())
     classes = Counter(s["demand_class"] for s in run.results.values())
     metrics = _selection_metrics(run.results)
     run_id = context.run.run_id
     with warehouse.connection() as conn:
-        store.save_selections(conn, run_id, as_of, config.bucket, run.results)
-        events = store.register_models(conn, chosen, run_id, metrics,
-                                       (as_of - pd.Timedelta(days=config.history_days - 1),
+        store.save_selections(conn, run_id, as_of, model_config.bucket, run.results)
+        # One SKU's scores are not the portfolio's: the registry keeps the last full run's.
+        events = store.register_models(conn, chosen, run_id, None if items else metrics,
+                                       (as_of - pd.Timedelta(days=model_config.history_days - 1),
                                         as_of))
-        store.record_job(conn, run_id, "all", "select", as_of, chosen, run.attempted,
-                         run.failures, run.seconds, workers(settings), run.incidents)
+        store.record_job(conn, run_id, f"sku {config.item}" if items else "all", "select",
+                         as_of, chosen, run.attempted, run.failures, run.seconds,
+                         workers(settings), run.incidents)
     table = pd.DataFrame([{"model": m, **v} for m, v in sorted(metrics.items())])
     return dg.MaterializeResult(metadata={
         "as_of": as_of.isoformat(),
+        "scope": scope,
         "items_selected": len(run.results),
         "items_failed": len(run.failures),
         "selected_models": dict(chosen),
@@ -133,7 +170,7 @@ def _selection_metrics(results: dict) -> dict:
 def forecast_items(context, warehouse: WarehouseResource, as_of: date, shard: int,
                    shards: int) -> dict:
     """Forecast the items of one shard: cold-start selection for items without one, the
-    selected model's refit (warm-started) and forecast, append-only rows, one
+    selected model's refit (warm-started) and forecast, a new current version, one
     inference_jobs row."""
     settings = warehouse.settings
     label = f"forecast shard {shard + 1}/{shards}"
@@ -172,7 +209,7 @@ def forecast_items(context, warehouse: WarehouseResource, as_of: date, shard: in
             notes[f"{item_id}@{location_id}"] = r["note"]
         if r["params"]:
             params[(item_id, location_id)] = (r["model_name"], r["params"])
-    inserted = 0
+    written = store.ForecastWrite(0, 0, 0)
     run_id = context.run.run_id
     with warehouse.connection() as conn:
         if cold_results:
@@ -181,7 +218,7 @@ def forecast_items(context, warehouse: WarehouseResource, as_of: date, shard: in
             store.register_models(conn, Counter(s["model_name"] for s in cold_results.values()),
                                   run_id)
         if parts:
-            inserted = store.append_forecasts(conn, pd.concat(parts, ignore_index=True).assign(
+            written = store.append_forecasts(conn, pd.concat(parts, ignore_index=True).assign(
                 run_id=run_id, forecast_date=as_of))
         store.save_params(conn, run_id, params)
         store.record_job(conn, run_id, f"{shard + 1}/{shards}", "forecast", as_of,
@@ -193,7 +230,8 @@ def forecast_items(context, warehouse: WarehouseResource, as_of: date, shard: in
         context.log.warning(f"{label}: {incident['error']}")
     return {"shard": shard, "attempted": len(tasks), "forecast": len(run.results),
             "failed": failures, "models": dict(models), "classes": dict(classes),
-            "notes": notes, "cold_start": len(cold_results), "rows_inserted": inserted,
+            "notes": notes, "cold_start": len(cold_results), "rows_inserted": written.inserted,
+            "rows_superseded": written.superseded, "items_reforecast": written.items_superseded,
             "seconds": round(time.monotonic() - started, 2)}
 
 
@@ -231,7 +269,7 @@ def forecast_collect(context: dg.OpExecutionContext, shards: list[dict]):
     short = {k: v for k, v in notes.items() if v in ("short history",
                                                      "history too short for a backtest")}
     table = pd.DataFrame([{k: r[k] for k in ("shard", "attempted", "forecast", "cold_start",
-                                              "rows_inserted", "seconds")} | {
+                                              "rows_inserted", "rows_superseded", "seconds")} | {
         "failed": len(r["failed"])} for r in results])
     return dg.Output(None, metadata={
         "forecast_date": partition_date(context).isoformat(),
@@ -242,6 +280,10 @@ def forecast_collect(context: dg.OpExecutionContext, shards: list[dict]):
         "short_history_items": dg.MetadataValue.json(dict(list(short.items())[:50])),
         "cold_start_selections": sum(r["cold_start"] for r in results),
         "rows_inserted": sum(r["rows_inserted"] for r in results),
+        # A re-run, a backfill or a run after a new selection supersedes the day's earlier
+        # forecasts (kept as older versions).
+        "rows_superseded": sum(r["rows_superseded"] for r in results),
+        "items_reforecast": sum(r["items_reforecast"] for r in results),
         "demand_classes": dict(classes),
         "models": dict(models),
         "shards": dg.MetadataValue.md(table.to_markdown(index=False)),
@@ -258,8 +300,8 @@ def forecast_collect(context: dg.OpExecutionContext, shards: list[dict]):
     description="Daily demand forecast per item x location for the horizon (yhat and an 80% "
     "interval from the item's backtest errors), by the model its selection chose, with run "
     "id, model and version. One step per shard (FORGECAST_FORECAST_SHARDS, read when the run "
-    "starts). Append-only: a forecast made as of a date is never overwritten, so accuracy "
-    "can be scored later.",
+    "starts). Versioned: a forecast made again as of a date becomes the current version, "
+    "the earlier ones are kept (accuracy scores the first).",
 )
 def forecasts(demand_history, selection):
     plan = forecast_plan(demand_history=demand_history, selection=selection)

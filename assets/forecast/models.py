@@ -36,7 +36,10 @@ STATISTICAL = ("auto_ets", "theta", "auto_arima")
 # Combinations: the plain mean of their members' forecasts. On M3 monthly the mean of ETS
 # and Theta beats each alone, and per-series selection among them (selection on a few
 # backtest windows is noisy; an average of two different, decent models is not).
-COMBINATIONS = {"ets_theta": ("auto_ets", "theta")}
+# For intermittent demand, the mean of the 28-day moving average and two intermittent
+# methods (each alone is a noisy pick on a few windows; see docs/performance.md).
+COMBINATIONS = {"ets_theta": ("auto_ets", "theta"),
+                "intermittent_mix": ("moving_average", "tsb", "imapa")}
 MODELS = (*BASELINES, *STATISTICAL, *COMBINATIONS, "prophet")
 INTERMITTENT_CLASSES = ("intermittent", "lumpy")
 MODEL_VERSION = "2"
@@ -47,7 +50,7 @@ MODEL_TYPES = {
     "seasonal_naive": "baseline", "moving_average": "baseline", "croston_sba": "intermittent",
     "tsb": "intermittent", "adida": "intermittent", "imapa": "intermittent",
     "auto_ets": "statistical", "theta": "statistical", "auto_arima": "statistical",
-    "ets_theta": "combination", "prophet": "prophet",
+    "ets_theta": "combination", "intermittent_mix": "combination", "prophet": "prophet",
 }
 # Prophet parameters carried from one fit of an item to the next.
 PROPHET_PARAMS = ("k", "m", "sigma_obs", "delta", "beta")
@@ -195,8 +198,15 @@ def _statsforecast(name: str, y: np.ndarray, h: int, season: int, params: dict) 
     elif name == "auto_ets":
         m = season if len(y) >= 2 * season else 1
         spec = params.get("spec") if params.get("season") == m else None
-        model = sf.AutoETS(season_length=m, model=spec or "ZZZ", damped=params.get("damped"))
-        fitted = model.fit(y)
+        try:
+            fitted = sf.AutoETS(season_length=m, model=spec or "ZZZ",
+                                damped=params.get("damped")).fit(y)
+        except ValueError:
+            if not spec:
+                raise
+            # A multiplicative spec chosen on positive data does not fit once a zero
+            # arrives: search again.
+            fitted = sf.AutoETS(season_length=m, model="ZZZ").fit(y)
         method = fitted.model_["method"]  # e.g. "ETS(A,Ad,N)"
         parts = method[method.index("(") + 1:-1].split(",")
         keep = {"spec": parts[0] + parts[1][0] + parts[2], "damped": parts[1].endswith("d"),
@@ -331,11 +341,13 @@ def warm_up(include_prophet: bool = False) -> None:
 
 def candidates_for(demand_class: str, bucket: str, include_prophet: bool = True,
                    include_ets: bool = True) -> tuple:
-    """Every model worth trying for a demand class. Baselines are always in: they are the
-    bar a model has to clear to serve. ``include_ets=False`` (a quick nightly cold start)
-    leaves out the model searches, AutoETS and AutoARIMA, and the combination built on ETS."""
+    """Every model worth trying for a demand class, the class's combination after its
+    members (it serves by default, see ``selection.pick_model``); baselines compete too.
+    ``include_ets=False`` (a quick nightly cold start) leaves out the model searches,
+    AutoETS and AutoARIMA, and the combination built on ETS."""
     if demand_class in INTERMITTENT_CLASSES:
-        models = ["moving_average", "seasonal_naive", "croston_sba", "tsb", "adida", "imapa"]
+        models = ["moving_average", "seasonal_naive", "croston_sba", "tsb", "adida", "imapa",
+                  "intermittent_mix"]
     elif not include_ets:
         models = ["seasonal_naive", "moving_average", "theta"]
     else:

@@ -4,15 +4,14 @@ item with its selected model.
 Pure: no Dagster, no database. Everything here works on one item x location and returns
 plain, picklable values, so the engine can run it in worker processes.
 
-Selection: the item's last ``n_origins`` windows of ``horizon`` buckets (horizon = the
-item's lead time; 6 origins where the history allows, at least 3) are forecast from the
-history before each window, by every candidate;
-the lowest WAPE wins. Baselines are candidates too, so a model serves an item only if no
-baseline beat it there (ties go to the simpler model: candidates are ordered simple
-first). A combination (the mean of ETS and Theta) is scored from its members' backtest
-forecasts at no extra fit, and is preferred to a single model that beats it by less than
-``COMBINATION_EDGE`` (see ``pick_model``). The pooled backtest errors of the winner give
-the item's 80% interval (for a combination too: its own errors, not its members').
+Selection: the item's last ``n_origins`` windows of ``horizon`` buckets (horizon = max(the
+item's lead time, ``MIN_HORIZON_DAYS``); 6 origins where the history allows, at least 3) are
+forecast from the history before each window, by every candidate, and scored on WAPE per
+window and pooled, with each window's bias. The class's combination (the mean of ETS and
+Theta, or of the moving average, TSB and IMAPA for intermittent demand) is scored from its
+members' backtest forecasts at no extra fit and serves by default; see ``pick_model`` for
+what moves an item off it. The pooled backtest errors of the winner give the item's 80%
+interval (for a combination too: its own errors, not its members').
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ import pandas as pd
 
 from assets.forecast.baselines import classify_demand, forecast_baseline
 from assets.forecast.models import (
-    BASELINES,
     COMBINATIONS,
     MODEL_VERSIONS,
     Series,
@@ -47,6 +45,8 @@ MIN_WINDOW_POINTS = 7  # a shorter backtest is noise: widen the windows' span in
 # sMAPE 15.30 with a plain lowest-WAPE pick among the same candidates, 15.12 with the edge;
 # with AutoARIMA among them too: 15.52 and 15.16).
 COMBINATION_EDGE = 0.20
+MIN_HORIZON_DAYS = 28  # backtest windows cover max(lead time, this)
+BIAS_LIMIT = 0.20  # mean bias beyond which a model leaning one way on every window loses
 
 
 @dataclass
@@ -58,6 +58,7 @@ class ForecastConfig:
     include_prophet: bool = True
     include_ets: bool = True
     history_days: int = 730
+    min_horizon_days: int = MIN_HORIZON_DAYS
 
 
 @dataclass
@@ -146,27 +147,55 @@ def run_backtest(series: Series, candidates, horizon: int, n_origins: int = N_OR
         a, p, m = np.concatenate(actual), np.concatenate(predicted), np.concatenate(mask)
         # Censored buckets are not demand: score only what was observed.
         a, p = (a[m], p[m]) if m.any() else (a, p)
-        results[name] = (wape(a, p), a - p, params)
+        per_origin = [_origin_scores(*w) for w in zip(actual, predicted, mask, strict=True)]
+        results[name] = (wape(a, p), a - p, params, [w for w, _ in per_origin],
+                         [b for _, b in per_origin])
     return results, failures, origins
 
 
-def pick_model(results: dict, candidates) -> str:
-    """The model that serves an item, from its backtest ``results`` ({model: (wape, ...)}).
+def _origin_scores(actual, predicted, mask) -> tuple[float, float]:
+    """(WAPE, bias) of one backtest window; bias = sum(f - a) / sum(a), NaN without demand."""
+    a, p = (actual[mask], predicted[mask]) if mask.any() else (actual, predicted)
+    total = float(np.abs(a).sum())
+    return wape(a, p), float((p - a).sum() / total) if total > 0 else float("nan")
 
-    Only the baselines and the models no baseline beat on WAPE are eligible; among them the
-    lowest WAPE wins, except that a combination needs only to come within
-    ``COMBINATION_EDGE`` of it (and ties go to the earlier, simpler candidate).
+
+def one_sided(result: tuple) -> bool:
+    """A model whose bias leans the same way on every backtest window (at least three),
+    by more than ``BIAS_LIMIT`` on average: consistently over- or under-forecasting."""
+    biases = np.asarray(result[4] if len(result) > 4 else [], float)
+    biases = biases[np.isfinite(biases)]
+    return (len(biases) >= MIN_ORIGINS and bool((biases > 0).all() or (biases < 0).all())
+            and abs(float(biases.mean())) > BIAS_LIMIT)
+
+
+def _wins_most_origins(challenger: tuple, incumbent: tuple) -> bool:
+    """The challenger's WAPE is lower on more than half of the windows (True when the
+    results carry no per-window scores)."""
+    if len(challenger) < 4 or len(incumbent) < 4 or not challenger[3]:
+        return True
+    wins = sum(c < i for c, i in zip(challenger[3], incumbent[3], strict=True))
+    return wins > len(challenger[3]) / 2
+
+
+def pick_model(results: dict, candidates) -> str:
+    """The model that serves an item, from its backtest ``results`` ({model: (wape, errors,
+    params, per-window WAPEs, per-window biases)}).
+
+    The class's combination (the first one among ``candidates``) serves by default. Another
+    candidate, a baseline like any other, replaces it only with clear evidence: a pooled
+    WAPE lower by more than ``COMBINATION_EDGE`` and a lower WAPE on most windows. A model
+    whose bias is one-sided (``one_sided``) does not compete while one that is not does.
+    Without a combination the lowest WAPE wins (ties: the earlier, simpler candidate).
     """
     order = {name: i for i, name in enumerate(candidates)}
-    best_baseline = min((r[0] for n, r in results.items() if n in BASELINES), default=None)
-    eligible = [n for n in results
-                if n in BASELINES or best_baseline is None or results[n][0] <= best_baseline]
-
-    def key(name: str) -> tuple:
-        edge = COMBINATION_EDGE if name in COMBINATIONS else 0.0
-        return (round(results[name][0] * (1 - edge), 9), order.get(name, len(order)))
-
-    return min(eligible, key=key)
+    fair = [n for n in results if not one_sided(results[n])] or list(results)
+    best = min(fair, key=lambda n: (round(results[n][0], 9), order.get(n, len(order))))
+    default = next((n for n in candidates if n in COMBINATIONS and n in fair), None)
+    if default is None or best == default:
+        return best
+    clear = results[best][0] < results[default][0] * (1 - COMBINATION_EDGE)
+    return best if clear and _wins_most_origins(results[best], results[default]) else default
 
 
 def select_model(history: pd.Series, censored: pd.Series | None, as_of: date, lead_time_days: int,
@@ -175,7 +204,10 @@ def select_model(history: pd.Series, censored: pd.Series | None, as_of: date, le
     demand_class = classify_demand(history, censored=censored, as_of=as_of)
     series = prepare_series(history, censored, as_of, config.bucket, config.holiday_country,
                             config.history_days)
-    horizon = buckets_for_days(max(int(lead_time_days or 0), 1), config.bucket)
+    # What a stockout depends on is the demand over at least the lead time; shorter windows
+    # score noise (a holiday dip in the last weeks decided the model).
+    horizon = buckets_for_days(max(int(lead_time_days or 0), config.min_horizon_days, 1),
+                               config.bucket)
     if demand_class in ("new", "dead"):
         name = "moving_average"
         return Selection(name, MODEL_VERSIONS[name], demand_class, None, horizon=horizon,
@@ -188,10 +220,7 @@ def select_model(history: pd.Series, censored: pd.Series | None, as_of: date, le
         return Selection(name, MODEL_VERSIONS[name], demand_class, None, horizon=horizon,
                          failures=failures, note="history too short for a backtest")
     best = pick_model(results, candidates)
-    best_baseline = min((results[n][0] for n in results if n in BASELINES), default=None)
-    # The invariant the whole selection exists for.
-    assert best in BASELINES or best_baseline is None or results[best][0] <= best_baseline
-    score, errors, params = results[best]
+    score, errors, params = results[best][:3]
     tail = (1 - INTERVAL) / 2
     low, high = (np.quantile(errors, [tail, 1 - tail]) if len(errors) >= 2 else (0.0, 0.0))
     if best == "prophet" and prior_params:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -62,11 +63,19 @@ def latest_demand_date(conn) -> date | None:
     return conn.execute("select max(demand_date) from unified.demand_history").fetchone()[0]
 
 
+def item_ids_for_sku(conn, sku: str) -> list[str]:
+    """The item ids of a SKU (one, unless two ERPs' items share it)."""
+    return [str(r[0]) for r in conn.execute(
+        "select item_id from unified.manufacturing_items where sku = %s order by 1", (sku,))]
+
+
 def load_tasks(conn, as_of: date, history_days: int, shards: int = 1, shard: int = 0,
-               with_selection: bool = True) -> list[ItemTask]:
-    """Every item x location with demand up to ``as_of`` in this shard, with its history,
-    lead time, current selection and warm-start parameters."""
+               with_selection: bool = True, items: list[str] | None = None) -> list[ItemTask]:
+    """Every item x location with demand up to ``as_of`` in this shard (of ``items`` only,
+    when given), with its history, lead time, current selection and warm-start parameters."""
     where = shard_sql(shards, shard) if shards > 1 else sql.SQL("true")
+    if items is not None:
+        where = sql.SQL("{} and d.item_id = any({}::uuid[])").format(where, sql.Literal(items))
     demand = copy_out(conn, sql.SQL(
         "select d.item_id, d.location_id, d.demand_date, d.quantity, "
         "d.is_stockout from unified.demand_history d where d.demand_date <= {as_of} and "
@@ -227,24 +236,61 @@ FORECAST_COLUMNS = ["run_id", "forecast_date", "item_id", "location_id", "target
                     "model_version"]
 
 
-def append_forecasts(conn, rows: pd.DataFrame) -> int:
-    """Append ``rows`` (FORECAST_COLUMNS) to forecast.forecasts; returns rows inserted.
-    Append-only: a forecast for (as-of date, item, location, day) is written once."""
+FORECAST_KEY = ("forecast_date", "item_id", "location_id")
+_SAME_KEY = " and ".join(f"f.{c} = n.{c}" for c in FORECAST_KEY)
+
+# The new version of each (as-of day, item, location) written: the earlier versions stop
+# being current, the new rows get the next version number. A step retried within a run
+# replaces its own rows rather than stacking a version on them.
+SUPERSEDE_SQL = f"""
+with keys as (select distinct run_id, {', '.join(FORECAST_KEY)} from new_forecasts),
+dropped as (
+    delete from forecast.forecasts f using keys n where f.run_id = n.run_id and {_SAME_KEY}
+)
+update forecast.forecasts f set is_current = false
+from keys n where {_SAME_KEY} and f.is_current and f.run_id <> n.run_id
+returning f.item_id, f.location_id"""
+INSERT_VERSION_SQL = f"""
+with last as (
+    select {', '.join(FORECAST_KEY)}, max(version) as version
+    from forecast.forecasts f
+    where exists (select 1 from new_forecasts n where {_SAME_KEY})
+    group by {', '.join(FORECAST_KEY)}
+)
+insert into forecast.forecasts ({', '.join(FORECAST_COLUMNS)}, version, is_current)
+select {', '.join('n.' + c for c in FORECAST_COLUMNS)}, coalesce(l.version, 0) + 1, true
+from new_forecasts n left join last l
+  on l.forecast_date = n.forecast_date and l.item_id = n.item_id
+ and l.location_id = n.location_id"""
+
+
+@dataclass(frozen=True)
+class ForecastWrite:
+    inserted: int  # rows written
+    superseded: int  # earlier rows of those as-of days and items: kept, no longer current
+    items_superseded: int  # item x locations forecast again
+
+
+def append_forecasts(conn, rows: pd.DataFrame) -> ForecastWrite:
+    """Write ``rows`` (FORECAST_COLUMNS, one run) as the current version of their as-of
+    day, item and location, in the caller's transaction. Earlier versions are kept (not
+    current); version 1, the first forecast made for the day, is what accuracy scores."""
     conn.execute("create temp table new_forecasts (like forecast.forecasts "
                  "including defaults) on commit drop")
     copy_in(conn, "new_forecasts", rows, FORECAST_COLUMNS)
-    return conn.execute(
-        f"insert into forecast.forecasts ({', '.join(FORECAST_COLUMNS)}) "
-        f"select {', '.join(FORECAST_COLUMNS)} from new_forecasts "
-        "on conflict (forecast_date, item_id, location_id, target_date) do nothing"
-    ).rowcount
+    conn.execute("analyze new_forecasts")  # the joins below are planned on real counts
+    superseded = conn.execute(SUPERSEDE_SQL).fetchall()
+    inserted = conn.execute(INSERT_VERSION_SQL).rowcount
+    return ForecastWrite(inserted, len(superseded), len(set(superseded)))
 
 
 # ------------------------------------------------------------------------- forecasts
 def forecasts_as_of(conn, as_of: date) -> pd.DataFrame:
-    """The forecast made as of ``as_of``: what the projection consumes."""
+    """The current forecast made as of ``as_of`` (its newest version): what the
+    projection consumes."""
     return copy_out(conn, "select item_id, location_id, target_date, horizon_day, yhat, "
-                          "yhat_upper from forecast.forecasts where forecast_date = %(d)s",
+                          "yhat_upper from forecast.forecasts where forecast_date = %(d)s "
+                          "and is_current",
                     {"d": as_of})
 
 
@@ -258,6 +304,7 @@ with f as (
     from forecast.forecasts
     where target_date between %(start)s and %(as_of)s
       and target_date - forecast_date in ({lags})
+      and version = 1  -- the first forecast made that day: what planners saw
 ), a as (
     select item_id, location_id, demand_date, quantity, is_stockout
     from unified.demand_history
@@ -327,6 +374,7 @@ def portfolio_trend(conn, as_of: date, days: int = 90) -> pd.DataFrame:
 def demo_counts(conn) -> dict[str, int]:
     """The forecast stage's lines of `forgecast demo`'s summary."""
     pairs, rows = conn.execute(
-        "select count(distinct (item_id, location_id)), count(*) from forecast.forecasts"
+        "select count(distinct (item_id, location_id)), count(*) from forecast.forecasts "
+        "where is_current"
     ).fetchone()
     return {"item-locations forecast": pairs, "forecast rows": rows}

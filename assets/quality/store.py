@@ -18,7 +18,7 @@ select count(*) filter (where f.item_id is null), count(*)
 from active a
 cross join as_of
 left join (select distinct item_id, location_id from forecast.forecasts
-           where forecast_date = (select day from as_of)) f
+           where forecast_date = (select day from as_of) and is_current) f
   on f.item_id = a.item_id and f.location_id = a.location_id
 """
 

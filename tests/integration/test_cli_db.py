@@ -67,6 +67,11 @@ def test_db_url_masks_the_password_of_database_url(tmp_path, private_platform_en
     assert out.returncode == 0
     assert out.stdout.strip() == "postgresql://app:***@127.0.0.1:5999/warehouse"
     assert "s3cret-pw" not in out.stdout + out.stderr
+    # Dagster's storage URL names the driver Dagster's NOTIFY works with.
+    dagster = run(["db", "url", "--dagster"], env)
+    assert dagster.returncode == 0
+    assert dagster.stdout.strip() == "postgresql+psycopg2://app:***@127.0.0.1:5999/dagster"
+    assert "s3cret-pw" not in dagster.stdout + dagster.stderr
 
 
 def test_unreachable_database_is_one_clear_line_without_secrets(tmp_path, private_platform_env):

@@ -21,8 +21,13 @@ TABLES = [
 BACKFILL_DAYS = 7
 
 
+# A re-forecast day keeps its earlier forecasts as older versions: one current version.
+WHERE = {"forecast.forecasts": " where is_current"}
+
+
 def table_counts(conn):
-    return {t: conn.execute(f"select count(*) from {t}").fetchone()[0] for t in TABLES}
+    return {t: conn.execute(f"select count(*) from {t}{WHERE.get(t, '')}").fetchone()[0]
+            for t in TABLES}
 
 
 DEMO = {"items": 50, "days": 120, "seed": 42}
@@ -57,7 +62,7 @@ def supply_facts(conn) -> dict:
 
     as_of = _as_of(conn)
     forecast = frame("select item_id::text, location_id, target_date, yhat from "
-                     "forecast.forecasts where forecast_date = %s", as_of)
+                     "forecast.forecasts where forecast_date = %s and is_current", as_of)
     on_hand = frame("select distinct on (item_id, location_id) item_id::text, location_id, "
                     "on_hand::float8 from unified.inventory_snapshots where snapshot_date <= %s "
                     "order by item_id, location_id, snapshot_date desc", as_of)
@@ -154,7 +159,8 @@ def test_demo_items_are_forecast_by_their_selected_model_short_ones_reported(fir
         "select distinct item_id::text, location_id from unified.demand_history").fetchall())
     served = dict(((i, loc), models) for i, loc, models in conn.execute(
         "select item_id::text, location_id, array_agg(distinct model_name) from "
-        "forecast.forecasts where forecast_date = %s group by 1, 2", (as_of,)).fetchall())
+        "forecast.forecasts where forecast_date = %s and is_current group by 1, 2",
+        (as_of,)).fetchall())
     chosen = {(i, loc): (model, note) for i, loc, model, note in conn.execute(
         "select distinct on (item_id, location_id) item_id::text, location_id, model_name, note "
         "from ml.model_selections order by item_id, location_id, id desc").fetchall()}
@@ -194,7 +200,7 @@ def test_the_demo_item_built_to_run_out_raises_one_stockout_a_receipt_resolves(
     # The buyer expedites an order arriving tomorrow that covers the whole horizon: a new
     # SAP purchase-order export in the landing zone, ingested and picked up by the next run.
     need = conn.execute("select sum(yhat) from forecast.forecasts where item_id = %s and "
-                        "location_id = %s and forecast_date = %s",
+                        "location_id = %s and forecast_date = %s and is_current",
                         (item_id, f"sap:{plant}", as_of)).fetchone()[0]
     master = (tmp_path / "sap" / "material_master" / "sap_material_master.csv").read_text()
     unit = next(line.split(";")[4] for line in master.splitlines()
@@ -262,6 +268,32 @@ def test_backfill_runs_dbt_once_and_forecasts_every_day(backfilled, conn):
     days = conn.execute("select count(distinct forecast_date) from forecast.forecasts "
                         "where forecast_date between %s and %s", (start, end)).fetchone()[0]
     assert days == BACKFILL_DAYS
+
+
+def test_a_backfill_over_a_day_with_forecasts_rebuilds_them_counted(backfilled, settings,
+                                                                    conn):
+    from orchestration.backfill import run_backfill
+
+    _, day, *_ = backfilled  # the range's last day: forecast by the backfill already
+    before = conn.execute("select count(*), min(run_id) from forecast.forecasts where "
+                          "forecast_date = %s and is_current", (day,)).fetchone()
+    lines: list[str] = []
+    run_ids = run_backfill(settings, day, day, echo=lines.append)
+    rows, runs, versions = conn.execute(
+        "select count(*), array_agg(distinct run_id), max(version) from forecast.forecasts "
+        "where forecast_date = %s and is_current", (day,)).fetchone()
+    assert rows == before[0] > 0 and runs == [run_ids[-1]] and versions >= 2
+    kept = conn.execute("select count(*) from forecast.forecasts where forecast_date = %s "
+                        "and run_id = %s and not is_current", (day, before[1])).fetchone()[0]
+    assert kept > 0  # the backfill's first forecasts stay, superseded
+    # Counted, not just "done": rows written and superseded, the projection, the alerts.
+    assert f"{rows} row(s) written, {rows} superseded" in lines[1], lines
+    projected = conn.execute("select count(distinct (item_id, location_id)) from "
+                             "forecast.projected_inventory where forecast_date = %s and "
+                             "run_id = %s", (day, run_ids[-1])).fetchone()[0]
+    assert projected > 0 and f"{projected} item(s) projected" in lines[1]
+    assert "alerts skipped" in lines[1]  # an older day than the newest: alerts are not its
+    assert f"{rows} row(s) written, {rows} earlier row(s) superseded" in lines[-1]
 
 
 def test_accuracy_rows_score_the_backfilled_forecasts_against_later_actuals(backfilled, conn):

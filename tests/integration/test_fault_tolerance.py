@@ -43,7 +43,7 @@ def private_platform(tmp_path_factory, private_platform_env):
 def forecast_days(data_dir: Path) -> dict:
     with psycopg.connect(host=str(data_dir / "pgdata"), user="postgres", dbname="forgecast") as c:
         return dict(c.execute("select forecast_date, count(*) from forecast.forecasts "
-                              "group by forecast_date").fetchall())
+                              "where is_current group by forecast_date").fetchall())
 
 
 def test_database_restart_mid_backfill_then_rerun_completes_without_duplicates(private_platform):
@@ -67,10 +67,12 @@ def test_database_restart_mid_backfill_then_rerun_completes_without_duplicates(p
 
     rerun = forgecast(env, "backfill", "--from", start.isoformat(), "--to", end.isoformat())
     assert rerun.returncode == 0, rerun.stderr[-3000:]
+    # The re-run rebuilt the days' forecasts and says how many rows it replaced.
+    assert f"{before[last]} row(s) written, {before[last]} superseded" in rerun.stderr
     after = forecast_days(data_dir)
     for day in (start + timedelta(days=n) for n in range(3)):
         assert after.get(day), f"no forecasts as of {day}"
-    # Append-only and unique per (as-of day, item, location, target day): nothing doubled.
+    # One current version per (as-of day, item, location, target day): nothing doubled.
     assert after[last] == before[last]
 
 
@@ -193,7 +195,11 @@ def test_forecast_worker_killed_mid_pool_is_recorded_and_a_rerun_duplicates_noth
                          "kind = 'forecast' order by id", (day,)).fetchall()
         rows = c.execute("select item_id::text, location_id, count(*), count(distinct target_date), "
                          "max(horizon_day), array_agg(distinct run_id) from forecast.forecasts "
-                         "where forecast_date = %s group by 1, 2", (day,)).fetchall()
+                         "where forecast_date = %s and is_current group by 1, 2",
+                         (day,)).fetchall()
+        kept = c.execute("select array_agg(distinct run_id), bool_and(version = 1) from "
+                         "forecast.forecasts where forecast_date = %s and not is_current",
+                         (day,)).fetchone()
     # The interrupted attempt says so: its worker died and the unfinished items were retried.
     assert [j[0] for j in jobs] == [interrupted[0], rerun[0]]
     first, second = jobs
@@ -204,12 +210,13 @@ def test_forecast_worker_killed_mid_pool_is_recorded_and_a_rerun_duplicates_noth
     assert first[5] == incidents  # no item failed for good
     assert any("worker process died" in line for line in log)  # and the run log says so too
     assert second[1:6] == ("succeeded", len(expected), len(expected), 0, [])
-    # Every item x location forecast once for the day, all by the interrupted attempt:
-    # the re-run added nothing.
+    # Every item x location has one current forecast for the day, the re-run's; the
+    # interrupted attempt's is kept as the first version.
     assert {(r[0], r[1]) for r in rows} == expected
     horizon = rows[0][3]
     assert all(r[2] == r[3] == r[4] == horizon for r in rows)
-    assert {run for r in rows for run in r[5]} == {interrupted[0]}
+    assert {run for r in rows for run in r[5]} == {rerun[0]}
+    assert kept == ([interrupted[0]], True)
 
 
 def test_receiver_down_for_a_whole_notify_run_then_each_delivery_goes_out_once(env):

@@ -267,6 +267,56 @@ def weekly_selection(wh, third_night) -> WeeklySelection:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class Rerun:
+    """D3's nightly run again, after the weekly selection: a re-forecast of a day that
+    has forecasts."""
+
+    first_run_id: str  # D3's first nightly run
+    run_id: str
+    meta: dict
+    versions: list[tuple]  # (version, is_current, run ids, rows) of D3's forecasts
+    current_models: dict[str, str]  # item -> model of its current D3 forecast
+    projection_runs: set[str]
+    # item -> (cumulative demand at the horizon's end, sum of its current yhat, of version 1)
+    projected_demand: dict[str, tuple]
+    alerts_meta: dict
+    alert_runs: set[str]  # last run of the alerts open on D3
+
+
+@pytest.fixture(scope="module")
+def rerun(wh, weekly_selection) -> Rerun:
+    (first_run_id,), = q(wh, "select distinct run_id from forecast.forecasts where "
+                             "forecast_date = %s", (D3,))
+    result = run(wh, NIGHTLY, D3)
+    demand = q(wh, """
+        select p.item_id, p.cumulative_demand, f.current, f.first
+        from forecast.projected_inventory p
+        join (select item_id, location_id, sum(yhat) filter (where is_current) as current,
+                     sum(yhat) filter (where version = 1) as first
+              from forecast.forecasts where forecast_date = %s group by 1, 2) f
+          using (item_id, location_id)
+        where p.forecast_date = %s and p.target_date = (
+            select max(target_date) from forecast.projected_inventory where forecast_date = %s)
+        """, (D3, D3, D3))
+    return Rerun(
+        first_run_id=first_run_id, run_id=result.run_id,
+        meta=metadata(result, "forecast/forecasts"),
+        versions=q(wh, "select version, is_current, array_agg(distinct run_id), count(*) "
+                       "from forecast.forecasts where forecast_date = %s group by 1, 2 "
+                       "order by 1", (D3,)),
+        current_models=dict(q(wh, "select item_id, min(model_name) from forecast.forecasts "
+                                  "where forecast_date = %s and is_current group by 1", (D3,))),
+        projection_runs={r[0] for r in q(wh, "select distinct run_id from "
+                                             "forecast.projected_inventory where "
+                                             "forecast_date = %s", (D3,))},
+        projected_demand={i: tuple(v) for i, *v in demand},
+        alerts_meta=metadata(result, "alerts/forecast_alerts"),
+        alert_runs={r[0] for r in q(wh, "select distinct last_run_id from "
+                                        "forecast.forecast_alerts where status = 'open'")},
+    )
+
+
 def test_items_are_forecast_by_their_selected_model(first_night):
     meta, chosen, served = first_night.forecasts_meta, first_night.chosen, first_night.served
     assert meta["items_forecast"] == 4 and meta["items_failed"] == 1
@@ -415,6 +465,75 @@ def test_the_item_id_migration_converts_existing_rows_and_back(server):
         with psycopg.connect(server.conninfo(name), autocommit=True) as conn:
             assert set(item_id_types(conn).values()) == {"text"}
             assert conn.execute("select item_id from ml.item_model_params").fetchone()[0] == STEADY
+    finally:
+        with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
+            admin.execute(f"drop database if exists {name} with (force)")
+
+
+def test_a_rerun_after_a_new_selection_supersedes_the_days_forecasts(rerun, weekly_selection):
+    (v1, current1, runs1, rows1), (v2, current2, runs2, rows2) = rerun.versions
+    # The first forecasts are kept, no longer current; the re-run's are the current ones.
+    assert (v1, current1, runs1) == (1, False, [rerun.first_run_id])
+    assert (v2, current2, runs2) == (2, True, [rerun.run_id]) and rows2 == rows1 > 0
+    assert rerun.meta["rows_inserted"] == rows2 and rerun.meta["rows_superseded"] == rows1
+    assert rerun.meta["items_reforecast"] == 4
+    # The new forecasts come from the weekly selection.
+    assert rerun.current_models == weekly_selection.scheduled
+    # Projected inventory was rebuilt by the re-run, from the current forecasts.
+    assert rerun.projection_runs == {rerun.run_id}
+    for item_id, (cumulative, current, _first) in rerun.projected_demand.items():
+        assert cumulative == pytest.approx(current, rel=1e-6), item_id
+    # ... which differ from the first ones (the guard that makes the check above bite).
+    assert any(abs(current - first) > 1 for _, current, first in rerun.projected_demand.values())
+    # And the alerts were raised again from it (D3 is the newest day).
+    assert "skipped" not in rerun.alerts_meta
+    assert rerun.alert_runs == {rerun.run_id}
+
+
+
+def test_the_versions_migration_keeps_forecasts_current_and_back(server):
+    """Revision 0007: existing forecasts become version 1, current; its downgrade keeps the
+    current versions only (the old key allows one per day, item, location, target day)."""
+    from alembic import command
+    from sqlalchemy import create_engine, pool
+
+    from resources import migrations
+
+    name = f"{DB}_versions"
+    target = dataclasses.replace(server, warehouse_database=name)
+
+    def migrate(step, revision):
+        engine = create_engine(target.url(), poolclass=pool.NullPool)
+        try:
+            with engine.begin() as connection:
+                config = migrations.alembic_config(target)
+                config.attributes["connection"] = connection
+                step(config, revision)
+        finally:
+            engine.dispose()
+
+    insert = ("insert into forecast.forecasts (run_id, forecast_date, item_id, location_id, "
+              "target_date, horizon_day, yhat, yhat_lower, yhat_upper, model_name, "
+              "model_version{}) values (%s, %s, %s, %s, %s, 1, %s, 0, 9, 'theta', '2'{})")
+    with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
+        admin.execute(f"drop database if exists {name} with (force)")
+        admin.execute(f"create database {name}")
+    try:
+        migrate(command.upgrade, "0006")
+        with psycopg.connect(server.conninfo(name), autocommit=True) as conn:
+            conn.execute(insert.format("", ""), ("r1", D1, STEADY, LOC, D2, 5.0))
+        migrate(command.upgrade, "0007")
+        with psycopg.connect(server.conninfo(name), autocommit=True) as conn:
+            assert conn.execute("select version, is_current from forecast.forecasts"
+                                ).fetchall() == [(1, True)]
+            with pytest.raises(psycopg.errors.UniqueViolation):  # one current version
+                conn.execute(insert.format(", version", ", 2"), ("r2", D1, STEADY, LOC, D2, 6.0))
+            conn.execute("update forecast.forecasts set is_current = false")
+            conn.execute(insert.format(", version", ", 2"), ("r2", D1, STEADY, LOC, D2, 6.0))
+        migrate(command.downgrade, "0006")
+        with psycopg.connect(server.conninfo(name), autocommit=True) as conn:
+            assert conn.execute("select run_id, yhat from forecast.forecasts").fetchall() == [
+                ("r2", 6.0)]
     finally:
         with psycopg.connect(server.conninfo("postgres"), autocommit=True) as admin:
             admin.execute(f"drop database if exists {name} with (force)")
