@@ -73,8 +73,11 @@ from demo.patterns import (
     make_series,
 )
 from demo.supply import (
+    DUE,
+    FIRM,
+    KIND,
     PLANNED,
-    Order,
+    START,
     SupplyWriter,
     future_orders,
     orders_of,
@@ -142,7 +145,8 @@ class _Generator(OdooExports):
             short = pick_component_short(series, per_unit, res, plans, self.cal, bom.common)
         skip = {self.showcase_idx} | ({series[short[0]].item.idx} if short else set())
         transfers = pick_transfers(series, res, self.seed, skip)
-        orders = {k: orders_of(s, k, res, plans.get(k, []), self.cal, cut=k == showcase)
+        none = np.zeros((0, 5), dtype=np.int64)
+        orders = {k: orders_of(s, k, res, plans.get(k, none), self.cal, cut=k == showcase)
                   for k, s in enumerate(series) if s.item.manufactured}
 
         for it in items:
@@ -154,8 +158,8 @@ class _Generator(OdooExports):
         boms, lines = odoo_bom_rows(bom, by_idx, self.c.odoo_bom)
         self.out["odoo", "boms"].add(boms)
         self.out["odoo", "bom_lines"].add(lines)
-        made = {k: self.supply.odoo_production(s, orders[k]) for k, s in enumerate(series)
-                if s.system == "odoo" and s.item.manufactured}
+        names = {k: self.supply.odoo_production(s, orders[k]) for k, s in enumerate(series)
+                 if s.system == "odoo" and s.item.manufactured}
         for k, s in enumerate(series):
             if s.system == "sap":
                 self.sap_master(s)
@@ -164,14 +168,17 @@ class _Generator(OdooExports):
                 if s.item.manufactured:
                     numbers = self.supply.sap_production(s, orders[k])
                     if short and k == short[1]:
-                        c = series[short[0]]
+                        c, o = series[short[0]], orders[k]
+                        j = np.flatnonzero((o[:, START] == short[2][0]) & (o[:, DUE] == short[2][1])
+                                           & (o[:, KIND] == FIRM))[0]
                         self.component_runs_short = (c.item.sku, c.item.matnr, c.werks,
-                                                     numbers[short[2]])
+                                                     numbers[j])
                 else:
                     self.supply.sap_purchase(s, res.receipts[:, k])
             else:
                 self.odoo_quants(s, res.stock[:, k], res.issued[:, k] + res.consumed[:, k])
-                self.odoo_moves(s, k, res, made.get(k), self._consumed_by(k, per_unit, made))
+                self.odoo_moves(s, k, res, orders.get(k), names.get(k),
+                                self._consumed_by(k, per_unit, orders, names))
         self.supply.sap_transfers(series, transfers, self.seed)
 
     def _run_showcase_short(self, series: list[Series], res: SimResult) -> int | None:
@@ -186,15 +193,18 @@ class _Generator(OdooExports):
         return k
 
     @staticmethod
-    def _consumed_by(c: int, per_unit: np.ndarray, made: dict[int, list[tuple[Order, str]]]
-                     ) -> dict[int, str]:
+    def _consumed_by(c: int, per_unit: np.ndarray, orders: dict[int, np.ndarray],
+                     names: dict[int, list[str]]) -> dict[int, str]:
         """Start day -> name of a parent manufacturing order that consumed component ``c``
-        that day (the reference of its consumption move in Odoo)."""
+        that day (the reference of its consumption move in Odoo); the first parent's first
+        order when several started that day."""
         refs: dict[int, str] = {}
-        for p in np.flatnonzero(per_unit[:, c]).tolist():
-            for o, name in made.get(p, ()):
-                if o.kind != PLANNED:
-                    refs.setdefault(o.start, name)
+        for p in np.flatnonzero(per_unit[:, c]).tolist()[::-1]:
+            if p in names:
+                started = orders[p][:, KIND] != PLANNED
+                refs.update(zip(orders[p][started, START].tolist()[::-1],
+                                [nm for nm, ok in zip(names[p], started.tolist(), strict=True)
+                                 if ok][::-1], strict=True))
         return refs
 
     # -- SAP -----------------------------------------------------------------------------

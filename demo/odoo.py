@@ -29,7 +29,7 @@ from demo.files import (
 )
 from demo.inventory import SimResult
 from demo.patterns import ODOO_LOCATION, ODOO_UOM, WORK_CENTRES, Calendar, Item, Series
-from demo.supply import DONE, PLANNED, Order
+from demo.supply import DONE, DUE, KIND, PLANNED, QTY
 
 
 def routes(it: Item) -> str:
@@ -115,23 +115,21 @@ class OdooExports:
                  for d, k, q, r in zip(dates, keys, qtys, reserved, strict=True)]
         self.out["odoo", "stock_quants"].add(with_duplicates(lines, dups))
 
-    def odoo_moves(self, s: Series, k: int, res: SimResult,
-                   made: list[tuple[Order, str]] | None, consumed_by: dict[int, str]) -> None:
+    def odoo_moves(self, s: Series, k: int, res: SimResult, orders: np.ndarray | None,
+                   names: list[str] | None, consumed_by: dict[int, str]) -> None:
         """Done moves of the history and expected receipts. A made item's receipts come
         from production with the manufacturing order's name as reference; a component's
         consumption carries the name of a parent order started that day."""
         it, n = s.item, self.cal.n_days
-        if made is None:
+        if orders is None or names is None:
             r_days = np.flatnonzero(res.receipts[:, k])
             receipts = (r_days, res.receipts[r_days, k], np.where(r_days >= n, EXPECTED, RECEIPT))
             fixed: list[str | None] = [None] * r_days.size
         else:
-            real = [(o, name) for o, name in made if o.kind != PLANNED]
-            receipts = (np.array([o.due for o, _ in real], dtype=np.int64),
-                        np.array([o.qty for o, _ in real], dtype=np.int64),
-                        np.array([PRODUCED if o.kind == DONE else EXPECTED_PRODUCED
-                                  for o, _ in real], dtype=np.int64))
-            fixed = [name for _, name in real]
+            real = orders[:, KIND] != PLANNED
+            receipts = (orders[real, DUE], orders[real, QTY],
+                        np.where(orders[real, KIND] == DONE, PRODUCED, EXPECTED_PRODUCED))
+            fixed = [nm for nm, ok in zip(names, real.tolist(), strict=True) if ok]
         consumption, independent = self._issues(s, k, res)
         fixed += [consumed_by.get(d) for d in consumption[0].tolist()]
         fixed += [None] * independent[0].size

@@ -6,97 +6,93 @@ to run short because of a parent's production plan."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
-from demo.files import Counters, ExportWriter, quantity
+from demo.files import Counters, ExportWriter, quantities, quantity
 from demo.inventory import SimResult, cut_stock
 from demo.patterns import FIRM_DAYS, PLAN_DAYS, Calendar, Series
 
-# What became of an order: delivered (history), late (due before the end, not delivered),
-# open (decided in the history, due after it), firm (started after the end, inside the firm
-# horizon), planned (beyond it: an MRP proposal, ``firmed`` when the planner fixed it).
-DONE, LATE, OPEN, FIRM, PLANNED = "done", "late", "open", "firm", "planned"
+# What became of an order (column KIND): delivered in the history, late (due before the
+# end, not delivered), open (decided in the history, due after it), firm (starting after
+# the end, inside the firm horizon), planned (beyond it: an MRP proposal; FIRMED when the
+# planner fixed it).
+DONE, LATE, OPEN, FIRM, PLANNED = range(5)
+# Orders of a series are rows of an int64 array: start (GSTRS / PSTTR / date_start, a day
+# index), due (GLTRS / PEDTR / date_finished), quantity in ticks, kind, firmed.
+START, DUE, QTY, KIND, FIRMED = range(5)
+SAP_STATUS = ("DLV", "TECO", "REL", "PCNF", "CRTD")
+ODOO_STATE = ("done", "progress", "confirmed", "draft")
 
 
-class Order(NamedTuple):
-    start: int  # day index; GSTRS / PSTTR / date_start
-    due: int  # GLTRS / PEDTR / date_finished
-    qty: int  # ticks
-    kind: str
-    firmed: bool = False
-
-
-def future_orders(s: Series, k: int, res: SimResult, cal: Calendar) -> list[Order]:
+def future_orders(s: Series, k: int, res: SimResult, cal: Calendar) -> np.ndarray:
     """The replenishment cycle of a made item after the last day: the next order when the
     inventory position (stock + open orders) is expected to reach the reorder point, then one
     lot every lot/demand days, up to PLAN_DAYS ahead. Those starting within FIRM_DAYS are
     firm production orders, the rest planned orders (one in ten firmed by the planner)."""
     n = cal.n_days
     if not s.item.manufactured or s.item.profile.stop < n or s.plan_mean <= 0:
-        return []
+        return np.zeros((0, 5), dtype=np.int64)
     position = int(res.stock[-1, k]) + int(res.receipts[n:, k].sum()) + res.late_qty(k)
-    t = n - 1 + max(1, int(np.ceil((position - s.reorder) / s.plan_mean)))
-    step = max(5, round(s.lot / s.plan_mean))
-    out: list[Order] = []
-    while t + 5 + s.lead < len(cal.next_open):
-        start = int(cal.next_open[t + 1])
-        due = int(cal.next_open[start + s.lead])
-        if due > n + PLAN_DAYS:
-            break
-        firm = start <= n + FIRM_DAYS
-        out.append(Order(start, due, s.lot, FIRM if firm else PLANNED,
-                         firmed=not firm and s.rng.random() < 0.1))
-        t += step
-    return out
+    first = n - 1 + max(1, int(np.ceil((position - s.reorder) / s.plan_mean)))
+    decided = np.arange(first, n + PLAN_DAYS, max(5, round(s.lot / s.plan_mean)))
+    start = cal.next_open[decided + 1]
+    due = cal.next_open[start + s.lead]
+    start, due = start[due <= n + PLAN_DAYS], due[due <= n + PLAN_DAYS]
+    firm = start <= n + FIRM_DAYS
+    firmed = ~firm & (s.rng.random(start.size) < 0.1)
+    return np.stack([start, due, np.full(start.size, s.lot), np.where(firm, FIRM, PLANNED),
+                     firmed], axis=1).astype(np.int64)
 
 
-def orders_of(s: Series, k: int, res: SimResult, future: list[Order], cal: Calendar,
-              cut: bool = False) -> list[Order]:
+def orders_of(s: Series, k: int, res: SimResult, future: np.ndarray, cal: Calendar,
+              cut: bool = False) -> np.ndarray:
     """Every production order of a made series, by start: those the simulation released
     (delivered in the history, late, or open after it) and the future ones. ``cut``: the
     receipts were cut afterwards (the showcase), so one order per remaining receipt,
     started on the working day lead time days before it."""
     n = cal.n_days
     if cut:
-        rec = res.receipts[:, k]
-        out = [Order(int(cal.prev_open[d - s.lead]) if d >= s.lead else d - s.lead, d,
-                     int(rec[d]), DONE if d < n else OPEN) for d in np.flatnonzero(rec).tolist()]
+        due = np.flatnonzero(res.receipts[:, k])
+        start = np.where(due >= s.lead, cal.prev_open[np.maximum(due - s.lead, 0)],
+                         due - s.lead)
+        qty, late = res.receipts[due, k], np.zeros(due.size, dtype=bool)
     else:
-        out = [Order(start, due, qty, LATE if late else DONE if due < n else OPEN)
-               for _, start, due, qty, late in res.orders_of(k).tolist()]
-    return sorted(out + future, key=lambda o: (o.start, o.due))
+        made = res.orders_of(k)
+        start, due, qty, late = made[:, 1], made[:, 2], made[:, 3], made[:, 4] == 1
+    kind = np.where(late, LATE, np.where(due < n, DONE, OPEN))
+    past = np.stack([start, due, qty, kind, np.zeros_like(kind)], axis=1).astype(np.int64)
+    out = np.concatenate([past, future])
+    return out[np.lexsort((out[:, DUE], out[:, START]))]
 
 
 def pick_component_short(series: list[Series], per_unit: np.ndarray, res: SimResult,
-                         plans: dict[int, list[Order]], cal: Calendar, common: int | None
-                         ) -> tuple[int, int, Order] | None:
+                         plans: dict[int, np.ndarray], cal: Calendar, common: int | None
+                         ) -> tuple[int, int, tuple[int, int]] | None:
     """A bought SAP component whose stock cannot cover what one firm production order of a
     parent, starting inside the component's lead time, will consume: its latest receipts
     were delivered short and its open orders cancelled (``cut_stock``) to a third of that
-    order's need. Returns (component series, parent series, the parent's order). Without a
-    natural candidate a parent gets a rush order starting tomorrow."""
+    order's need. Returns (component series, parent series, the order's (start, due)).
+    Without a natural candidate a parent gets a rush order starting tomorrow."""
     n = cal.n_days
     pairs = [(int(c), int(p)) for c in np.flatnonzero(per_unit.any(axis=0))
              for p in np.flatnonzero(per_unit[:, c])
              if series[c].system == "sap" and not series[c].item.manufactured
              and series[c].item.idx != common and p in plans]
-    candidates = [(o.start, c, p, o) for c, p in pairs for o in plans[p]
-                  if o.kind in (FIRM, OPEN) and n <= o.start < n + series[c].lead]
+    candidates = [(int(o[START]), c, p, o) for c, p in pairs for o in plans[p]
+                  if o[KIND] == FIRM and n <= o[START] < n + series[c].lead]
     if not candidates and pairs:
         c, p = pairs[0]
         start = int(cal.next_open[n + 1])
-        rush = Order(start, int(cal.next_open[start + series[p].lead]), series[p].lot, FIRM)
-        if rush.start - n < series[c].lead:
-            plans[p].append(rush)
-            candidates = [(rush.start, c, p, rush)]
+        rush = np.array([start, cal.next_open[start + series[p].lead], series[p].lot, FIRM, 0])
+        if start - n < series[c].lead:
+            plans[p] = np.concatenate([plans[p], rush[None]])
+            candidates = [(start, c, p, rush)]
     for _, c, p, o in sorted(candidates, key=lambda x: (x[0], x[1], x[2])):
-        need = int(np.rint(o.qty * per_unit[p, c]))
+        need = int(np.rint(o[QTY] * per_unit[p, c]))
         stock, receipts = res.stock[:, c].copy(), res.receipts[:, c].copy()
         if need >= 3 and cut_stock(stock, receipts, n, need // 3):
             res.stock[:, c], res.receipts[:, c] = stock, receipts
-            return c, p, o
+            return c, p, (int(o[START]), int(o[DUE]))
     return None
 
 
@@ -128,32 +124,37 @@ class SupplyWriter:
                  counters: Counters) -> None:
         self.out, self.cal, self.c = out, cal, counters
 
-    def _sap_status(self, o: Order, u: float) -> str:
-        n = self.cal.n_days
-        if o.kind == DONE:
-            return "TECO" if u < 0.2 else "DLV"
-        if o.start < n:  # released and running; some operations confirmed
-            return "PCNF" if u < 0.3 else "REL"
-        return "REL" if o.start <= n + 3 else "CRTD"
+    def _dates(self, days: np.ndarray, iso: bool = False) -> list[str]:
+        dates, at = (self.cal.iso, self.cal.iso_at) if iso else (self.cal.sap, self.cal.sap_at)
+        return [dates[d] if d >= 0 else at(d) for d in days.tolist()]
 
-    def sap_production(self, s: Series, orders: list[Order]) -> dict[Order, str]:
-        """Production orders (AFKO/AFPO) and planned orders (PLAF); returns each production
-        order's number."""
-        it, cal = s.item, self.cal
-        prod, plaf, numbers = [], [], {}
-        head = f"{it.matnr};{s.werks};"
-        for o, u in zip(orders, s.rng.random(len(orders)).tolist(), strict=True):
-            q = quantity(o.qty, it.scale)
-            if o.kind == PLANNED:
-                plaf.append(f"{self.c.plnum:010d};{head}{q};{cal.sap_at(o.start)};"
-                            f"{cal.sap_at(o.due)};{'X' if o.firmed else ''};{it.meins}\n")
+    def sap_production(self, s: Series, orders: np.ndarray) -> list[str]:
+        """Production orders (AFKO/AFPO) and planned orders (PLAF) of a made series; returns
+        each order's number ('' for planned orders)."""
+        it, n = s.item, self.cal.n_days
+        head, tail = f";{it.matnr};{s.werks};", f";{it.meins}\n"
+        kind, start = orders[:, KIND], orders[:, START]
+        u = s.rng.random(len(orders))
+        # Delivered: DLV, some technically completed; running: released, some partly
+        # confirmed; not started: released when due to start within days, else created.
+        status = np.select(
+            [kind == DONE, start < n, start <= n + 3],
+            [np.where(u < 0.2, 1, 0), np.where(u < 0.3, 3, 2), 2], 4)
+        qty = quantities(orders[:, QTY], it.scale)
+        gstrs, gltrs = self._dates(start), self._dates(orders[:, DUE])
+        plan = (kind == PLANNED).tolist()
+        numbers = [""] * len(orders)
+        prod, plaf = [], []
+        for j, (pl, q, st, b, e, x) in enumerate(zip(plan, qty, status.tolist(), gstrs, gltrs,
+                                                     orders[:, FIRMED].tolist(), strict=True)):
+            if pl:
+                plaf.append(f"{self.c.plnum:010d}{head}{q};{b};{e};{'X' if x else ''}{tail}")
                 self.c.plnum += 1
-                continue
-            numbers[o] = aufnr = str(self.c.aufnr)
-            self.c.aufnr += 1
-            prod.append(f"{aufnr};{head}{s.lgort};{q};"
-                        f"{q if o.kind == DONE else 0};{cal.sap_at(o.start)};{cal.sap_at(o.due)};"
-                        f"{self._sap_status(o, u)};{it.meins}\n")
+            else:
+                numbers[j] = str(self.c.aufnr)
+                self.c.aufnr += 1
+                prod.append(f"{numbers[j]}{head}{s.lgort};{q};{q if st < 2 else 0};{b};{e};"
+                            f"{SAP_STATUS[st]}{tail}")
         self.out["sap", "production_orders"].add(prod)
         self.out["sap", "planned_orders"].add(plaf)
         return numbers
@@ -188,22 +189,23 @@ class SupplyWriter:
             self.c.ebeln += 1
         self.out["sap", "stock_transport_orders"].add(lines)
 
-    def odoo_production(self, s: Series, orders: list[Order]) -> list[tuple[Order, str]]:
+    def odoo_production(self, s: Series, orders: np.ndarray) -> list[str]:
         """Manufacturing orders (mrp.production), drafts for planned ones; returns each
         order's name (WH/MO/..., the reference of its finished-product move)."""
-        n, it, cal = self.cal.n_days, s.item, self.cal
-        rows, named = [], []
-        for o in orders:
-            name = f"WH/MO/{self.c.odoo_ref[2]:05d}"
-            self.c.odoo_ref[2] += 1
-            named.append((o, name))
-            state = {DONE: "done", LATE: "progress", FIRM: "confirmed", PLANNED: "draft"}.get(
-                o.kind, "progress" if o.start < n else "confirmed")
-            q = quantity(o.qty, it.scale)
-            rows.append(f'{{"name":"{name}","product_id":{it.odoo_id},"product_qty":{q},'
-                        f'"qty_produced":{q if o.kind == DONE else 0},'
-                        f'"date_start":"{cal.iso_at(o.start)}T06:00:00",'
-                        f'"date_finished":"{cal.iso_at(o.due)}T15:00:00",'
-                        f'"state":"{state}","location_dest_id":"WH/Stock"}}')
+        it, n = s.item, self.cal.n_days
+        kind = orders[:, KIND]
+        state = np.select([kind == DONE, kind == LATE, kind == PLANNED,
+                           (kind == OPEN) & (orders[:, START] < n)], [0, 1, 3, 1], 2)
+        first = self.c.odoo_ref[2]
+        self.c.odoo_ref[2] += len(orders)
+        names = [f"WH/MO/{first + j:05d}" for j in range(len(orders))]
+        qty = quantities(orders[:, QTY], it.scale)
+        rows = [f'{{"name":"{name}","product_id":{it.odoo_id},"product_qty":{q},'
+                f'"qty_produced":{q if st == 0 else 0},"date_start":"{b}T06:00:00",'
+                f'"date_finished":"{e}T15:00:00","state":"{ODOO_STATE[st]}",'
+                f'"location_dest_id":"WH/Stock"}}'
+                for name, q, st, b, e in zip(names, qty, state.tolist(),
+                                             self._dates(orders[:, START], iso=True),
+                                             self._dates(orders[:, DUE], iso=True), strict=True)]
         self.out["odoo", "manufacturing_orders"].add(rows)
-        return named
+        return names
