@@ -184,7 +184,9 @@ def per_unit_matrix(series: list[Series], bom: ChunkBom) -> np.ndarray:
 def size_components(series: list[Series], per_unit: np.ndarray, seed: int) -> None:
     """A component's demand at a location where parents consume it is its parents'
     production plus, for a bought or made component, the share sold as spare parts: resize
-    it on both, parents first (level order), so a component is stocked for its parents."""
+    it on both, parents first (level order), so a component is stocked for its parents.
+    Like MRP, no safety stock against the parents' production (it is calculated, not
+    forecast); the reorder point holds the largest single order's need instead."""
     for c in sorted(np.flatnonzero(per_unit.any(axis=0)).tolist(),
                     key=lambda c: series[c].item.level):
         s = series[c]
@@ -194,7 +196,7 @@ def size_components(series: list[Series], per_unit: np.ndarray, seed: int) -> No
         parents = np.flatnonzero(per_unit[:, c])
         mean = np.array([series[p].plan_mean for p in parents]) * per_unit[parents, c]
         lump = np.array([series[p].lot for p in parents]) * per_unit[parents, c]
-        size_series(s, float(mean.sum()), float((mean * lump).sum()), int(np.ceil(lump.max())))
+        size_series(s, float(mean.sum()), int(np.ceil(lump.max())))
 
 
 # ----------------------------------------------------------------------------- rows

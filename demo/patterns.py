@@ -384,12 +384,11 @@ def make_series(item: Item, seed: int, cal: Calendar) -> list[Series]:
     return out
 
 
-def size_series(s: Series, dep_mean: float = 0.0, dep_var: float = 0.0,
-                max_lump: int = 0) -> None:
+def size_series(s: Series, dep_mean: float = 0.0, max_lump: int = 0) -> None:
     """Safety stock, reorder point, lot and opening stock of a series, from its own demand
-    plus, for a component, its parents' production: ``dep_mean`` / ``dep_var`` per day and
-    ``max_lump`` the largest single parent order's need. A component is consumed in lumps
-    (a whole production order at once), so its reorder point and lot cover the largest."""
+    plus, for a component, its parents' production: ``dep_mean`` per day and ``max_lump``
+    the largest single parent order's need. A component is consumed in lumps (a whole
+    production order at once), so its reorder point and lot cover the largest."""
     prof = s.item.profile
     active = s.demand[prof.launch:prof.stop]
     # Planners size the parameters on recent demand (a trend makes it exceed the mean).
@@ -398,7 +397,6 @@ def size_series(s: Series, dep_mean: float = 0.0, dep_var: float = 0.0,
     mean *= 1 + prof.season_amp / 2  # and keep some headroom for the seasonal peak
     sd = float(active.std()) if active.size else 0.0
     mean += dep_mean
-    sd = float(np.sqrt(sd * sd + dep_var))
     s.safety = int(max(0.0, s.z * sd * np.sqrt(s.lead)))
     nonzero = active[active > 0]
     s.lot = int(max(mean * s.lot_days, nonzero.mean() if nonzero.size else 0,
