@@ -183,20 +183,29 @@ def per_unit_matrix(series: list[Series], bom: ChunkBom) -> np.ndarray:
 
 def size_components(series: list[Series], per_unit: np.ndarray, seed: int) -> None:
     """A component's demand at a location where parents consume it is its parents'
-    production plus, for a bought or made component, the share sold as spare parts: resize
-    it on both, parents first (level order), so a component is stocked for its parents.
-    Like MRP, no safety stock against the parents' production (it is calculated, not
-    forecast); the reorder point holds the largest single order's need instead."""
-    for c in sorted(np.flatnonzero(per_unit.any(axis=0)).tolist(),
-                    key=lambda c: series[c].item.level):
-        s = series[c]
-        s.is_component = True
-        thin = np.random.default_rng([seed, 6, s.item.idx, int(s.werks or 0)])
-        s.demand = thin.binomial(s.demand, s.item.spare_share).astype(np.int64)
-        parents = np.flatnonzero(per_unit[:, c])
-        mean = np.array([series[p].plan_mean for p in parents]) * per_unit[parents, c]
-        lump = np.array([series[p].lot for p in parents]) * per_unit[parents, c]
-        size_series(s, float(mean.sum()), int(np.ceil(lump.max())))
+    production plus, for a bought or made component, the share sold as spare parts (drawn
+    from its own demand): size every series, then the components again on both, parents
+    first (level order), so a component is stocked for its parents. Like MRP, no safety
+    stock against the parents' production (it is calculated, not forecast); the reorder
+    point holds the largest single order's need instead."""
+    size_series(series)
+    comps = np.flatnonzero(per_unit.any(axis=0))
+    if not comps.size:
+        return
+    thin = np.random.default_rng([seed, 6, series[0].item.idx])
+    spare = np.array([series[c].item.spare_share for c in comps])
+    kept = thin.binomial(np.stack([series[c].demand for c in comps], axis=1), spare)
+    for j, c in enumerate(comps.tolist()):
+        series[c].is_component = True
+        series[c].demand = np.ascontiguousarray(kept[:, j])
+    for level in (1, 2):
+        at = [int(c) for c in comps if series[c].item.level == level]
+        if not at:
+            continue
+        plan = np.array([s.plan_mean for s in series])
+        lot = np.array([s.lot for s in series], dtype=np.float64)
+        size_series([series[c] for c in at], (plan @ per_unit)[at],
+                    np.ceil((lot[:, None] * per_unit[:, at]).max(axis=0)).astype(np.int64))
 
 
 # ----------------------------------------------------------------------------- rows

@@ -172,7 +172,7 @@ class _Generator(OdooExports):
                         j = np.flatnonzero((o[:, START] == short[2][0]) & (o[:, DUE] == short[2][1])
                                            & (o[:, KIND] == FIRM))[0]
                         self.component_runs_short = (c.item.sku, c.item.matnr, c.werks,
-                                                     numbers[j])
+                                                     str(numbers[j]))
                 else:
                     self.supply.sap_purchase(s, res.receipts[:, k])
             else:

@@ -77,7 +77,11 @@ def simulate(series: list[Series], cal: Calendar, per_unit: np.ndarray) -> SimRe
             start = int(prev_open[start])
             dependent[start] += np.rint(opening[k] * per_unit[k]).astype(np.int64)
         first.append((k, start, int(launch[k]), int(opening[k]), 0))
-    on_order = np.where(new, opening, 0)
+    # Inventory position = on hand + on order: receipts move stock from one to the other.
+    position = opening.copy()
+    # Discontinued items are no longer replenished, new ones only after launch.
+    days = np.arange(n)[:, None]
+    replenished = (launch <= days) & (days < stop)
     placed = np.zeros((n, m), dtype=bool)  # made items: a production order decided that day
     late_orders: list[tuple[int, int]] = []
     late_from = n - LATE_WINDOW - MAX_MAKE_DAYS - 10  # no order decided earlier is due later
@@ -85,20 +89,18 @@ def simulate(series: list[Series], cal: Calendar, per_unit: np.ndarray) -> SimRe
     issued = np.empty((n, m), dtype=np.int64)
     consumed = np.empty((n, m), dtype=np.int64)
     for t in range(n):
-        arriving = receipts[t]
-        on_hand += arriving
-        on_order -= arriving
+        on_hand += receipts[t]
         # Production is served first (backflush), then customers; never more than on hand.
         used = np.minimum(dependent[t], on_hand)
         on_hand -= used
         out = np.minimum(demand[t], on_hand)
         on_hand -= out
+        position -= used + out
         consumed[t] = used
         issued[t] = out
         stock[t] = on_hand
-        # Reorder when the inventory position falls to the reorder point; discontinued
-        # items are no longer replenished, new ones only after launch.
-        need = np.flatnonzero((on_hand + on_order <= reorder) & (launch <= t) & (t < stop))
+        # Reorder when the inventory position falls to the reorder point.
+        need = np.flatnonzero((position <= reorder) & replenished[t])
         if not need.size:
             continue
         lt = lead[need]
@@ -121,10 +123,10 @@ def simulate(series: list[Series], cal: Calendar, per_unit: np.ndarray) -> SimRe
                 if late.any():
                     late_ok[need[late]] = False
                     late_orders += [(t, k) for k in need[late].tolist()]
-                    on_order[need[late]] += lot[need[late]]
+                    position[need[late]] += lot[need[late]]
                     need, due = need[~late], due[~late]
         receipts[due, need] += lot[need]
-        on_order[need] += lot[need]
+        position[need] += lot[need]
     return SimResult(stock, issued, consumed, receipts,
                      _made_orders(placed, late_orders, first, lead, lot, cal))
 

@@ -121,21 +121,27 @@ class OdooExports:
         from production with the manufacturing order's name as reference; a component's
         consumption carries the name of a parent order started that day."""
         it, n = s.item, self.cal.n_days
+        consumption, independent = self._issues(s, k, res)
+        fixed: list[str | None] | None = None  # references that are not a running number
         if orders is None or names is None:
             r_days = np.flatnonzero(res.receipts[:, k])
             receipts = (r_days, res.receipts[r_days, k], np.where(r_days >= n, EXPECTED, RECEIPT))
-            fixed: list[str | None] = [None] * r_days.size
+            if consumption[0].size:
+                fixed = [None] * r_days.size
         else:
             real = orders[:, KIND] != PLANNED
             receipts = (orders[real, DUE], orders[real, QTY],
                         np.where(orders[real, KIND] == DONE, PRODUCED, EXPECTED_PRODUCED))
             fixed = [nm for nm, ok in zip(names, real.tolist(), strict=True) if ok]
-        consumption, independent = self._issues(s, k, res)
-        fixed += [consumed_by.get(d) for d in consumption[0].tolist()]
-        fixed += [None] * independent[0].size
         days, qty, kind, order = merge_events(receipts, consumption, independent)
         m = days.size
-        refs = [fixed[j] for j in order.tolist()]
+        if fixed is not None:
+            fixed += [consumed_by.get(d) for d in consumption[0].tolist()]
+            fixed += [None] * independent[0].size
+            fixed = [fixed[j] for j in order.tolist()]
+            free = np.array([r is None for r in fixed], dtype=bool)
+        else:
+            free = np.ones(m, dtype=bool)
         iso = self.cal.iso
         dates = [iso[d] for d in days.tolist()]
         times = [TIMES[t] for t in s.rng.integers(0, len(TIMES), m).tolist()]
@@ -145,15 +151,15 @@ class OdooExports:
         self.c.odoo_move += m
         # Other references run per kind (WH/IN/, WH/OUT/, WH/MO/), like Odoo sequences.
         kinds = kind.tolist()
-        free = np.array([r is None for r in refs], dtype=bool)
         nums = np.zeros(m, dtype=np.int64)
         slots = np.asarray(ODOO_REF_SEQ)[kind] if m else nums
         for slot in range(3):
             mask = free & (slots == slot)
             nums[mask] = self.c.odoo_ref[slot] + np.arange(int(mask.sum()))
             self.c.odoo_ref[slot] += int(mask.sum())
-        refs = [r or f"{ODOO_REF[kd]}{num:05d}"
-                for r, kd, num in zip(refs, kinds, nums.tolist(), strict=True)]
+        refs = [f"{ODOO_REF[kd]}{num:05d}" for kd, num in zip(kinds, nums.tolist(), strict=True)]
+        if fixed is not None:
+            refs = [f or r for f, r in zip(fixed, refs, strict=True)]
         dups = self.faults.inject(self._fault_seed(s, 4), dates, keys, qtys, bad_iso_date,
                                   lambda k: 90_000_000 + k)
         lines = [f'{{"id":{i},"product_id":{k},"date":"{d}T{tm}","product_uom_qty":{q},'

@@ -128,9 +128,9 @@ class SupplyWriter:
         dates, at = (self.cal.iso, self.cal.iso_at) if iso else (self.cal.sap, self.cal.sap_at)
         return [dates[d] if d >= 0 else at(d) for d in days.tolist()]
 
-    def sap_production(self, s: Series, orders: np.ndarray) -> list[str]:
+    def sap_production(self, s: Series, orders: np.ndarray) -> np.ndarray:
         """Production orders (AFKO/AFPO) and planned orders (PLAF) of a made series; returns
-        each order's number ('' for planned orders)."""
+        each order's number (-1 for a planned order)."""
         it, n = s.item, self.cal.n_days
         head, tail = f";{it.matnr};{s.werks};", f";{it.meins}\n"
         kind, start = orders[:, KIND], orders[:, START]
@@ -140,23 +140,26 @@ class SupplyWriter:
         status = np.select(
             [kind == DONE, start < n, start <= n + 3],
             [np.where(u < 0.2, 1, 0), np.where(u < 0.3, 3, 2), 2], 4)
-        qty = quantities(orders[:, QTY], it.scale)
-        gstrs, gltrs = self._dates(start), self._dates(orders[:, DUE])
-        plan = (kind == PLANNED).tolist()
-        numbers = [""] * len(orders)
-        prod, plaf = [], []
-        for j, (pl, q, st, b, e, x) in enumerate(zip(plan, qty, status.tolist(), gstrs, gltrs,
-                                                     orders[:, FIRMED].tolist(), strict=True)):
-            if pl:
-                plaf.append(f"{self.c.plnum:010d}{head}{q};{b};{e};{'X' if x else ''}{tail}")
-                self.c.plnum += 1
-            else:
-                numbers[j] = str(self.c.aufnr)
-                self.c.aufnr += 1
-                prod.append(f"{numbers[j]}{head}{s.lgort};{q};{q if st < 2 else 0};{b};{e};"
-                            f"{SAP_STATUS[st]}{tail}")
-        self.out["sap", "production_orders"].add(prod)
-        self.out["sap", "planned_orders"].add(plaf)
+        plan = kind == PLANNED
+        numbers = np.full(len(orders), -1, dtype=np.int64)
+        made = np.flatnonzero(~plan)
+        numbers[made] = self.c.aufnr + np.arange(made.size)
+        self.c.aufnr += made.size
+        o = orders[made]
+        qty = quantities(o[:, QTY], it.scale)
+        self.out["sap", "production_orders"].add([
+            f"{a}{head}{s.lgort};{q};{q if st < 2 else 0};{b};{e};{SAP_STATUS[st]}{tail}"
+            for a, q, st, b, e in zip(numbers[made].tolist(), qty, status[made].tolist(),
+                                      self._dates(o[:, START]), self._dates(o[:, DUE]),
+                                      strict=True)])
+        o = orders[plan]
+        self.out["sap", "planned_orders"].add([
+            f"{a:010d}{head}{q};{b};{e};{'X' if x else ''}{tail}"
+            for a, q, b, e, x in zip(range(self.c.plnum, self.c.plnum + len(o)),
+                                     quantities(o[:, QTY], it.scale), self._dates(o[:, START]),
+                                     self._dates(o[:, DUE]), o[:, FIRMED].tolist(),
+                                     strict=True)])
+        self.c.plnum += len(o)
         return numbers
 
     def sap_purchase(self, s: Series, receipts: np.ndarray) -> None:
