@@ -152,6 +152,8 @@ def _cycle(edges: dict[str, set[str]]) -> list[str] | None:
 def test_boms_have_two_levels_shared_components_and_no_cycle(larger):
     root, _ = larger
     rows = _sap(root, "bom")
+    stocked = {(r["MATNR"], r["WERKS"]) for r in _sap(root, "material_master")}
+    assert all((r["IDNRK"], r["WERKS"]) in stocked for r in rows)  # in the parent's plant
     edges: dict[str, set[str]] = defaultdict(set)
     for r in rows:
         edges[r["MATNR"]].add(r["IDNRK"])
@@ -299,3 +301,38 @@ def test_stock_transport_orders_move_stock_between_the_plants(demo):
         assert r["BSART"] == "UB" and r["WERKS"] != r["RESWK"]
         assert {r["WERKS"], r["RESWK"]} <= plants[r["MATNR"]]
         assert END < _day(r["EINDT"]) <= END + timedelta(days=20) and float(r["MENGE"]) > 0
+
+
+NEW_EXPORTS = [("sap", "production_orders"), ("sap", "planned_orders"),
+               ("sap", "stock_transport_orders"), ("sap", "bom"),
+               ("odoo", "manufacturing_orders"), ("odoo", "boms"), ("odoo", "bom_lines")]
+
+
+@pytest.mark.parametrize(("source", "entity"), NEW_EXPORTS)
+def test_new_exports_pass_the_registry_rules(larger, source, entity):
+    """Unique natural keys, known items, cross-column rules: ingest quarantines nothing."""
+    from assets.ingest.registry import get_export_type
+
+    root, _ = larger
+    export = get_export_type(source, entity)
+    rows = _sap(root, entity) if source == "sap" else _odoo(root, entity)
+    assert rows
+    keys = [tuple(r[c] for c in export.natural_key) for r in rows]
+    assert len(set(keys)) == len(keys)
+    for rule in export.row_rules:
+        a, b = rule.columns
+        for r in rows:
+            if r[a] in ("", None) or r[b] in ("", None):
+                continue
+            if rule.kind == "differs":
+                assert r[a] != r[b], (rule.reason, r)
+            else:
+                assert str(r[a]) <= str(r[b]), (rule.reason, r)  # YYYYMMDD / ISO sort as dates
+    if export.known_items:
+        master = _sap(root, "material_master") if source == "sap" else _odoo(root, "products")
+        known = {tuple(m[col] for _, col in export.known_items.columns) for m in master}
+        assert all(tuple(r[col] for col, _ in export.known_items.columns) in known for r in rows)
+    required = [c.name for c in export.columns if c.required]
+    assert all(r[c] not in ("", None) for r in rows for c in required)
+    non_negative = [c.name for c in export.columns if c.non_negative]
+    assert all(float(r[c] or 0) >= 0 for r in rows for c in non_negative)
