@@ -64,7 +64,7 @@ def naive_generate(out: Path, items: int, days: int, seed: int) -> int:
             self.first = False
 
     master = open_csv("sap", "material_master", ["MATNR", "WERKS", "MAKTX", "MATKL", "MEINS",
-                      "BISMT", "EAN11", "PLIFZ", "EISBE", "MINBE", "LVORM"])
+                      "BISMT", "EAN11", "PLIFZ", "EISBE", "MINBE", "LVORM", "STRGR"])
     routings = open_csv("sap", "routings", ["MATNR", "WERKS", "PLNNR", "VORNR", "ARBPL",
                         "LTXA1", "VGW01", "VGW02", "VGE01"])
     stock = open_csv("sap", "stock", ["STICHTAG", "MATNR", "WERKS", "LGORT", "LABST", "SPEME",
@@ -105,14 +105,15 @@ def naive_generate(out: Path, items: int, days: int, seed: int) -> int:
             on_hand, pipeline = reorder + lot // 2, {}
             if system == "sap":
                 master.writerow([matnr, "1000", f"ITEM {i}", "COMP01", "ST", sku, "", lead,
-                                 0, reorder, ""])
+                                 0, reorder, "", "40"])
                 routings.writerow([matnr, "1000", 50_000_000 + i, "0010", "ASSY-10",
                                    "Assemble", 30, 1.5, "MIN"])
             else:
                 products.add({"id": 100 + i, "default_code": sku, "name": f"Item {i}",
                               "categ_id": "All / Components", "uom_id": "Units",
                               "barcode": None, "active": True, "produce_delay": lead,
-                              "safety_stock": 0, "reorder_point": reorder})
+                              "safety_stock": 0, "reorder_point": reorder,
+                              "route_ids": "Manufacture"})
                 ops.add({"id": i, "product_id": 100 + i, "workcenter": "Assembly Line 1",
                          "name": "Assemble", "sequence": 10, "time_cycle_manual": 1.5,
                          "setup_time": 30})

@@ -18,7 +18,7 @@ FAULT_KINDS = ("bad_date", "negative_quantity", "unknown_item", "duplicate_row")
 # order, and so the generator does not depend on the ingest package being importable.
 COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
     ("sap", "material_master"): ("MATNR", "WERKS", "MAKTX", "MATKL", "MEINS", "BISMT", "EAN11",
-                                 "PLIFZ", "EISBE", "MINBE", "LVORM"),
+                                 "PLIFZ", "EISBE", "MINBE", "LVORM", "STRGR"),
     ("sap", "routings"): ("MATNR", "WERKS", "PLNNR", "VORNR", "ARBPL", "LTXA1", "VGW01",
                           "VGW02", "VGE01"),
     ("sap", "stock"): ("STICHTAG", "MATNR", "WERKS", "LGORT", "LABST", "SPEME", "MEINS"),
@@ -26,16 +26,30 @@ COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
                                  "MENGE", "MEINS", "SHKZG"),
     ("sap", "purchase_orders"): ("EBELN", "EBELP", "MATNR", "WERKS", "EINDT", "MENGE", "WEMNG",
                                  "MEINS"),
+    ("sap", "production_orders"): ("AUFNR", "MATNR", "WERKS", "LGORT", "PSMNG", "WEMNG",
+                                   "GSTRS", "GLTRS", "STTXT", "MEINS"),
+    ("sap", "planned_orders"): ("PLNUM", "MATNR", "PLWRK", "GSMNG", "PSTTR", "PEDTR", "AUFFX",
+                                "MEINS"),
+    ("sap", "stock_transport_orders"): ("EBELN", "EBELP", "BSART", "MATNR", "WERKS", "RESWK",
+                                        "EINDT", "MENGE", "WEMNG", "MEINS"),
+    ("sap", "bom"): ("MATNR", "WERKS", "STLAN", "STLAL", "POSNR", "IDNRK", "MENGE", "BMENG",
+                     "MEINS", "AUSCH", "DATUV", "DATUB"),
     ("sap", "master_audit"): ("CHANGENR", "OBJECTID", "WERKS", "UDATE", "FNAME", "VALUE_OLD",
                               "VALUE_NEW", "USERNAME"),
     ("odoo", "products"): ("id", "default_code", "name", "categ_id", "uom_id", "barcode",
-                           "active", "produce_delay", "safety_stock", "reorder_point"),
+                           "active", "produce_delay", "safety_stock", "reorder_point",
+                           "route_ids"),
     ("odoo", "stock_quants"): ("date", "product_id", "location_id", "quantity",
                                "reserved_quantity"),
     ("odoo", "stock_moves"): ("id", "product_id", "date", "product_uom_qty", "location_id",
                               "location_dest_id", "state", "reference"),
     ("odoo", "workcenter_operations"): ("id", "product_id", "workcenter", "name", "sequence",
                                         "time_cycle_manual", "setup_time"),
+    ("odoo", "manufacturing_orders"): ("name", "product_id", "product_qty", "qty_produced",
+                                       "date_start", "date_finished", "state",
+                                       "location_dest_id"),
+    ("odoo", "boms"): ("id", "product_id", "product_qty", "type", "active"),
+    ("odoo", "bom_lines"): ("id", "bom_id", "product_id", "product_qty", "product_uom_id"),
     ("acct", "item_valuation"): ("item_ref", "valuation_date", "standard_cost", "currency",
                                  "valuation_class"),
 }
@@ -45,17 +59,25 @@ CHUNK_ITEMS = 256  # items simulated together; bounds memory at ~chunk x days va
 # Odoo move times of day: 06:00 .. 17:55 in 5-minute steps.
 TIMES = [f"{h:02d}:{m:02d}:00" for h in range(6, 18) for m in range(0, 60, 5)]
 
-# Movement kinds. 0 = receipt, 1 = delivery to customer, 2 = consumption by production.
-SAP_BWART = ("101", "601", "261")
-SAP_SHKZG = ("S", "H", "H")
-ODOO_MOVE = (  # kind 3 = expected (open) receipt
+# Movement kinds. 0 = receipt from a supplier, 1 = delivery to customer, 2 = consumption by
+# production, 3 = expected (open) receipt from a supplier, 4 = receipt from production,
+# 5 = expected receipt from production (an open manufacturing order).
+RECEIPT, DELIVERY, CONSUMPTION, EXPECTED, PRODUCED, EXPECTED_PRODUCED = range(6)
+SAP_BWART = ("101", "601", "261", "101", "101", "101")
+SAP_SHKZG = ("S", "H", "H", "S", "S", "S")
+_PRODUCTION = "Virtual Locations/Production"
+ODOO_MOVE = (
     '"location_id":"Partners/Vendors","location_dest_id":"WH/Stock","state":"done"',
     '"location_id":"WH/Stock","location_dest_id":"Partners/Customers","state":"done"',
-    '"location_id":"WH/Stock","location_dest_id":"Virtual Locations/Production","state":"done"',
+    f'"location_id":"WH/Stock","location_dest_id":"{_PRODUCTION}","state":"done"',
     '"location_id":"Partners/Vendors","location_dest_id":"WH/Stock","state":"assigned"',
+    f'"location_id":"{_PRODUCTION}","location_dest_id":"WH/Stock","state":"done"',
+    f'"location_id":"{_PRODUCTION}","location_dest_id":"WH/Stock","state":"assigned"',
 )
-ODOO_REF = ("WH/IN/", "WH/OUT/", "WH/MO/", "WH/IN/")
-ODOO_REF_SEQ = (0, 1, 2, 0)  # done and expected receipts share the WH/IN/ sequence
+ODOO_REF = ("WH/IN/", "WH/OUT/", "WH/MO/", "WH/IN/", "WH/MO/", "WH/MO/")
+# Odoo sequences: done and expected receipts share WH/IN/; manufacturing orders and the
+# consumption of components not made in the demo share WH/MO/.
+ODOO_REF_SEQ = (0, 1, 2, 0, 2, 2)
 
 
 # ----------------------------------------------------------------------------- output
@@ -161,6 +183,9 @@ class Counters:
     ebeln: int = 4_500_000_000
     changenr: int = 100_000
     plnnr: int = 50_000_000
+    aufnr: int = 1_000_000
+    plnum: int = 20_000_000
     odoo_move: int = 1
     odoo_op: int = 1
     odoo_ref: list[int] = field(default_factory=lambda: [1, 1, 1])
+    odoo_bom: list[int] = field(default_factory=lambda: [1, 1])  # next mrp.bom / line id

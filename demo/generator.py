@@ -3,9 +3,11 @@
 ``generate_demo_data`` writes one file per source and entity declared in
 ``assets/ingest/registry.py`` (``OUT/<source>/<entity>/<source>_<entity>.<ext>``):
 
-* SAP (CSV, ';'): material master per plant, routings, daily stock per storage location,
-  goods movements (101 receipts, 261/601 issues), open purchase orders, master changes.
-* Odoo (JSON array): products, daily quants, stock moves (done and expected), operations.
+* SAP (CSV, ';'): material master per plant, routings, bills of material, daily stock per
+  storage location, goods movements (101 receipts, 261/601 issues), production orders,
+  planned orders, open purchase and stock transport orders, master changes.
+* Odoo (JSON array): products, daily quants, stock moves (done and expected), operations,
+  manufacturing orders (done, running, confirmed, draft), bills of materials and lines.
 * Accounting (CSV, ','): monthly standard cost per SKU.
 
 How it stays fast and small: items are processed in chunks. Per item the whole demand
@@ -18,16 +20,19 @@ generator seeded with ``(seed, item)``.
 
 The stock is consistent with the movements (end-of-day stock = previous day + receipts -
 issues), replenishment follows the master data (reorder point MINBE, lead time PLIFZ), and
-demand is censored by stock: on a stockout only what was on hand is issued. Data-quality
-faults (bad dates, negative quantities, unknown items, duplicate rows) go into a
-``fault_rate`` share of the stock and movement rows only, never into master data.
+demand is censored by stock: on a stockout only what was on hand is issued. Every receipt
+of a made item (one with a routing) is a delivered production order started lead time
+days before it, which issued its components (261, Odoo moves to production) per the bill
+of materials that day; its orders still open at the end are production orders, not
+purchase orders (``demo.supply``, ``demo.bom``). Data-quality faults (bad dates, negative
+quantities, unknown items, duplicate rows) go into a ``fault_rate`` share of the stock and
+movement rows only, never into master data or orders.
 
 Pure Python + numpy: no Dagster import, so the CLI and unit tests can use it directly.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -35,29 +40,25 @@ from pathlib import Path
 
 import numpy as np
 
+from demo.bom import odoo_bom_rows, per_unit_matrix, plan_bom, sap_bom_rows, size_components
 from demo.files import (
     CHUNK_ITEMS,
     COLUMNS,
-    ODOO_MOVE,
-    ODOO_REF,
-    ODOO_REF_SEQ,
+    RECEIPT,
     SAP_BWART,
     SAP_SHKZG,
-    TIMES,
     Counters,
     ExportWriter,
     Faults,
-    bad_iso_date,
     bad_sap_date,
     quantities,
     quantity,
     with_duplicates,
 )
+from demo.inventory import SimResult, run_short, simulate
+from demo.odoo import OdooExports, merge_events
 from demo.patterns import (
-    HORIZON,
     MAX_LEAD_DAYS,
-    ODOO_LOCATION,
-    ODOO_UOM,
     PATTERN_BLOCK,
     PATTERNS,
     SAP_USERS,
@@ -70,8 +71,18 @@ from demo.patterns import (
     deal_blocks,
     make_item,
     make_series,
-    run_short,
-    simulate,
+)
+from demo.supply import (
+    DUE,
+    FIRM,
+    KIND,
+    PLANNED,
+    START,
+    SupplyWriter,
+    future_orders,
+    orders_of,
+    pick_component_short,
+    pick_transfers,
 )
 
 
@@ -89,9 +100,12 @@ class DemoSummary:
     systems: dict[str, int] = field(default_factory=dict)  # sap / odoo / both -> items
     # (SKU, MATNR, WERKS) of the item built to run out inside its lead time, if any
     runs_short: tuple[str, str, str] | None = None
+    # (SKU, MATNR, WERKS, AUFNR) of the component built to run short because the parent's
+    # firm production order AUFNR, starting inside its lead time, needs more than it has
+    component_runs_short: tuple[str, str, str, str] | None = None
 
 
-class _Generator:
+class _Generator(OdooExports):
     """Turns chunks of items into rows of every export, keeping the running numbers."""
 
     def __init__(self, out: dict[tuple[str, str], ExportWriter], cal: Calendar, seed: int,
@@ -101,8 +115,10 @@ class _Generator:
         self.seed = seed
         self.faults = Faults(fault_rate)
         self.c = Counters()
+        self.supply = SupplyWriter(out, cal, self.c)
         self.showcase_idx = showcase_idx  # the item built to run out (see run_short)
         self.runs_short: tuple[str, str, str] | None = None
+        self.component_runs_short: tuple[str, str, str, str] | None = None
         # Month starts as day offsets; the first is the start of the month the history
         # begins in (possibly before day 0), so every item has a cost from the first day.
         self.month_starts = [k for k in range(cal.n_days) if cal.iso[k].endswith("-01")]
@@ -111,59 +127,85 @@ class _Generator:
 
     # -- per chunk ---------------------------------------------------------------------
     def chunk(self, items: list[Item]) -> None:
+        by_idx = {it.idx: it for it in items}
+        if self.showcase_idx in by_idx:  # a plain make-to-stock item with no BOM
+            by_idx[self.showcase_idx].make_to_order = False
+        bom = plan_bom(items, self.seed, {self.showcase_idx})
         series = [s for it in items for s in make_series(it, self.seed, self.cal)]
+        per_unit = per_unit_matrix(series, bom)
+        size_components(series, per_unit, self.seed)
+        for s in series:
+            s.late_ok = s.late_ok and s.item.idx != self.showcase_idx
+        res = simulate(series, self.cal, per_unit)
+        showcase = self._run_showcase_short(series, res)
+        plans = {k: future_orders(s, k, res, self.cal) for k, s in enumerate(series)
+                 if s.item.manufactured and k != showcase}
+        short = None
+        if self.component_runs_short is None:
+            short = pick_component_short(series, per_unit, res, plans, self.cal, bom.common)
+        skip = {self.showcase_idx} | ({series[short[0]].item.idx} if short else set())
+        transfers = pick_transfers(series, res, self.seed, skip)
+        none = np.zeros((0, 5), dtype=np.int64)
+        orders = {k: orders_of(s, k, res, plans.get(k, none), self.cal, cut=k == showcase)
+                  for k, s in enumerate(series) if s.item.manufactured}
+
         for it in items:
             self.valuation(it)
             if it.system != "sap":
                 self.odoo_product(it, next(s for s in series
                                            if s.item is it and s.system == "odoo"))
-        if not series:
-            return
-        stock, issued, receipts = simulate(series, self.cal)
-        self._run_showcase_short(series, stock, receipts)
+        self.out["sap", "bom"].add(sap_bom_rows(bom, by_idx, self.cal.start))
+        boms, lines = odoo_bom_rows(bom, by_idx, self.c.odoo_bom)
+        self.out["odoo", "boms"].add(boms)
+        self.out["odoo", "bom_lines"].add(lines)
+        names = {k: self.supply.odoo_production(s, orders[k]) for k, s in enumerate(series)
+                 if s.system == "odoo" and s.item.manufactured}
         for k, s in enumerate(series):
             if s.system == "sap":
                 self.sap_master(s)
-                self.sap_stock(s, stock[:, k])
-                self.sap_movements(s, issued[:, k], receipts[:, k])
-                self.sap_open_orders(s, receipts[:, k])
+                self.sap_stock(s, res.stock[:, k])
+                self.sap_movements(s, k, res)
+                if s.item.manufactured:
+                    numbers = self.supply.sap_production(s, orders[k])
+                    if short and k == short[1]:
+                        c, o = series[short[0]], orders[k]
+                        j = np.flatnonzero((o[:, START] == short[2][0]) & (o[:, DUE] == short[2][1])
+                                           & (o[:, KIND] == FIRM))[0]
+                        self.component_runs_short = (c.item.sku, c.item.matnr, c.werks,
+                                                     str(numbers[j]))
+                else:
+                    self.supply.sap_purchase(s, res.receipts[:, k])
             else:
-                self.odoo_quants(s, stock[:, k], issued[:, k])
-                self.odoo_moves(s, issued[:, k], receipts[:, k])
+                self.odoo_quants(s, res.stock[:, k], res.issued[:, k] + res.consumed[:, k])
+                self.odoo_moves(s, k, res, orders.get(k), names.get(k),
+                                self._consumed_by(k, per_unit, orders, names))
+        self.supply.sap_transfers(series, transfers, self.seed)
 
-    def _run_showcase_short(self, series: list[Series], stock: np.ndarray,
-                            receipts: np.ndarray) -> None:
+    def _run_showcase_short(self, series: list[Series], res: SimResult) -> int | None:
         """The showcase item (the first smooth SAP-only item) runs out inside its lead time
-        in its first plant: the case the stockout alert exists for (see ``run_short``)."""
+        in its first plant: the case the stockout alert exists for (see ``run_short``).
+        Returns its series."""
         k = next((k for k, s in enumerate(series) if s.item.idx == self.showcase_idx), None)
-        if k is not None and run_short(series[k], self.cal.n_days, stock[:, k], receipts[:, k]):
+        if k is not None and run_short(series[k], self.cal.n_days, res.stock[:, k],
+                                       res.receipts[:, k]):
             s = series[k]
             self.runs_short = (s.item.sku, s.item.matnr, s.werks)
+        return k
 
-    def _fault_seed(self, s: Series, stream: int) -> list[int]:
-        return [self.seed, 9, s.item.idx, stream, int(s.werks or 0)]
-
-    def _demand_kinds(self, s: Series, m: int) -> np.ndarray:
-        """1 = delivery to customers (finished goods, spare parts), 2 = used in production."""
-        if s.item.cat.key == "finished":
-            return np.ones(m, dtype=np.int64)
-        if s.item.cat.key == "component":
-            return np.where(s.rng.random(m) < s.item.spare_share, 1, 2)
-        return np.full(m, 2, dtype=np.int64)
-
-    def _events(self, s: Series, issued: np.ndarray, receipts: np.ndarray,
-                include_open: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Receipts and issues of a series as (day, ticks, kind), ordered by day (receipts
-        first within a day). Open orders (day >= n) are kind 3 when ``include_open``."""
-        n = self.cal.n_days
-        r_days = np.flatnonzero(receipts if include_open else receipts[:n])
-        i_days = np.flatnonzero(issued)
-        r_kind = np.where(r_days >= n, 3, 0)
-        days = np.concatenate([r_days, i_days])
-        order = np.argsort(days, kind="stable")
-        qty = np.concatenate([receipts[r_days], issued[i_days]])[order]
-        kind = np.concatenate([r_kind, self._demand_kinds(s, i_days.size)])[order]
-        return days[order], qty, kind
+    @staticmethod
+    def _consumed_by(c: int, per_unit: np.ndarray, orders: dict[int, np.ndarray],
+                     names: dict[int, list[str]]) -> dict[int, str]:
+        """Start day -> name of a parent manufacturing order that consumed component ``c``
+        that day (the reference of its consumption move in Odoo); the first parent's first
+        order when several started that day."""
+        refs: dict[int, str] = {}
+        for p in np.flatnonzero(per_unit[:, c]).tolist()[::-1]:
+            if p in names:
+                started = orders[p][:, KIND] != PLANNED
+                refs.update(zip(orders[p][started, START].tolist()[::-1],
+                                [nm for nm, ok in zip(names[p], started.tolist(), strict=True)
+                                 if ok][::-1], strict=True))
+        return refs
 
     # -- SAP -----------------------------------------------------------------------------
     def sap_master(self, s: Series) -> None:
@@ -171,7 +213,8 @@ class _Generator:
         lvorm = "X" if it.profile.pattern == "discontinued" else ""
         self.out["sap", "material_master"].add([
             f"{it.matnr};{s.werks};{it.name.upper()[:40]};{it.matkl};{it.meins};{it.sku};"
-            f"{it.ean};{s.lead};{quantity(s.safety, sc)};{quantity(s.reorder, sc)};{lvorm}\n"])
+            f"{it.ean};{s.lead};{quantity(s.safety, sc)};{quantity(s.reorder, sc)};{lvorm};"
+            f"{'20' if it.make_to_order else '40'}\n"])
         if it.operations:
             plnnr = self.c.plnnr
             self.c.plnnr += 1
@@ -228,9 +271,12 @@ class _Generator:
         lines = [f"{d};{k};{q}{tail}" for d, k, q in zip(dates, keys, qtys, strict=True)]
         self.out["sap", "stock"].add(with_duplicates(lines, dups))
 
-    def sap_movements(self, s: Series, issued: np.ndarray, receipts: np.ndarray) -> None:
-        it = s.item
-        days, qty, kind = self._events(s, issued, receipts, include_open=False)
+    def sap_movements(self, s: Series, k: int, res: SimResult) -> None:
+        it, n = s.item, self.cal.n_days
+        r_days = np.flatnonzero(res.receipts[:n, k])
+        days, qty, kind, _ = merge_events(
+            (r_days, res.receipts[r_days, k], np.full(r_days.size, RECEIPT)),
+            *self._issues(s, k, res))
         m = days.size
         sap = self.cal.sap
         dates = [sap[d] for d in days.tolist()]
@@ -245,87 +291,6 @@ class _Generator:
         lines = [f"{mb};1;{SAP_BWART[kd]};{k};{d};{q};{u};{SAP_SHKZG[kd]}\n"
                  for mb, kd, k, d, q in zip(docs, kind.tolist(), keys, dates, qtys, strict=True)]
         self.out["sap", "goods_movements"].add(with_duplicates(lines, dups))
-
-    def sap_open_orders(self, s: Series, receipts: np.ndarray) -> None:
-        n, it = self.cal.n_days, s.item
-        days = n + np.flatnonzero(receipts[n:])
-        if not days.size:
-            return
-        ebeln = self.c.ebeln
-        self.c.ebeln += 1
-        lines = []
-        for j, d in enumerate(days.tolist()):
-            open_qty = int(receipts[d])
-            # Some lines are partly delivered already: ordered = open + received so far.
-            got = int(open_qty * s.rng.uniform(0.2, 0.5)) if s.rng.random() < 0.2 else 0
-            lines.append(f"{ebeln};{(j + 1) * 10};{it.matnr};{s.werks};{self.cal.sap[d]};"
-                         f"{quantity(open_qty + got, it.scale)};{quantity(got, it.scale)};{it.meins}\n")
-        self.out["sap", "purchase_orders"].add(lines)
-
-    # -- Odoo ----------------------------------------------------------------------------
-    def odoo_product(self, it: Item, s: Series) -> None:
-        sc = it.scale
-        self.out["odoo", "products"].add([
-            f'{{"id":{it.odoo_id},"default_code":"{it.sku}","name":{json.dumps(it.name)},'
-            f'"categ_id":"{it.cat.odoo_categ}","uom_id":"{ODOO_UOM[it.meins]}",'
-            f'"barcode":{json.dumps(it.ean or None)},'
-            f'"active":{"false" if it.profile.pattern == "discontinued" else "true"},'
-            f'"produce_delay":{s.lead},"safety_stock":{quantity(s.safety, sc)},'
-            f'"reorder_point":{quantity(s.reorder, sc)}}}'])
-        ops = []
-        for j, (w, setup, run) in enumerate(it.operations):
-            ops.append(f'{{"id":{self.c.odoo_op},"product_id":{it.odoo_id},'
-                       f'"workcenter":"{WORK_CENTRES[w][2]}","name":"{WORK_CENTRES[w][1]}",'
-                       f'"sequence":{(j + 1) * 10},"time_cycle_manual":{run},'
-                       f'"setup_time":{setup}}}')
-            self.c.odoo_op += 1
-        self.out["odoo", "workcenter_operations"].add(ops)
-
-    def odoo_quants(self, s: Series, stock: np.ndarray, issued: np.ndarray) -> None:
-        it = s.item
-        first = it.profile.launch
-        n = self.cal.n_days
-        # Reserved = what is picked for tomorrow's orders (never more than on hand).
-        tomorrow = np.zeros_like(issued)
-        tomorrow[:-1] = issued[1:]
-        reserved = quantities(np.minimum(stock, tomorrow)[first:], it.scale)
-        dates = self.cal.iso[first:n]
-        keys = [it.odoo_id] * len(dates)
-        qtys = quantities(stock[first:], it.scale)
-        dups = self.faults.inject(self._fault_seed(s, 3), dates, keys, qtys, bad_iso_date,
-                                  lambda k: 90_000_000 + k)
-        lines = [f'{{"date":"{d}","product_id":{k},"location_id":"{ODOO_LOCATION}",'
-                 f'"quantity":{q},"reserved_quantity":{r}}}'
-                 for d, k, q, r in zip(dates, keys, qtys, reserved, strict=True)]
-        self.out["odoo", "stock_quants"].add(with_duplicates(lines, dups))
-
-    def odoo_moves(self, s: Series, issued: np.ndarray, receipts: np.ndarray) -> None:
-        it = s.item
-        days, qty, kind = self._events(s, issued, receipts, include_open=True)
-        m = days.size
-        iso = self.cal.iso
-        dates = [iso[d] for d in days.tolist()]
-        times = [TIMES[t] for t in s.rng.integers(0, len(TIMES), m).tolist()]
-        keys = [it.odoo_id] * m
-        qtys = quantities(qty, it.scale)
-        ids = range(self.c.odoo_move, self.c.odoo_move + m)
-        self.c.odoo_move += m
-        # Reference numbers run per kind (WH/IN/, WH/OUT/, WH/MO/), like Odoo sequences.
-        kinds = kind.tolist()
-        nums = np.empty(m, dtype=np.int64)
-        for k in range(4):
-            mask = kind == k
-            slot = ODOO_REF_SEQ[k]
-            nums[mask] = self.c.odoo_ref[slot] + np.arange(int(mask.sum()))
-            self.c.odoo_ref[slot] += int(mask.sum())
-        refs = [f"{ODOO_REF[k]}{num:05d}" for k, num in zip(kinds, nums.tolist(), strict=True)]
-        dups = self.faults.inject(self._fault_seed(s, 4), dates, keys, qtys, bad_iso_date,
-                                  lambda k: 90_000_000 + k)
-        lines = [f'{{"id":{i},"product_id":{k},"date":"{d}T{tm}","product_uom_qty":{q},'
-                 f'{ODOO_MOVE[kd]},"reference":"{ref}"}}'
-                 for i, k, d, tm, q, kd, ref in zip(ids, keys, dates, times, qtys, kinds, refs,
-                                                    strict=True)]
-        self.out["odoo", "stock_moves"].add(with_duplicates(lines, dups))
 
     # -- accounting ------------------------------------------------------------------------
     def valuation(self, it: Item) -> None:
@@ -371,7 +336,7 @@ def generate_demo_data(out_dir: Path, *, items: int = 200, days: int = 365, seed
     seed %= 1 << 64  # numpy seed sequences take non-negative entropy only
     end = end_date or date.today() - timedelta(days=1)
     start = end - timedelta(days=days - 1)
-    cal = build_calendar(start, days, HORIZON)
+    cal = build_calendar(start, days)
     systems = deal_blocks(seed, items, SYSTEM_BLOCK, 1)
     patterns = deal_blocks(seed, items, PATTERN_BLOCK, 2)
     odoo_ids = _odoo_ids(seed, systems)
@@ -404,4 +369,5 @@ def generate_demo_data(out_dir: Path, *, items: int = 200, days: int = 365, seed
         patterns={p: patterns.count(p) for p in PATTERNS},
         systems={s: systems.count(s) for s in ("sap", "odoo", "both")},
         runs_short=gen.runs_short,
+        component_runs_short=gen.component_runs_short,
     )

@@ -1,6 +1,6 @@
 """The model behind the demo data: plant calendar, demand patterns, item catalogue, items
-with their stocking points, and the inventory simulation that turns demand into stock,
-issues and receipts. ``demo_data`` turns the result into export files.
+with their stocking points and the planning parameters of each. ``demo.inventory``
+simulates them and ``demo.generator`` turns the result into export files.
 
 Pure Python + numpy (no Dagster) so the generator can run from the CLI and in unit tests
 without the orchestration stack. Randomness comes from explicit generators seeded with
@@ -33,6 +33,15 @@ WEEKDAY_FACTOR = np.array([1.05, 1.0, 1.0, 1.0, 0.9, 0.2, 0.02])
 # Plant holidays (month, day): the whole site is closed, no demand at all.
 HOLIDAYS = ((12, 24), (12, 25), (12, 26), (12, 31), (1, 1), (5, 1))
 
+MAX_LEAD_DAYS = 60  # PLIFZ range is 3..60; open orders fall 1..60 days after end_date
+HORIZON = MAX_LEAD_DAYS + 2  # days kept after the history for open orders (simulation)
+# In-house production takes at most this long, so a production order released the day
+# after it is decided still finishes on a working day inside MAX_LEAD_DAYS.
+MAX_MAKE_DAYS = 40
+PLAN_DAYS = 120  # planned orders reach this far past the last day
+FIRM_DAYS = 14  # ... and those starting inside it are already firm production orders
+CALENDAR_DAYS = PLAN_DAYS + MAX_LEAD_DAYS + 10  # date strings kept after the history
+
 
 def deal_blocks(seed: int, n: int, block: tuple[str, ...], stream: int) -> list[str]:
     """Assign ``block`` labels to ``n`` items, block by block, shuffled per seed."""
@@ -54,22 +63,39 @@ class Calendar:
     day_of_year: np.ndarray
     open_factor: np.ndarray  # weekday factor, 0 on holidays
     receiving: np.ndarray  # goods receipt open (Mon-Fri, no holiday), history + horizon
+    next_open: np.ndarray  # per day the next day the goods receipt is open (or that day)
+    prev_open: np.ndarray  # per day the previous day it is open (or that day)
     sap: list[str]  # '20250301'
     iso: list[str]  # '2025-03-01'
     years: list[int]
 
+    def sap_at(self, k: int) -> str:
+        """SAP date of day ``k``, also before the history (an order started earlier)."""
+        return self.sap[k] if 0 <= k < len(self.sap) else \
+            (self.start + timedelta(days=k)).strftime("%Y%m%d")
 
-def build_calendar(start: date, n_days: int, horizon: int) -> Calendar:
+    def iso_at(self, k: int) -> str:
+        return self.iso[k] if 0 <= k < len(self.iso) else \
+            (self.start + timedelta(days=k)).isoformat()
+
+
+def build_calendar(start: date, n_days: int, horizon: int = CALENDAR_DAYS) -> Calendar:
     days = [start + timedelta(days=k) for k in range(n_days + horizon)]
     weekday = np.array([d.weekday() for d in days], dtype=np.int64)
     holiday = np.array([(d.month, d.day) in HOLIDAYS for d in days])
+    receiving = (weekday < 5) & ~holiday
+    idx = np.arange(receiving.size)
+    next_open = np.minimum.accumulate(np.where(receiving, idx, idx[-1])[::-1])[::-1]
+    prev_open = np.maximum.accumulate(np.where(receiving, idx, -1))
     return Calendar(
         start=start,
         n_days=n_days,
         weekday=weekday[:n_days],
         day_of_year=np.array([d.timetuple().tm_yday for d in days[:n_days]], dtype=np.float64),
         open_factor=np.where(holiday, 0.0, WEEKDAY_FACTOR[weekday])[:n_days],
-        receiving=(weekday < 5) & ~holiday,
+        receiving=receiving,
+        next_open=next_open,
+        prev_open=np.where(prev_open < 0, idx, prev_open),
         sap=[d.strftime("%Y%m%d") for d in days],
         iso=[d.isoformat() for d in days],
         years=[d.year for d in days],
@@ -199,8 +225,6 @@ WORK_CENTRES = (
 )
 SAP_USERS = ("MRP_CTRL1", "JSCHMIDT", "AMUELLER", "BATCH_MRP", "KWEBER")
 
-MAX_LEAD_DAYS = 60  # PLIFZ range is 3..60; open orders fall 1..60 days after end_date
-HORIZON = MAX_LEAD_DAYS + 2  # calendar days kept after the history for open orders
 # Plants and their storage locations; the second plant is smaller.
 SAP_PLANTS = (("1000", 0.75, 1.0), ("2000", 0.5, 0.6))  # (WERKS, P(item stocked), volume)
 SAP_LGORTS = ("0001", "0002", "0003")
@@ -244,6 +268,14 @@ class Item:
     operations: list[tuple[int, float, float]]  # (work centre, setup min, run min/unit)
     cost: float
     currency: str
+    make_to_order: bool = False  # SAP strategy group 20 / Odoo route MTO
+
+    @property
+    def level(self) -> int:
+        """BOM level: 0 finished good, 1 subassembly (a made component), 2 bought."""
+        if not self.manufactured:
+            return 2
+        return 0 if self.cat.key == "finished" else 1
 
 
 @dataclass
@@ -257,12 +289,23 @@ class Series:
     rng: np.random.Generator
     demand: np.ndarray  # true daily demand in ticks
     lead: int
-    safety: int
-    reorder: int
-    lot: int
-    opening: int
     speme: int  # blocked stock, constant
-    delay: np.ndarray  # supplier delay per order day
+    delay: np.ndarray  # supplier (or shop floor) delay per order day
+    z: float  # safety factor the planner chose
+    lot_days: float  # lot size in days of demand
+    fill: float  # opening stock above the reorder point, share of a lot
+    late_ok: bool = False  # a made item whose last order may still be open, late
+    is_component: bool = False  # consumed by a parent's production at this location
+    # Sized by size_series from the demand (and the parents' production, if a component).
+    safety: int = 0
+    reorder: int = 0
+    lot: int = 0
+    opening: int = 0
+    plan_mean: float = 0.0  # daily demand the planner sizes on, ticks
+
+    @property
+    def location(self) -> str:
+        return self.werks or "odoo"
 
 
 def make_item(idx: int, seed: int, system: str, pattern: str, odoo_id: int,
@@ -299,6 +342,7 @@ def make_item(idx: int, seed: int, system: str, pattern: str, odoo_id: int,
         matnr=f"{matnr:018d}", odoo_id=odoo_id, plants=plants, operations=ops,
         cost=float(rng.lognormal(np.log(cat.cost), 0.8)),
         currency="USD" if rng.random() < 0.1 else "EUR",
+        make_to_order=manufactured and rng.random() < 0.1,
     )
 
 
@@ -313,110 +357,70 @@ def make_series(item: Item, seed: int, cal: Calendar) -> list[Series]:
         demand = units * item.scale
         if item.scale > 1:  # KG/L/M: one decimal place
             demand += (units > 0) * rng.integers(0, item.scale, cal.n_days)
-        prof = item.profile
-        active = demand[prof.launch:prof.stop]
-        # Planners size the parameters on recent demand (a trend makes it exceed the mean).
-        recent = active[-max(1, active.size // 4):]
-        mean = max(float(active.mean()), float(recent.mean())) if active.size else 0.0
-        mean *= 1 + prof.season_amp / 2  # and keep some headroom for the seasonal peak
-        sd = float(active.std()) if active.size else 0.0
         lead = int(np.clip(round(rng.lognormal(np.log(14), 0.7)), 3, MAX_LEAD_DAYS))
         # Most items are planned with a comfortable safety factor; about one in five is
         # planned tight and runs dry now and then, which is what the stockout alerts and
         # the demand censoring need.
         z = rng.uniform(-0.3, 1.0) if rng.random() < 0.2 else rng.uniform(1.5, 3.0)
-        safety = int(max(0.0, z * sd * np.sqrt(lead)))
-        nonzero = active[active > 0]
-        lot = int(max(mean * rng.uniform(15, 60), nonzero.mean() if nonzero.size else 0,
-                      item.scale))
-        reorder = int(round(mean * lead)) + safety
-        out.append(Series(
+        lot_days = float(rng.uniform(15, 60))
+        fill = float(rng.uniform(0.3, 1.0))
+        if item.manufactured:
+            # A plant makes its items in short runs (three to twelve days of demand) with
+            # a production time of two to six weeks and less safety stock than it keeps of
+            # bought parts: a made item's stock covers a few days and its running production
+            # orders the rest of the lead time.
+            lead = int(np.clip(round(lead * 1.5), 14, MAX_MAKE_DAYS))
+            lot_days, z = lot_days / 5, z / 2
+        s = Series(
             item=item, system=system, werks=werks, lgort=lgort, rng=rng, demand=demand,
-            lead=lead, safety=safety, reorder=reorder, lot=lot,
-            opening=int(reorder + lot * rng.uniform(0.3, 1.0)),
+            lead=lead, z=float(z), lot_days=lot_days, fill=fill,
             speme=int(rng.integers(1, 20)) * item.scale if rng.random() < 0.1 else 0,
             # Suppliers are mostly on time, sometimes early, sometimes up to a week late.
             delay=rng.choice(np.array([-2, -1, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 5]), cal.n_days),
-        ))
+            late_ok=item.manufactured and rng.random() < 0.3,
+        )
+        out.append(s)
     return out
 
 
-def _receiving_day(cal: Calendar) -> tuple[np.ndarray, np.ndarray]:
-    """For every day the next and the previous day the goods receipt is open."""
-    idx = np.arange(cal.receiving.size)
-    last = idx[-1]
-    nxt = np.minimum.accumulate(np.where(cal.receiving, idx, last)[::-1])[::-1]
-    prev = np.maximum.accumulate(np.where(cal.receiving, idx, -1))
-    return nxt, np.where(prev < 0, idx, prev)
-
-
-def simulate(series: list[Series], cal: Calendar) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run a reorder-point policy for all series of a chunk at once.
-
-    Returns (stock, issued, receipts), each day x series in ticks: end-of-day stock, the
-    demand actually issued (censored by stock on hand), and receipts; rows n.. of receipts
-    are orders still open after the last day.
-    """
-    n = cal.n_days
-    next_open, prev_open = _receiving_day(cal)
-    demand = np.stack([s.demand for s in series], axis=1)
-    delay = np.stack([s.delay for s in series], axis=1)
-    lead = np.array([s.lead for s in series])
-    reorder = np.array([s.reorder for s in series])
-    lot = np.array([s.lot for s in series])
-    opening = np.array([s.opening for s in series])
+def size_series(series: list[Series], dep_mean: np.ndarray | None = None,
+                max_lump: np.ndarray | None = None) -> None:
+    """Safety stock, reorder point, lot and opening stock of each series, from its own
+    demand plus, for a component, its parents' production: ``dep_mean`` per day and
+    ``max_lump`` the largest single parent order's need. A component is consumed in lumps
+    (a whole production order at once), so its reorder point and lot cover the largest.
+    All series at once: window sums from cumulative sums, no loop over series."""
+    if not series:
+        return
+    d = np.stack([s.demand for s in series], axis=1).astype(np.float64)
+    cols = np.arange(d.shape[1])
     launch = np.array([s.item.profile.launch for s in series])
     stop = np.array([s.item.profile.stop for s in series])
 
-    receipts = np.zeros((n + HORIZON, len(series)), dtype=np.int64)
-    # A new item has no stock before launch; its first lot arrives on the launch day.
-    new = launch > 0
-    on_hand = np.where(new, 0, opening)
-    receipts[launch[new], np.flatnonzero(new)] = opening[new]
-    on_order = np.where(new, opening, 0)
-    stock = np.empty((n, len(series)), dtype=np.int64)
-    issued = np.empty((n, len(series)), dtype=np.int64)
-    for t in range(n):
-        arriving = receipts[t]
-        on_hand += arriving
-        on_order -= arriving
-        out = np.minimum(demand[t], on_hand)  # censoring: no more than is on hand
-        on_hand -= out
-        issued[t] = out
-        stock[t] = on_hand
-        # Reorder when the inventory position falls to the reorder point; discontinued
-        # items are no longer replenished, new ones only after launch.
-        need = np.flatnonzero((on_hand + on_order <= reorder) & (launch <= t) & (t < stop))
-        if need.size:
-            due = t + np.clip(lead[need] + delay[t, need], 1, MAX_LEAD_DAYS)
-            # Suppliers deliver on working days: the next one, unless that breaks the
-            # 60-day limit of open orders, then the one before.
-            due = np.where(next_open[due] - t <= MAX_LEAD_DAYS, next_open[due], prev_open[due])
-            receipts[due, need] += lot[need]
-            on_order[need] += lot[need]
-    return stock, issued, receipts
+    def window(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        c = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
+        return c[hi, cols] - c[lo, cols]
 
-
-def run_short(s: Series, n: int, stock: np.ndarray, receipts: np.ndarray) -> bool:
-    """Make one series (its columns from ``simulate``, changed in place) run out inside
-    its lead time: its supplier delivered the latest receipts short and cancelled the open
-    orders, so the last day's stock covers about a third of one lead time's demand. Receipts
-    (then the opening stock) are cut only as far as every later day's stock stays at or
-    above that target, so no issue is censored anew and the stock still equals receipts
-    minus issues. False when the series cannot be made short that way (its stock dipped
-    below the target earlier; its open orders are cancelled all the same)."""
-    daily = float(s.demand[max(0, n - 28):n].mean())
-    target = max(1, round(daily * s.lead / 3))
-    if daily <= 0:
-        return False
-    receipts[n:] = 0
-    for day in np.flatnonzero(receipts[:n])[::-1]:
-        cut = min(int(stock[-1] - target), int(receipts[day]),
-                  int(stock[day:].min() - target))
-        if cut <= 0:
-            break
-        receipts[day] -= cut
-        stock[day:] -= cut
-    # Still too much (a long lead time, few receipts in a short history): less opening stock.
-    stock -= max(0, min(int(stock[-1] - target), int(stock.min() - target)))
-    return bool(stock[-1] <= target)
+    days = stop - launch
+    total = window(d, launch, stop)
+    # Planners size the parameters on recent demand (a trend makes it exceed the mean)
+    # and keep some headroom for the seasonal peak.
+    span = np.maximum(1, days // 4)
+    recent = window(d, np.maximum(stop - span, launch), stop) / span
+    mean = np.where(days > 0, np.maximum(total / np.maximum(days, 1), recent), 0.0)
+    mean *= 1 + np.array([s.item.profile.season_amp for s in series]) / 2
+    var = window(d * d, launch, stop) / np.maximum(days, 1) - (total / np.maximum(days, 1)) ** 2
+    sd = np.sqrt(np.maximum(var, 0.0))
+    nonzero = window(d > 0, launch, stop)
+    typical = np.where(nonzero > 0, total / np.maximum(nonzero, 1), 0.0)
+    mean += 0.0 if dep_mean is None else dep_mean
+    lump = np.zeros(len(series), dtype=np.int64) if max_lump is None else max_lump
+    for j, s in enumerate(series):
+        s.safety = int(max(0.0, s.z * sd[j] * np.sqrt(s.lead)))
+        s.lot = int(max(mean[j] * s.lot_days, typical[j], s.item.scale, lump[j]))
+        # A production order starts the next working day and ends on a working day: up
+        # to three days more than the lead time, which the planner of a made item allows.
+        cover = s.lead + (3 if s.item.manufactured else 0)
+        s.reorder = int(round(mean[j] * cover)) + s.safety + int(lump[j])
+        s.opening = int(s.reorder + s.lot * s.fill)
+        s.plan_mean = float(mean[j])

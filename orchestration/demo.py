@@ -41,6 +41,11 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
         sku, _, plant = data.runs_short
         echo(f"{sku} in plant {plant} is built to run out inside its lead time (its supplier "
              "delivered short and cancelled the open order): expect its stockout alert")
+    if data.component_runs_short:
+        sku, _, plant, order = data.component_runs_short
+        echo(f"{sku} in plant {plant} is a component built to run short: its parent's firm "
+             f"production order {order}, starting inside its lead time, needs more than its "
+             "stock and open orders: expect its stockout alert, pegged to that order")
     try:
         inbox = LocalReceiver(port=settings.demo_inbox_port,
                               log_path=settings.data_dir / "demo_inbox.jsonl").start()
