@@ -63,6 +63,8 @@ _HEADLINES = {
     "below_safety_stock": "Below safety stock: " + _WHAT + " from {{ details.first_below_date }}",
     "excess": "Excess stock: " + _WHAT,
     "demand_anomaly": "Demand anomaly: " + _WHAT + " ({{ details.direction }} expected range)",
+    "late_supply": "Late supply: " + _WHAT + " ({{ details.late_count }} open order"
+    "{{ 's' if details.late_count != 1 }} past due)",
 }
 _GENERIC_HEADLINE = "{{ alert_type | replace('_', ' ') | capitalize }}: " + _WHAT
 
@@ -73,6 +75,13 @@ _FACTS: dict[str, list[tuple[str, str]]] = {
         ("Shortfall", "{{ details.shortfall_qty | round(1) }} units"),
         ("Lead time", "{{ details.lead_time_days }} days"),
         ("On hand", "{{ details.on_hand | round(1) }}"),
+        ("Consumed by", "{% for p in details.pegs or [] %}{{ p.parent_sku }} {{ p.peg_reference }} "
+                        "({{ p.quantity | round(1) }} on {{ p.required_date }}){{ ', ' if not loop.last }}"
+                        "{% else %}its own forecast{% endfor %}"),
+        ("Planned orders that would cover it", "{% for o in details.planned_orders or [] %}"
+                                               "{{ o.reference }} ({{ o.quantity | round(1) }} on "
+                                               "{{ o.expected_date }}){{ ', ' if not loop.last }}"
+                                               "{% else %}none{% endfor %}"),
     ],
     "below_safety_stock": [
         ("Below safety stock from", "{{ details.first_below_date }}"),
@@ -88,6 +97,12 @@ _FACTS: dict[str, list[tuple[str, str]]] = {
         ),
         ("Excess quantity", "{{ details.excess_qty | round(1) }}"),
         ("Excess value", "{{ details.excess_value if details.excess_value is not none else 'unknown' }}"),
+    ],
+    "late_supply": [
+        ("Late orders", "{% for o in details.late_orders %}{{ o.reference }} ({{ o.supply_type }}, "
+                        "{{ o.quantity | round(1) }} due {{ o.expected_date }}, {{ o.days_late }} days "
+                        "late){{ ', ' if not loop.last }}{% endfor %}"),
+        ("Late quantity", "{{ details.late_qty | round(1) }}"),
     ],
     "demand_anomaly": [
         ("Latest demand", "{{ details.actual | round(1) }}"),

@@ -346,3 +346,22 @@ def test_firm_production_orders_keep_stockouts_away(demo_runs):
     raised = set(zip(supply["alerts"]["item_id"], supply["alerts"]["location_id"], strict=True))
     assert not raised & set(covered.index)
     assert len(covered) >= 5, covered
+
+
+def test_the_component_built_to_run_short_is_raised_with_its_pegged_parent_order(
+        demo_runs, tmp_path):
+    from demo.generator import generate_demo_data
+
+    supply = demo_runs["supply"]
+    data = generate_demo_data(tmp_path, **DEMO, end_date=supply["as_of"])
+    sku, _, plant, parent_order = data.component_runs_short
+    item_id = supply["items"].set_index("sku").loc[sku, "item_id"]
+    alerts = supply["alerts"]
+    [alert] = alerts[(alerts["item_id"] == item_id)
+                     & (alerts["location_id"] == f"sap:{plant}")].itertuples(index=False)
+    pegs = alert.details["pegs"]
+    assert parent_order in [p["peg_reference"] for p in pegs]
+    # First by date, and the message names the first.
+    assert [p["required_date"] for p in pegs] == sorted(p["required_date"] for p in pegs)
+    assert f"order {pegs[0]['peg_reference']}" in alert.message or \
+        pegs[0]["peg_type"] == "net_requirement"

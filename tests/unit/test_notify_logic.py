@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pandas as pd
 import pytest
 
-from assets.alerts.rules import ItemContext, evaluate_item_alerts
+from assets.alerts.rules import ItemContext, SupplyContext, evaluate_item_alerts
 from assets.forecast.projection import project_inventory
 from assets.notify.delivery import backoff_delay, deliver, mask_url
 from assets.notify.rendering import (
@@ -249,6 +249,11 @@ def realistic_events() -> list[AlertEvent]:
         item, project_inventory(100, forecast.assign(yhat=8.0), None), None, None, today
     )
     alerts += evaluate_item_alerts(replace(item, on_hand=5000), None, None, None, today)
+    late = {"reference": "4500017/10", "supply_type": "purchase", "is_firm": True,
+            "expected_date": today - timedelta(days=9), "quantity": 120.0}
+    alerts += [a for a in evaluate_item_alerts(replace(item, on_hand=5000), None, None, None, today,
+                                               supply=SupplyContext((late,)))
+               if a.alert_type == "late_supply"]
     return [
         AlertEvent(
             i,
@@ -268,7 +273,8 @@ def realistic_events() -> list[AlertEvent]:
 
 def test_every_default_template_renders_with_rule_details():
     events = {e.alert_type: e for e in realistic_events()}
-    assert set(events) == {"stockout", "demand_anomaly", "below_safety_stock", "excess"}
+    assert set(events) == {"stockout", "demand_anomaly", "below_safety_stock", "excess",
+                           "late_supply"}
     for (alert_type, kind), (subject_t, body_t) in DEFAULT_TEMPLATES.items():
         html = body_format_for(kind) == "html"
         subject, body = render(subject_t, body_t, build_context(events[alert_type], BERLIN), html)
@@ -277,6 +283,10 @@ def test_every_default_template_renders_with_rule_details():
         assert "None" not in body and "BLT-M8-30" in body
     stockout_text = render(*template_for("stockout", "json"), build_context(events["stockout"]), False)[1]
     assert "Order by: 2026-02-27 (overdue)" in stockout_text
+    assert "Consumed by: its own forecast" in stockout_text
+    late_text = render(*template_for("late_supply", "json"), build_context(events["late_supply"]),
+                       False)[1]
+    assert "4500017/10 (purchase, 120.0 due 2026-02-21, 8 days late)" in late_text
 
 
 def test_html_bodies_are_escaped_and_text_bodies_are_not():

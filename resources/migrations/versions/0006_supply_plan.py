@@ -10,6 +10,7 @@ Revises: 0005
   production) the day's stock is net of.
 - ``forecast.dependent_demand``: one row per component x location x day x peg, the
   parent order or parent forecast the quantity comes from (MRP's pegging).
+- ``forecast.forecast_alerts`` accepts the ``late_supply`` type.
 - ``forecast.supply_snapshots``: the open supply and scheduled issues a projection as of a
   day used. A re-run of that day reads them again instead of today's orders, so a
   backfilled projection is the one the night saw.
@@ -23,7 +24,19 @@ branch_labels = None
 depends_on = None
 
 
+ALERT_TYPES = ("stockout", "below_safety_stock", "excess", "demand_anomaly",
+               "accuracy_degraded")
+
+
+def _alert_types(types: tuple[str, ...]) -> None:
+    listed = ", ".join(f"'{t}'" for t in types)
+    op.execute("alter table forecast.forecast_alerts drop constraint forecast_alerts_alert_type_check")
+    op.execute("alter table forecast.forecast_alerts add constraint forecast_alerts_alert_type_check "
+               f"check (alert_type in ({listed}))")
+
+
 def upgrade() -> None:
+    _alert_types((*ALERT_TYPES, "late_supply"))
     op.execute("""
 alter table forecast.projected_inventory
     add column projected_on_hand_planned double precision,
@@ -39,7 +52,8 @@ create table forecast.dependent_demand (
     quantity           double precision not null,
     parent_item_id     uuid not null,
     bom_level          integer not null,
-    peg_type           text not null check (peg_type in ('production', 'planned', 'forecast')),
+    peg_type           text not null
+                       check (peg_type in ('production', 'planned', 'net_requirement')),
     peg_reference      text not null,
     peg_date           date not null,
     run_id             text not null
@@ -65,6 +79,8 @@ create table forecast.supply_snapshots (
 
 
 def downgrade() -> None:
+    op.execute("delete from forecast.forecast_alerts where alert_type = 'late_supply'")
+    _alert_types(ALERT_TYPES)
     op.execute("""
 drop table forecast.supply_snapshots;
 drop table forecast.dependent_demand;
