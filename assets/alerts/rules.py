@@ -297,7 +297,7 @@ def _late_supply_alert(item, supply: SupplyContext, today: date, policy: AlertPo
     more = f" and {len(late) - 1} more" if len(late) > 1 else ""
     message = (f"{_label(item)}: {_order_text(worst)} is {worst['days_late']} days late"
                f"{more}; still counted as supply")
-    return Alert("late_supply", "medium", item.item_id, item.location_id, message, details)
+    return Alert("late_supply", "low", item.item_id, item.location_id, message, details)
 
 
 def _degraded_alert(item, accuracy: dict | None, policy: AlertPolicy) -> Alert | None:
@@ -356,10 +356,17 @@ def evaluate_item_alerts(
             if below is not None:
                 alerts.append(below)
     for alert in (_excess_alert(item, policy), _anomaly_alert(item, recent_actual, last_interval),
-                  _degraded_alert(item, accuracy, policy),
-                  _late_supply_alert(item, supply, today, policy)):
+                  _degraded_alert(item, accuracy, policy)):
         if alert is not None:
             alerts.append(alert)
+    late = _late_supply_alert(item, supply, today, policy)
+    if late is not None:
+        # A late order matters when the item is short anyway: otherwise it is a follow-up
+        # for the buyer, not a reason to interrupt the planner.
+        short = any(a.alert_type in ("stockout", "below_safety_stock") for a in alerts)
+        late.severity = "medium" if short else "low"
+        late.details["item_short"] = short
+        alerts.append(late)
     return alerts
 
 

@@ -23,7 +23,11 @@ from resources.frames import copy_out, read_frame
 ITEM_CONTEXT_SQL = f"""
 with latest_stock as ({LATEST_ON_HAND_SQL}
 ), recent_demand as (
-    select item_id, location_id, avg(quantity) as avg_daily_demand,
+    -- Cover counts every outflow: a BOM component's consumption by production is left
+    -- out of the demand it is forecast from (its parents' plan covers it), not out of use.
+    select item_id, location_id,
+           avg(coalesce(independent_quantity + consumption_quantity, quantity))
+               as avg_daily_demand,
            sum(quantity) filter (where demand_date = %(as_of)s) as last_actual
     from unified.demand_history where demand_date > %(as_of)s::date - 28
     group by item_id, location_id

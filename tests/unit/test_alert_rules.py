@@ -249,6 +249,10 @@ def test_late_firm_orders_raise_one_late_supply_alert():
     # days is not yet, and a planned order is MRP's proposal, not a promise.
     assert [o["reference"] for o in late.details["late_orders"]] == ["4500001", "1000124"]
     assert late.details["max_days_late"] == 9
+    assert late.severity == "low"  # plenty of stock: a follow-up, not an interruption
+    short = by_type(evaluate_item_alerts(BOLT, projection(100, 14), None, None, TODAY,
+                                         supply=SupplyContext(tuple(orders))))
+    assert short["late_supply"].severity == "medium" and "stockout" in short
     assert "4500001" in late.message and "1 more" in late.message
     quiet = evaluate_item_alerts(BOLT, projection(1000, 1), None, None, TODAY,
                                  AlertPolicy(late_supply_days=30),
