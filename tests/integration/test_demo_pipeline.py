@@ -365,3 +365,16 @@ def test_the_component_built_to_run_short_is_raised_with_its_pegged_parent_order
     assert [p["required_date"] for p in pegs] == sorted(p["required_date"] for p in pegs)
     assert f"order {pegs[0]['peg_reference']}" in alert.message or \
         pegs[0]["peg_type"] == "net_requirement"
+
+
+def test_the_boms_check_out_against_actual_consumption(first_run):
+    # The demo's components are issued to their parents' orders by the BOM: received
+    # production of the last 90 days exploded through the BOMs must match what was
+    # consumed, up to rounding and the components that ran out.
+    materialization = dg.DagsterInstance.get().get_latest_materialization_event(
+        dg.AssetKey(["forecast", "dependent_demand"])).asset_materialization
+    metadata = materialization.metadata
+    assert abs(metadata["bom_bias_90d"].value) < 0.05
+    assert "| component | location | exploded | consumed | bias |" in \
+        metadata["bom_consumption_check"].value
+    assert metadata["components"].value > 0 and metadata["by_peg"].value["production"] > 0

@@ -63,6 +63,26 @@ def test_chart_is_a_png_per_dedup_key(tmp_path):
     assert bare.read_bytes() != content
 
 
+def test_a_components_dependent_demand_is_drawn_apart_from_its_forecast(tmp_path):
+    from assets.alerts import charts
+
+    ahead = [TODAY + timedelta(days=k) for k in range(20)]
+    projection = pd.DataFrame({"target_date": ahead,
+                               "projected_on_hand": [100 - 9.0 * k for k in range(20)],
+                               "dependent_demand": [0.0] * 5 + [40.0] + [0.0] * 14})
+    forecast = pd.DataFrame({"target_date": ahead, "yhat": [1.0] * 20,
+                             "yhat_lower": [0.0] * 20, "yhat_upper": [2.0] * 20})
+    with_parents = render_chart(ChartData("stockout: C-1", None, forecast, projection),
+                                tmp_path / "with.png")
+    legend = [t.get_text() for t in charts._canvas.top.get_legend().get_texts()]
+    assert "dependent demand (parents' production)" in legend and "forecast" in legend
+    alone = render_chart(ChartData("stockout: C-1", None, forecast,
+                                   projection.assign(dependent_demand=0.0)), tmp_path / "alone.png")
+    legend = [t.get_text() for t in charts._canvas.top.get_legend().get_texts()]
+    assert "dependent demand (parents' production)" not in legend
+    assert with_parents.read_bytes() != alone.read_bytes()
+
+
 def test_many_charts_render_in_worker_processes_in_order(tmp_path):
     jobs = [(ChartData(f"excess {k}", None, None, None), tmp_path / f"c{k}.png") for k in range(7)]
     paths = render_charts(jobs, workers=2, chunk=2)  # 4 batches over 2 processes
