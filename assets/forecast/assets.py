@@ -379,7 +379,7 @@ def _dependent_metadata(dependent: pd.DataFrame, bias: pd.DataFrame) -> dict:
 
 
 def _bias_metadata(bias: pd.DataFrame) -> dict:
-    """The BOM check: received production of the last 90 days exploded through the BOMs
+    """The BOM check: production started in the last 90 days exploded through the BOMs
     against the components' actual consumption by production."""
     exploded, consumed = float(bias["exploded"].sum()), float(bias["consumed"].sum())
     if not consumed:

@@ -70,13 +70,13 @@ def planning_items(conn) -> pd.DataFrame:
                             "make_to_order from unified.manufacturing_items")
 
 
-# What the BOMs say production consumed (received production orders started in the window
-# times the BOM lines valid then) beside what it actually consumed (261 / Odoo moves to
+# What the BOMs say production consumed (production orders started in the window, their
+# order quantity times the BOM lines valid then) beside what it actually consumed (261 / Odoo moves to
 # production), per component-location: the check that the BOMs are right.
 BOM_BIAS_SQL = """
 with exploded as (
     select b.component_item_id as item_id, b.location_id,
-           sum(p.delivered_quantity * b.quantity_per)::float8 as exploded
+           sum(p.order_quantity * b.quantity_per)::float8 as exploded
     from unified.production_history p
     join unified.bill_of_materials b
       on b.parent_item_id = p.item_id and b.location_id = p.location_id

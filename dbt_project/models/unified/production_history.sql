@@ -1,7 +1,9 @@
--- Production that was received: one row per SAP production order or Odoo manufacturing
--- order with a delivered quantity, dated by its scheduled start (when its components were
--- issued). Exploded through the BOMs it is what the components' consumption by production
--- should have been: the check of the BOMs against the actual 261 / production moves.
+-- Production that started: one row per SAP production order released (or further) and
+-- Odoo manufacturing order in progress or done, dated by its scheduled start, when its
+-- components are issued for the whole order quantity. Exploded through the BOMs it is
+-- what the components' consumption by production should have been: the check of the BOMs
+-- against the actual 261 / production moves. (Orders in progress count: their components
+-- were issued before anything was received.)
 with
 
 production_orders as (
@@ -24,6 +26,7 @@ sap_production as (
         {{ location_id('sap', 'production_orders.plant') }} as location_id,
         production_orders.start_date,
         production_orders.finish_date,
+        production_orders.planned_quantity as order_quantity,
         production_orders.delivered_quantity,
         'sap' as source_system,
         production_orders.production_order as reference
@@ -31,7 +34,8 @@ sap_production as (
     inner join external_ids
         on external_ids.source_system = 'sap'
         and external_ids.external_id = production_orders.material_number
-    where production_orders.delivered_quantity > 0
+    where production_orders.system_status ~ '\m(REL|PCNF|CNF|DLV|TECO|CLSD)\M'
+        and production_orders.planned_quantity > 0
         and production_orders.start_date is not null
 ),
 
@@ -43,6 +47,7 @@ odoo_production as (
         {{ location_id('odoo', 'manufacturing_orders.destination_location') }} as location_id,
         manufacturing_orders.start_date,
         manufacturing_orders.finish_date,
+        manufacturing_orders.quantity as order_quantity,
         manufacturing_orders.produced_quantity as delivered_quantity,
         'odoo' as source_system,
         manufacturing_orders.manufacturing_order as reference
@@ -50,8 +55,8 @@ odoo_production as (
     inner join external_ids
         on external_ids.source_system = 'odoo'
         and external_ids.external_id = manufacturing_orders.product_id::text
-    where manufacturing_orders.produced_quantity > 0
-        and manufacturing_orders.state <> 'cancel'
+    where manufacturing_orders.state in ('progress', 'to_close', 'done')
+        and manufacturing_orders.quantity > 0
         and manufacturing_orders.start_date is not null
 )
 
