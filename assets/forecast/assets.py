@@ -25,23 +25,22 @@ import dagster as dg
 import pandas as pd
 
 from assets.forecast import accuracy as acc
-from assets.forecast import store, supply_store
+from assets.forecast import store
 from assets.forecast.engine import default_workers, run_items
-from assets.forecast.mrp import plan_supply
+from assets.forecast.keys import (  # noqa: F401 - other stages import the keys from here
+    DEPENDENT_DEMAND,
+    FORECAST_ACCURACY,
+    FORECAST_GROUP,
+    FORECASTS,
+    MODEL_SELECTION,
+    PROJECTED_INVENTORY,
+    UNIFIED,
+)
 from assets.forecast.selection import MIN_ORIGINS, N_ORIGINS, ForecastConfig
+from assets.forecast.supply_plan import projected_inventory
 from resources.partitions import daily_partitions, partition_date
 from resources.settings import Settings
 from resources.warehouse import WarehouseResource
-
-FORECAST_GROUP = "forecast"
-UNIFIED = {name: dg.AssetKey(["unified", name]) for name in (
-    "demand_history", "inventory_snapshots", "open_supply", "open_demand",
-    "bill_of_materials", "manufacturing_items")}
-FORECASTS = dg.AssetKey(["forecast", "forecasts"])
-PROJECTED_INVENTORY = dg.AssetKey(["forecast", "projected_inventory"])
-DEPENDENT_DEMAND = dg.AssetKey(["forecast", "dependent_demand"])
-FORECAST_ACCURACY = dg.AssetKey(["forecast", "forecast_accuracy"])
-MODEL_SELECTION = dg.AssetKey(["forecast", "model_selection"])
 
 
 def forecast_config(settings: Settings, *, cold_start: bool = False) -> ForecastConfig:
@@ -306,96 +305,6 @@ def forecast_collect(context: dg.OpExecutionContext, shards: list[dict]):
 def forecasts(demand_history, selection):
     plan = forecast_plan(demand_history=demand_history, selection=selection)
     return forecast_collect(plan.map(forecast_shard).collect())
-
-
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            PROJECTED_INVENTORY, group_name=FORECAST_GROUP, kinds={"python", "postgres"},
-            deps=[FORECASTS, UNIFIED["inventory_snapshots"], UNIFIED["open_supply"],
-                  UNIFIED["open_demand"], UNIFIED["bill_of_materials"],
-                  UNIFIED["manufacturing_items"]],
-            description="Projected on hand per item x location x day: latest on hand + firm "
-            "open supply - forecast - scheduled issues (transfers out, components consumed by "
-            "parents' production); also on firm + planned supply, and a pessimistic path on "
-            "the interval's upper bound. Open supply as recorded for the as-of day."),
-        dg.AssetSpec(
-            DEPENDENT_DEMAND, group_name=FORECAST_GROUP, kinds={"python", "postgres"},
-            description="Components' dependent demand per location and day: parents' open "
-            "production and planned orders and their net requirements (forecast beyond stock "
-            "and orders, a lead time earlier) times the BOM, level by level, each row pegged "
-            "to the parent order or forecast it comes from."),
-    ],
-    partitions_def=daily_partitions,
-)
-def projected_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    latest = partition_date(context)
-    run_id = context.run.run_id
-    with warehouse.connection() as conn:
-        fc = store.forecasts_as_of(conn, latest)
-        if fc.empty:
-            yield dg.MaterializeResult(asset_key=PROJECTED_INVENTORY,
-                                       metadata={"items_projected": 0})
-            yield dg.MaterializeResult(asset_key=DEPENDENT_DEMAND, metadata={"rows": 0})
-            return
-        supply, issues = supply_store.supply_as_of(conn, latest)
-        plan = plan_supply(fc, store.latest_on_hand(conn, latest), supply, issues,
-                           supply_store.bills_of_materials(conn, latest),
-                           supply_store.planning_items(conn))
-        frame = plan.projection.assign(forecast_date=latest, run_id=run_id)
-        dependent = plan.dependent.assign(forecast_date=latest, run_id=run_id)
-        supply_store.replace_projection(conn, latest, frame, dependent)
-        bias = supply_store.bom_consumption_bias(conn, latest)
-    lowest = frame.groupby(["item_id", "location_id"])[
-        ["projected_on_hand", "projected_on_hand_planned"]].min()
-    yield dg.MaterializeResult(asset_key=PROJECTED_INVENTORY, metadata={
-        "forecast_date": latest.isoformat(),
-        "items_projected": len(lowest),
-        "items_going_below_zero": int(lowest["projected_on_hand"].lt(0).sum()),
-        "items_below_zero_with_planned": int(lowest["projected_on_hand_planned"].lt(0).sum()),
-        "supply_lines": dict(Counter(supply["supply_type"])),
-        "dagster/row_count": len(frame),
-    })
-    yield dg.MaterializeResult(asset_key=DEPENDENT_DEMAND,
-                               metadata=_dependent_metadata(dependent, bias))
-
-
-def _dependent_metadata(dependent: pd.DataFrame, bias: pd.DataFrame) -> dict:
-    by_component = (dependent.groupby(["item_id", "location_id"])["quantity"].sum()
-                    .sort_values(ascending=False))
-    preview = "\n".join(f"| {item} | {loc} | {qty:,.0f} |"
-                         for (item, loc), qty in by_component.head(10).items())
-    return {
-        "rows": len(dependent),
-        "dagster/row_count": len(dependent),
-        "components": len(by_component),
-        "by_peg": dict(Counter(dependent["peg_type"])),
-        "bom_levels": int(dependent["bom_level"].max()) if len(dependent) else 0,
-        "top_components": dg.MetadataValue.md(
-            "| component | location | dependent demand |\n|---|---|---:|\n" + preview
-            if preview else "_no dependent demand_"),
-        **_bias_metadata(bias),
-    }
-
-
-def _bias_metadata(bias: pd.DataFrame) -> dict:
-    """The BOM check: production started in the last 90 days exploded through the BOMs
-    against the components' actual consumption by production."""
-    exploded, consumed = float(bias["exploded"].sum()), float(bias["consumed"].sum())
-    if not consumed:
-        return {"bom_consumption_check": dg.MetadataValue.md("_no consumption by production "
-                                                            "in the last 90 days_")}
-    rows = "\n".join(f"| {r.sku} | {r.location_id} | {r.exploded:,.0f} | {r.consumed:,.0f} | "
-                     f"{(r.exploded / r.consumed - 1) if r.consumed else float('inf'):+.0%} |"
-                     for r in bias.head(10).itertuples(index=False))
-    return {
-        "bom_bias_90d": round(exploded / consumed - 1, 4),
-        "bom_consumption_check": dg.MetadataValue.md(
-            f"Exploded {exploded:,.0f} vs consumed {consumed:,.0f} over 90 days "
-            f"(bias {exploded / consumed - 1:+.1%}); largest gaps:\n\n"
-            "| component | location | exploded | consumed | bias |\n|---|---|---:|---:|---:|\n"
-            + rows),
-    }
 
 
 @dg.asset(

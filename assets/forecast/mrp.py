@@ -73,6 +73,47 @@ def low_level_codes(boms: pd.DataFrame) -> pd.Series:
                         f"{MAX_BOM_DEPTH} levels) through items {', '.join(stuck)}")
 
 
+def plan_batches(items: pd.DataFrame, boms: pd.DataFrame | None,
+                 max_keys: int = 2000) -> list[list[str]]:
+    """``items`` (item_id, keys: its item-location count) in batches of about ``max_keys``
+    item-locations that can be planned one after the other: items linked by a bill of
+    materials (at any depth) always share a batch, so the memory of a night's plan is
+    bounded by the batch, not the portfolio."""
+    group = pd.Series(items["item_id"].to_numpy(), index=items["item_id"].to_numpy())
+    if boms is not None and not boms.empty:
+        edges = boms[["parent_item_id", "component_item_id"]].drop_duplicates()
+        linked = pd.unique(pd.concat([edges["parent_item_id"], edges["component_item_id"]]))
+        group = pd.concat([group, pd.Series(linked, index=linked)])
+        group = group[~group.index.duplicated()]
+        # Connected components by label propagation: every item takes the smallest label
+        # among itself and its BOM neighbours until nothing changes (a few rounds: BOMs
+        # are shallow).
+        for _ in range(len(group)):
+            down = edges.assign(label=edges["parent_item_id"].map(group)).groupby(
+                "component_item_id")["label"].min()
+            up = edges.assign(label=edges["component_item_id"].map(group)).groupby(
+                "parent_item_id")["label"].min()
+            best = pd.concat([group, down, up]).groupby(level=0).min()
+            if best.reindex(group.index).equals(group):
+                break
+            group = best.reindex(group.index)
+    sizes = items.set_index("item_id")["keys"].reindex(group.index).fillna(1).astype(int)
+    per_group = sizes.groupby(group).sum().sort_index()
+    batches: list[list[str]] = []
+    members = group.groupby(group).groups
+    current: list[str] = []
+    count = 0
+    for label, size in per_group.items():
+        if current and count + size > max_keys:
+            batches.append(current)
+            current, count = [], 0
+        current.extend(str(i) for i in members[label])
+        count += int(size)
+    if current:
+        batches.append(current)
+    return batches
+
+
 def _zero_forecast(keys: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
     """A forecast of nothing over the horizon for item-locations that have no forecast of
     their own but receive scheduled or dependent demand."""
@@ -158,7 +199,8 @@ def _of_level(item_ids: pd.Series, codes: pd.Series, level: int) -> pd.Series:
 
 
 def plan_supply(forecast: pd.DataFrame, on_hand: pd.DataFrame, supply: pd.DataFrame,
-                issues: pd.DataFrame, boms: pd.DataFrame, items: pd.DataFrame) -> SupplyPlan:
+                issues: pd.DataFrame, boms: pd.DataFrame, items: pd.DataFrame,
+                days: pd.DataFrame | None = None) -> SupplyPlan:
     """Project every item-location and explode its production into dependent demand.
 
     ``forecast``: item_id, location_id, target_date, yhat, yhat_upper[, horizon_day];
@@ -166,9 +208,12 @@ def plan_supply(forecast: pd.DataFrame, on_hand: pd.DataFrame, supply: pd.DataFr
     expected_date, start_date, quantity, supply_type, is_firm, reference; ``issues``:
     item_id, location_id, required_date, quantity (scheduled issues: transfers out);
     ``boms``: parent_item_id, component_item_id, location_id, valid_from, valid_to,
-    quantity_per; ``items``: item_id, lead_time_days, make_to_order.
+    quantity_per; ``items``: item_id, lead_time_days, make_to_order; ``days``: the
+    horizon's target_date (and horizon_day) when ``forecast`` holds only a batch of items.
     """
-    if forecast is None or forecast.empty:
+    if days is not None and (forecast is None or forecast.empty):
+        forecast = pd.DataFrame(columns=[*KEYS, "target_date", "yhat", "yhat_upper"])
+    elif forecast is None or forecast.empty:
         return SupplyPlan(pd.DataFrame(columns=[*KEYS, *PROJECTION_COLUMNS]),
                           pd.DataFrame(columns=DEPENDENT_COLUMNS))
     boms = boms if boms is not None else pd.DataFrame(
@@ -176,8 +221,10 @@ def plan_supply(forecast: pd.DataFrame, on_hand: pd.DataFrame, supply: pd.DataFr
                  "valid_to", "quantity_per"])
     issues = (issues.assign(kind="open") if issues is not None and not issues.empty
               else pd.DataFrame(columns=[*KEYS, "required_date", "quantity", "kind"]))
-    day_columns = ["target_date", "horizon_day"] if "horizon_day" in forecast else ["target_date"]
-    days = forecast[day_columns].drop_duplicates("target_date")
+    if days is None:
+        day_columns = (["target_date", "horizon_day"] if "horizon_day" in forecast
+                       else ["target_date"])
+        days = forecast[day_columns].drop_duplicates("target_date")
     first_day = pd.Timestamp(pd.to_datetime(days["target_date"]).min())
     last_day = pd.Timestamp(pd.to_datetime(days["target_date"]).max())
 
@@ -201,7 +248,10 @@ def plan_supply(forecast: pd.DataFrame, on_hand: pd.DataFrame, supply: pd.DataFr
                                          [*KEYS, "required_date", "quantity", "kind"]],
                               arriving[[*KEYS, "required_date", "quantity"]].assign(
                                   kind="dependent")], ignore_index=True)
-        missing = incoming[KEYS].drop_duplicates().merge(
+        # Item-locations without a forecast still plan what they receive or must produce.
+        ordered = (supply.loc[of_level(supply["item_id"]), KEYS]
+                   if supply is not None and not supply.empty else incoming[KEYS].iloc[0:0])
+        missing = pd.concat([incoming[KEYS], ordered]).drop_duplicates().merge(
             in_level[KEYS].drop_duplicates(), on=KEYS, how="left", indicator=True)
         missing = missing[missing["_merge"] == "left_only"][KEYS]
         if not missing.empty:

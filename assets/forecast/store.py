@@ -19,7 +19,7 @@ from psycopg import sql
 
 from assets.forecast.engine import ItemTask
 from assets.forecast.models import MODEL_TYPES, MODEL_VERSIONS
-from resources.frames import copy_in, copy_out
+from resources.frames import copy_in, copy_out, read_frame
 
 SELECTION_FIELDS = ("model_name", "model_version", "demand_class", "wape", "scores", "err_low",
                     "err_high", "horizon", "origins", "failures", "note")
@@ -285,13 +285,23 @@ def append_forecasts(conn, rows: pd.DataFrame) -> ForecastWrite:
 
 
 # ------------------------------------------------------------------------- forecasts
-def forecasts_as_of(conn, as_of: date) -> pd.DataFrame:
-    """The current forecast made as of ``as_of`` (its newest version): what the
-    projection consumes."""
+def forecasts_as_of(conn, as_of: date, items: list[str] | None = None) -> pd.DataFrame:
+    """The current forecast made as of ``as_of`` (its newest version), of ``items`` or all:
+    what the projection consumes."""
+    only = "" if items is None else " and item_id = any(%(items)s::uuid[])"
     return copy_out(conn, "select item_id, location_id, target_date, horizon_day, yhat, "
                           "yhat_upper from forecast.forecasts where forecast_date = %(d)s "
-                          "and is_current",
-                    {"d": as_of})
+                          "and is_current" + only,
+                    {"d": as_of, "items": items})
+
+
+def forecast_items(conn, as_of: date) -> pd.DataFrame:
+    """item_id and its item-location count of the current forecast as of ``as_of``, and
+    the horizon's first and last day."""
+    return read_frame(conn, "select item_id, count(distinct location_id) as keys, "
+                            "min(target_date) as first_day, max(target_date) as last_day "
+                            "from forecast.forecasts where forecast_date = %s and is_current "
+                            "group by item_id", (as_of,))
 
 
 # ---------------------------------------------------------------------------- accuracy

@@ -104,11 +104,15 @@ def bom_consumption_bias(conn, as_of: date, days: int = 90) -> pd.DataFrame:
                                            "as_of": as_of})
 
 
-def replace_projection(conn, as_of: date, frame: pd.DataFrame,
-                       dependent: pd.DataFrame) -> int:
+def clear_projection(conn, as_of: date) -> None:
     """Derived data: this as-of date's projection and dependent demand are replaced
-    wholesale."""
+    wholesale (in the caller's transaction, batch after batch)."""
     conn.execute("delete from forecast.projected_inventory where forecast_date = %s", (as_of,))
     conn.execute("delete from forecast.dependent_demand where forecast_date = %s", (as_of,))
+
+
+def append_projection(conn, frame: pd.DataFrame, dependent: pd.DataFrame) -> int:
     copy_in(conn, "forecast.dependent_demand", dependent, DEPENDENT_COLUMNS)
     return copy_in(conn, "forecast.projected_inventory", frame, PROJECTION_COLUMNS)
+
+

@@ -118,3 +118,21 @@ def test_a_cycle_is_refused_with_its_items():
 def test_low_level_codes_follow_the_deepest_parent():
     boms = pd.DataFrame({"parent_item_id": ["A", "B", "A"], "component_item_id": ["B", "C", "C"]})
     assert low_level_codes(boms).to_dict() == {"A": 0, "B": 1, "C": 2}
+
+
+def test_batches_keep_bom_linked_items_together_and_plan_the_same():
+    from assets.forecast.mrp import plan_batches
+
+    items = pd.DataFrame({"item_id": ["A", "X", "Y", "Z"], "keys": [1, 1, 1, 1]})
+    boms = pd.DataFrame({"parent_item_id": ["A", "B"], "component_item_id": ["B", "C"]})
+    batches = plan_batches(items, boms, max_keys=2)
+    # A, B and C are one structure (B and C have no forecast of their own); X, Y, Z fill
+    # batches of two item-locations.
+    assert sorted(sorted(b) for b in batches) == [["A", "B", "C"], ["X", "Y"], ["Z"]]
+    whole = _plan()
+    days = pd.DataFrame({"target_date": D, "horizon_day": range(1, 11)})
+    inputs = {"forecast": _forecast("A", 10.0).iloc[0:0], "days": days}
+    alone = _plan(**inputs)  # a batch without a forecast row still plans its orders
+    assert {"PO-1", "PL-9"} <= set(alone.dependent["peg_reference"])
+    again = _plan(days=days)
+    assert again.dependent["quantity"].sum() == pytest.approx(whole.dependent["quantity"].sum())
