@@ -28,6 +28,7 @@ How a night plans (``plan_supply``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,47 +72,6 @@ def low_level_codes(boms: pd.DataFrame) -> pd.Series:
     stuck = sorted(str(i) for i in codes[codes > MAX_BOM_DEPTH].index)[:10]
     raise BomCycleError(f"bills of materials form a cycle (or are deeper than "
                         f"{MAX_BOM_DEPTH} levels) through items {', '.join(stuck)}")
-
-
-def plan_batches(items: pd.DataFrame, boms: pd.DataFrame | None,
-                 max_keys: int = 2000) -> list[list[str]]:
-    """``items`` (item_id, keys: its item-location count) in batches of about ``max_keys``
-    item-locations that can be planned one after the other: items linked by a bill of
-    materials (at any depth) always share a batch, so the memory of a night's plan is
-    bounded by the batch, not the portfolio."""
-    group = pd.Series(items["item_id"].to_numpy(), index=items["item_id"].to_numpy())
-    if boms is not None and not boms.empty:
-        edges = boms[["parent_item_id", "component_item_id"]].drop_duplicates()
-        linked = pd.unique(pd.concat([edges["parent_item_id"], edges["component_item_id"]]))
-        group = pd.concat([group, pd.Series(linked, index=linked)])
-        group = group[~group.index.duplicated()]
-        # Connected components by label propagation: every item takes the smallest label
-        # among itself and its BOM neighbours until nothing changes (a few rounds: BOMs
-        # are shallow).
-        for _ in range(len(group)):
-            down = edges.assign(label=edges["parent_item_id"].map(group)).groupby(
-                "component_item_id")["label"].min()
-            up = edges.assign(label=edges["component_item_id"].map(group)).groupby(
-                "parent_item_id")["label"].min()
-            best = pd.concat([group, down, up]).groupby(level=0).min()
-            if best.reindex(group.index).equals(group):
-                break
-            group = best.reindex(group.index)
-    sizes = items.set_index("item_id")["keys"].reindex(group.index).fillna(1).astype(int)
-    per_group = sizes.groupby(group).sum().sort_index()
-    batches: list[list[str]] = []
-    members = group.groupby(group).groups
-    current: list[str] = []
-    count = 0
-    for label, size in per_group.items():
-        if current and count + size > max_keys:
-            batches.append(current)
-            current, count = [], 0
-        current.extend(str(i) for i in members[label])
-        count += int(size)
-    if current:
-        batches.append(current)
-    return batches
 
 
 def _zero_forecast(keys: pd.DataFrame, days: pd.DataFrame) -> pd.DataFrame:
@@ -198,6 +158,99 @@ def _of_level(item_ids: pd.Series, codes: pd.Series, level: int) -> pd.Series:
     return item_ids.isin(list(codes[codes == level].index))
 
 
+class SupplyPlanner:
+    """The plan of one as-of day, level by level: ``plan_level`` projects a batch of the
+    items of one low-level code and explodes their production; what it explodes is kept
+    for the levels below (components always have a higher code than their parents), so the
+    items of a level can be planned in batches of any size, in any order.
+
+    Inputs as ``plan_supply``'s, without the forecast (given per batch); ``days``: the
+    horizon's target_date[, horizon_day].
+    """
+
+    def __init__(self, on_hand: pd.DataFrame, supply: pd.DataFrame | None,
+                 issues: pd.DataFrame | None, boms: pd.DataFrame | None,
+                 items: pd.DataFrame, days: pd.DataFrame,
+                 received: Callable[[set[str]], pd.DataFrame] | None = None) -> None:
+        self.on_hand = on_hand
+        self.supply = supply if supply is not None else pd.DataFrame(
+            columns=[*KEYS, "expected_date", "start_date", "quantity", "supply_type",
+                     "is_firm", "reference"])
+        self.issues = (issues.assign(kind="open") if issues is not None and not issues.empty
+                       else pd.DataFrame(columns=[*KEYS, "required_date", "quantity", "kind"]))
+        self.boms = boms if boms is not None else pd.DataFrame(
+            columns=["parent_item_id", "component_item_id", "location_id", "valid_from",
+                     "valid_to", "quantity_per"])
+        self.days = days
+        self.first_day = pd.Timestamp(pd.to_datetime(days["target_date"]).min())
+        self.last_day = pd.Timestamp(pd.to_datetime(days["target_date"]).max())
+        self.codes = low_level_codes(self.boms)
+        parents = self.boms[["parent_item_id", "location_id"]].drop_duplicates().rename(
+            columns={"parent_item_id": "item_id"}).merge(
+            items[["item_id", "lead_time_days", "make_to_order"]], on="item_id", how="left")
+        parents["lead_time_days"] = parents["lead_time_days"].fillna(0).astype(int)
+        parents["make_to_order"] = parents["make_to_order"].fillna(False).astype(bool)
+        self.parents = parents
+        # Dependent demand handed down to later levels: kept here, or read back per batch
+        # by ``received`` (item ids -> item_id, location_id, required_date, quantity) when
+        # the caller stores it as it goes, so memory stays bounded by the batch.
+        self.read_received = received
+        self.received = pd.DataFrame(columns=DEPENDENT_COLUMNS)
+
+    @property
+    def levels(self) -> range:
+        return range(int(self.codes.max()) + 1 if len(self.codes) else 1)
+
+    def items_of_level(self, level: int, forecast_items: pd.Series) -> list[str]:
+        """Every item to plan at ``level``: forecast, or given supply, issues or BOMs."""
+        candidates = pd.Series(pd.unique(pd.concat([
+            forecast_items, pd.Series(self.codes.index, dtype=object),
+            self.supply["item_id"], self.issues["item_id"]], ignore_index=True)))
+        return [str(i) for i in candidates[_of_level(candidates, self.codes, level)]]
+
+    def plan_level(self, level: int, forecast: pd.DataFrame,
+                   batch: set[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(projection, exploded dependent demand) of the items of ``level`` in ``batch``
+        (all when None); ``forecast`` holds (at least) their forecast rows."""
+        def mine(column: pd.Series) -> pd.Series:
+            here = _of_level(column, self.codes, level)
+            return here if batch is None else here & column.isin(batch)
+
+        in_level = forecast[mine(forecast["item_id"])]
+        if self.read_received is not None and batch is not None:
+            arriving = self.read_received(batch)
+        else:
+            arriving = self.received[mine(self.received["item_id"])]
+        incoming = pd.concat([self.issues.loc[mine(self.issues["item_id"]),
+                                              [*KEYS, "required_date", "quantity", "kind"]],
+                              arriving[[*KEYS, "required_date", "quantity"]].assign(
+                                  kind="dependent")], ignore_index=True)
+        # Item-locations without a forecast still plan what they receive or must produce.
+        ordered = self.supply.loc[mine(self.supply["item_id"]), KEYS]
+        missing = pd.concat([incoming[KEYS], ordered]).drop_duplicates().merge(
+            in_level[KEYS].drop_duplicates(), on=KEYS, how="left", indicator=True)
+        missing = missing[missing["_merge"] == "left_only"][KEYS]
+        if not missing.empty:
+            in_level = pd.concat([in_level, _zero_forecast(missing, self.days)],
+                                 ignore_index=True)
+        if in_level.empty:
+            return (pd.DataFrame(columns=[*KEYS, *PROJECTION_COLUMNS]),
+                    pd.DataFrame(columns=DEPENDENT_COLUMNS))
+        supply = self.supply[mine(self.supply["item_id"])]
+        projection = project_portfolio(in_level, self.on_hand, supply, incoming)
+        level_parents = self.parents.merge(in_level[KEYS].drop_duplicates(), on=KEYS)
+        if level_parents.empty:
+            return projection, pd.DataFrame(columns=DEPENDENT_COLUMNS)
+        parts = [_order_requirements(supply, level_parents[KEYS], self.first_day),
+                 _net_requirements(projection, level_parents, self.first_day)]
+        requirements = pd.concat([p for p in parts if not p.empty] or parts[:1],
+                                 ignore_index=True)
+        exploded = explode(requirements, self.boms, level, self.last_day)
+        if not exploded.empty and self.read_received is None:
+            self.received = pd.concat([self.received, exploded], ignore_index=True)
+        return projection, exploded
+
+
 def plan_supply(forecast: pd.DataFrame, on_hand: pd.DataFrame, supply: pd.DataFrame,
                 issues: pd.DataFrame, boms: pd.DataFrame, items: pd.DataFrame,
                 days: pd.DataFrame | None = None) -> SupplyPlan:
@@ -211,65 +264,23 @@ def plan_supply(forecast: pd.DataFrame, on_hand: pd.DataFrame, supply: pd.DataFr
     quantity_per; ``items``: item_id, lead_time_days, make_to_order; ``days``: the
     horizon's target_date (and horizon_day) when ``forecast`` holds only a batch of items.
     """
-    if days is not None and (forecast is None or forecast.empty):
+    if forecast is None or forecast.empty:
+        if days is None:
+            return SupplyPlan(pd.DataFrame(columns=[*KEYS, *PROJECTION_COLUMNS]),
+                              pd.DataFrame(columns=DEPENDENT_COLUMNS))
         forecast = pd.DataFrame(columns=[*KEYS, "target_date", "yhat", "yhat_upper"])
-    elif forecast is None or forecast.empty:
-        return SupplyPlan(pd.DataFrame(columns=[*KEYS, *PROJECTION_COLUMNS]),
-                          pd.DataFrame(columns=DEPENDENT_COLUMNS))
-    boms = boms if boms is not None else pd.DataFrame(
-        columns=["parent_item_id", "component_item_id", "location_id", "valid_from",
-                 "valid_to", "quantity_per"])
-    issues = (issues.assign(kind="open") if issues is not None and not issues.empty
-              else pd.DataFrame(columns=[*KEYS, "required_date", "quantity", "kind"]))
     if days is None:
         day_columns = (["target_date", "horizon_day"] if "horizon_day" in forecast
                        else ["target_date"])
         days = forecast[day_columns].drop_duplicates("target_date")
-    first_day = pd.Timestamp(pd.to_datetime(days["target_date"]).min())
-    last_day = pd.Timestamp(pd.to_datetime(days["target_date"]).max())
-
-    codes = low_level_codes(boms)
-    parents = boms[["parent_item_id", "location_id"]].drop_duplicates().rename(
-        columns={"parent_item_id": "item_id"}).merge(
-        items[["item_id", "lead_time_days", "make_to_order"]], on="item_id", how="left")
-    parents["lead_time_days"] = parents["lead_time_days"].fillna(0).astype(int)
-    parents["make_to_order"] = parents["make_to_order"].fillna(False).astype(bool)
-
+    planner = SupplyPlanner(on_hand, supply, issues, boms, items, days)
     projections, dependent = [], []
-    received = pd.DataFrame(columns=DEPENDENT_COLUMNS)
-    top = int(codes.max()) if len(codes) else 0
-    for level in range(top + 1):
-        def of_level(column: pd.Series, level: int = level) -> pd.Series:
-            return _of_level(column, codes, level)
-
-        in_level = forecast[of_level(forecast["item_id"])]
-        arriving = received[of_level(received["item_id"])]
-        incoming = pd.concat([issues.loc[of_level(issues["item_id"]),
-                                         [*KEYS, "required_date", "quantity", "kind"]],
-                              arriving[[*KEYS, "required_date", "quantity"]].assign(
-                                  kind="dependent")], ignore_index=True)
-        # Item-locations without a forecast still plan what they receive or must produce.
-        ordered = (supply.loc[of_level(supply["item_id"]), KEYS]
-                   if supply is not None and not supply.empty else incoming[KEYS].iloc[0:0])
-        missing = pd.concat([incoming[KEYS], ordered]).drop_duplicates().merge(
-            in_level[KEYS].drop_duplicates(), on=KEYS, how="left", indicator=True)
-        missing = missing[missing["_merge"] == "left_only"][KEYS]
-        if not missing.empty:
-            in_level = pd.concat([in_level, _zero_forecast(missing, days)], ignore_index=True)
-        if in_level.empty:
-            continue
-        projection = project_portfolio(in_level, on_hand, supply, incoming)
+    for level in planner.levels:
+        projection, exploded = planner.plan_level(level, forecast)
         projections.append(projection)
-        level_parents = parents.merge(in_level[KEYS].drop_duplicates(), on=KEYS)
-        if level_parents.empty:
-            continue
-        parts = [_order_requirements(supply, level_parents[KEYS], first_day),
-                 _net_requirements(projection, level_parents, first_day)]
-        requirements = pd.concat([p for p in parts if not p.empty] or parts[:1],
-                                 ignore_index=True)
-        exploded = explode(requirements, boms, level, last_day)
         dependent.append(exploded)
-        received = pd.concat([received, exploded], ignore_index=True)
+    projections = [p for p in projections if not p.empty]
+    dependent = [d for d in dependent if not d.empty]
     projection = pd.concat(projections, ignore_index=True) if projections else \
         pd.DataFrame(columns=[*KEYS, *PROJECTION_COLUMNS])
     dependent_rows = (pd.concat(dependent, ignore_index=True) if dependent

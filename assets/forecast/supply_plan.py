@@ -17,7 +17,7 @@ from assets.forecast.keys import (
     PROJECTED_INVENTORY,
     UNIFIED,
 )
-from assets.forecast.mrp import plan_batches, plan_supply
+from assets.forecast.mrp import SupplyPlanner
 from resources.partitions import daily_partitions, partition_date
 from resources.warehouse import WarehouseResource
 
@@ -62,7 +62,9 @@ def projected_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseR
         "batches": totals["batches"],
         "dagster/row_count": totals["rows"],
     })
-    by_component = pd.concat(totals["by_component"]) if totals["by_component"] else pd.Series()
+    # A component fed by parents of several batches has a sum from each.
+    by_component = (pd.concat(totals["by_component"]).groupby(level=[0, 1]).sum()
+                    if totals["by_component"] else pd.Series())
     yield dg.MaterializeResult(asset_key=DEPENDENT_DEMAND, metadata={
         "rows": totals["dependent_rows"],
         "dagster/row_count": totals["dependent_rows"],
@@ -74,48 +76,62 @@ def projected_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseR
     })
 
 
+BATCH_KEYS = 2000  # item-locations planned at once: memory follows this, not the portfolio
+
+
 def _plan_in_batches(conn, as_of: date, run_id: str, items: pd.DataFrame, log) -> dict:
-    """Plan and store the portfolio batch by batch (plan_batches keeps BOM-linked items
-    together), so memory follows the batch, not the portfolio; returns the totals."""
+    """Plan and store the portfolio level by level (mrp.SupplyPlanner), each level in
+    batches of about BATCH_KEYS item-locations read from and written to the warehouse, so
+    memory follows the batch, not the portfolio: the dependent demand handed down to later
+    levels is written with its batch and read back by the batches that receive it."""
     supply, issues = supply_store.supply_as_of(conn, as_of)
-    boms = supply_store.bills_of_materials(conn, as_of)
-    planning = supply_store.planning_items(conn)
-    on_hand = store.latest_on_hand(conn, as_of)
     first, last = items["first_day"].min(), items["last_day"].max()
     days = pd.DataFrame({"target_date": pd.date_range(first, last).date})
     days["horizon_day"] = [(d - as_of).days for d in days["target_date"]]
-    batches = plan_batches(items, boms)
+    planner = SupplyPlanner(store.latest_on_hand(conn, as_of), supply, issues,
+                            supply_store.bills_of_materials(conn, as_of),
+                            supply_store.planning_items(conn), days,
+                            lambda batch: supply_store.dependent_demand_of(conn, as_of, batch))
+    keys = items.set_index("item_id")["keys"]
     supply_store.clear_projection(conn, as_of)
     totals = {"keys": 0, "below_zero": 0, "below_zero_planned": 0, "rows": 0,
               "dependent_rows": 0, "by_component": [], "by_peg": Counter(), "bom_levels": 0,
-              "batches": len(batches), "supply_lines": dict(Counter(supply["supply_type"]))}
+              "batches": 0, "supply_lines": dict(Counter(supply["supply_type"]))}
     started = time.monotonic()
-    for number, batch in enumerate(batches, 1):
-        members = set(batch)
-        plan = plan_supply(store.forecasts_as_of(conn, as_of, batch),
-                           on_hand[on_hand["item_id"].isin(members)],
-                           supply[supply["item_id"].isin(members)],
-                           issues[issues["item_id"].isin(members)],
-                           boms[boms["parent_item_id"].isin(members)], planning, days)
-        frame = plan.projection.assign(forecast_date=as_of, run_id=run_id)
-        dependent = plan.dependent.assign(forecast_date=as_of, run_id=run_id)
-        supply_store.append_projection(conn, frame, dependent)
-        lowest = frame.groupby(["item_id", "location_id"])[
-            ["projected_on_hand", "projected_on_hand_planned"]].min()
-        totals["keys"] += len(lowest)
-        totals["below_zero"] += int(lowest["projected_on_hand"].lt(0).sum())
-        totals["below_zero_planned"] += int(lowest["projected_on_hand_planned"].lt(0).sum())
-        totals["rows"] += len(frame)
-        totals["dependent_rows"] += len(dependent)
+    for level in planner.levels:
+        for batch in _batches(planner.items_of_level(level, items["item_id"]), keys):
+            projection, dependent = planner.plan_level(
+                level, store.forecasts_as_of(conn, as_of, batch), set(batch))
+            _store_batch(conn, as_of, run_id, projection, dependent, totals)
+        log.info(f"supply plan: BOM level {level} done, {totals['keys']} item-locations, "
+                 f"{totals['batches']} batches in {time.monotonic() - started:.1f}s")
+    return totals
+
+
+def _batches(item_ids: list[str], keys: pd.Series) -> list[list[str]]:
+    sizes = keys.reindex(item_ids).fillna(1).astype(int).cumsum()
+    groups = (sizes - 1) // BATCH_KEYS
+    return [list(group.index) for _, group in sizes.groupby(groups.to_numpy())]
+
+
+def _store_batch(conn, as_of: date, run_id: str, projection: pd.DataFrame,
+                 dependent: pd.DataFrame, totals: dict) -> None:
+    frame = projection.assign(forecast_date=as_of, run_id=run_id)
+    supply_store.append_projection(conn, frame, dependent.assign(forecast_date=as_of,
+                                                                 run_id=run_id))
+    lowest = frame.groupby(["item_id", "location_id"])[
+        ["projected_on_hand", "projected_on_hand_planned"]].min()
+    totals["batches"] += 1
+    totals["keys"] += len(lowest)
+    totals["below_zero"] += int(lowest["projected_on_hand"].lt(0).sum())
+    totals["below_zero_planned"] += int(lowest["projected_on_hand_planned"].lt(0).sum())
+    totals["rows"] += len(frame)
+    totals["dependent_rows"] += len(dependent)
+    if len(dependent):
         totals["by_component"].append(
             dependent.groupby(["item_id", "location_id"])["quantity"].sum())
         totals["by_peg"].update(Counter(dependent["peg_type"]))
-        if len(dependent):
-            totals["bom_levels"] = max(totals["bom_levels"], int(dependent["bom_level"].max()))
-        if number % 10 == 0 or number == len(batches):
-            log.info(f"supply plan: batch {number}/{len(batches)}, {totals['keys']} "
-                     f"item-locations in {time.monotonic() - started:.1f}s")
-    return totals
+        totals["bom_levels"] = max(totals["bom_levels"], int(dependent["bom_level"].max()))
 
 
 def _top_components(by_component: pd.Series):

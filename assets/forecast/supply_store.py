@@ -104,6 +104,15 @@ def bom_consumption_bias(conn, as_of: date, days: int = 90) -> pd.DataFrame:
                                            "as_of": as_of})
 
 
+def dependent_demand_of(conn, as_of: date, items: set[str]) -> pd.DataFrame:
+    """The dependent demand stored so far for ``items`` as of ``as_of``, per day: what
+    the levels above handed down (the supply plan writes it batch by batch)."""
+    return read_frame(conn, "select item_id, location_id, required_date, sum(quantity) "
+                            "as quantity from forecast.dependent_demand "
+                            "where forecast_date = %s and item_id = any(%s::uuid[]) "
+                            "group by 1, 2, 3", (as_of, list(items)))
+
+
 def clear_projection(conn, as_of: date) -> None:
     """Derived data: this as-of date's projection and dependent demand are replaced
     wholesale (in the caller's transaction, batch after batch)."""

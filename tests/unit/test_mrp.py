@@ -120,19 +120,33 @@ def test_low_level_codes_follow_the_deepest_parent():
     assert low_level_codes(boms).to_dict() == {"A": 0, "B": 1, "C": 2}
 
 
-def test_batches_keep_bom_linked_items_together_and_plan_the_same():
-    from assets.forecast.mrp import plan_batches
+def test_a_level_planned_in_batches_gives_the_whole_plan():
+    from assets.forecast.mrp import SupplyPlanner
 
-    items = pd.DataFrame({"item_id": ["A", "X", "Y", "Z"], "keys": [1, 1, 1, 1]})
-    boms = pd.DataFrame({"parent_item_id": ["A", "B"], "component_item_id": ["B", "C"]})
-    batches = plan_batches(items, boms, max_keys=2)
-    # A, B and C are one structure (B and C have no forecast of their own); X, Y, Z fill
-    # batches of two item-locations.
-    assert sorted(sorted(b) for b in batches) == [["A", "B", "C"], ["X", "Y"], ["Z"]]
     whole = _plan()
+    forecast = pd.concat([_forecast("A", 10.0), _forecast("X", 3.0)], ignore_index=True)
     days = pd.DataFrame({"target_date": D, "horizon_day": range(1, 11)})
-    inputs = {"forecast": _forecast("A", 10.0).iloc[0:0], "days": days}
-    alone = _plan(**inputs)  # a batch without a forecast row still plans its orders
-    assert {"PO-1", "PL-9"} <= set(alone.dependent["peg_reference"])
-    again = _plan(days=days)
-    assert again.dependent["quantity"].sum() == pytest.approx(whole.dependent["quantity"].sum())
+    planner = SupplyPlanner(
+        pd.DataFrame({"item_id": ["A", "B"], "location_id": LOC, "on_hand": [25.0, 10.0]}),
+        pd.DataFrame({"item_id": ["A", "B"], "location_id": LOC,
+                      "expected_date": [D[4], D[5]], "start_date": [D[2], D[1]],
+                      "quantity": [20.0, 30.0], "supply_type": ["production", "planned"],
+                      "is_firm": [True, False], "reference": ["PO-1", "PL-9"]}),
+        None,
+        pd.DataFrame({"parent_item_id": ["A", "B"], "component_item_id": ["B", "C"],
+                      "location_id": LOC, "valid_from": date(2000, 1, 1), "valid_to": None,
+                      "quantity_per": [2.2, 1.5]}),
+        pd.DataFrame({"item_id": ["A", "B", "C"], "lead_time_days": [2, 3, 5],
+                      "make_to_order": False}), days)
+    dependent = []
+    for level in planner.levels:
+        items = planner.items_of_level(level, forecast["item_id"])
+        for batch in ([i] for i in sorted(items)):  # one item per batch
+            rows = forecast[forecast["item_id"].isin(batch)]
+            projection, exploded = planner.plan_level(level, rows, set(batch))
+            dependent.append(exploded)
+    assert planner.items_of_level(0, forecast["item_id"]) == ["A", "X"]
+    assert planner.items_of_level(2, forecast["item_id"]) == ["C"]
+    batched = pd.concat(dependent, ignore_index=True)
+    for item in ("B", "C"):
+        assert _by_day(batched, item) == _by_day(whole.dependent, item)
