@@ -2,6 +2,12 @@
 planned supply plus the BOM explosion, against the naive way in the same run.
 
     .venv/bin/python bench/supply_plan.py [--items 1000 10000] [--naive-items 1000]
+    .venv/bin/python bench/supply_plan.py --data-dir DIR [DIR ...]
+
+The second form measures the real asset step (``forecast/projected_inventory`` with
+``forecast/dependent_demand``) on warehouses bench/nightly.py left behind (its data
+directories under /tmp/fc-bench-<items>-*): the step's time, its process's peak RSS and
+the peak above the RSS after the imports (what the plan itself holds).
 
 Both produce the projection (firm and firm + planned, per item and day) and the dependent
 demand. A synthetic plant like the demo's: 40% finished goods (each with a production order, a
@@ -166,7 +172,36 @@ def measure(way: str, items: int) -> dict:
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def run_child(way: str, items: int) -> dict:
+def measure_step(data_dir: str) -> dict:
+    """Materialize the supply plan step for the newest projected day of a bench warehouse."""
+    import os
+
+    os.environ["FORGECAST_DATA_DIR"] = data_dir
+    import dagster as dg
+
+    from assets.forecast.supply_plan import projected_inventory
+    from orchestration.platform import prepare
+    from resources.database import connect
+    from resources.settings import get_settings
+    from resources.warehouse import WarehouseResource
+
+    settings = get_settings()
+    prepare(settings)
+    with connect(settings) as conn:
+        day = conn.execute("select max(forecast_date) from forecast.forecasts").fetchone()[0]
+        keys = conn.execute("select count(distinct (item_id, location_id)) from "
+                            "forecast.forecasts where forecast_date = %s", (day,)).fetchone()[0]
+    imported = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    dg.materialize([projected_inventory], partition_key=day.isoformat(),
+                   resources={"warehouse": WarehouseResource()})
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"data_dir": data_dir, "keys": keys, "seconds": seconds, "peak_mb": peak,
+            "above_imports_mb": peak - imported}
+
+
+def run_child(way: str, items) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", way, str(items)], check=True,
                          capture_output=True, text=True, cwd=ROOT)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -177,7 +212,19 @@ def main() -> None:
     parser.add_argument("--items", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--naive-items", type=int, default=1000)
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", nargs="+", help="bench/nightly data directories")
     args = parser.parse_args()
+    if args.child and args.child[0] == "step":
+        print(json.dumps(measure_step(args.child[1])))
+        return
+    if args.data_dir:
+        print("| warehouse | item-locations | seconds | peak RSS MB | above imports MB |")
+        print("|---|---:|---:|---:|---:|")
+        for data_dir in args.data_dir:
+            r = run_child("step", data_dir)
+            print(f"| {Path(r['data_dir']).name} | {r['keys']:,} | {r['seconds']:.1f} | "
+                  f"{r['peak_mb']:,.0f} | {r['above_imports_mb']:,.0f} |")
+        return
     if args.child:
         print(json.dumps(measure(args.child[0], int(args.child[1]))))  # way, items
         return
