@@ -204,6 +204,8 @@ def classify_demand(history: pd.Series, censored: pd.Series | None = None, as_of
         return "new"
     active = active[observed_mask[first_demand:]]
     sizes = active[active > 0]
+    if sizes.empty:  # every day with demand was a stockout day: nothing observed to classify
+        return "new"
     adi = len(active) / len(sizes)
     cv2 = float((sizes.std(ddof=0) / sizes.mean()) ** 2)
     if adi < ADI_THRESHOLD:

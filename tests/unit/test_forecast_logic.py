@@ -170,6 +170,13 @@ def test_classify_new_counts_from_first_demand():
     assert classify_demand(daily([0] * 200 + [5] * 56)) == "smooth"
 
 
+def test_classify_an_item_whose_every_demand_fell_on_stockout_days():
+    history = daily([0, 0, 4, 0, 0, 4] * 20)
+    censored = pd.Series(history.to_numpy() > 0, index=history.index)
+    # Nothing uncensored to measure sizes on (it used to divide by zero): served as new.
+    assert classify_demand(history, censored) == "new"
+
+
 def test_classify_dead():
     assert classify_demand(daily([10] * 200 + [0] * 90)) == "dead"
     assert classify_demand(daily([10] * 400 + [0] * 89)) == "smooth"  # ADI 489/400
