@@ -76,7 +76,7 @@ def projected_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseR
     })
 
 
-BATCH_KEYS = 2000  # item-locations planned at once: memory follows this, not the portfolio
+BATCH_KEYS = 500  # item-locations planned at once: memory follows this, not the portfolio
 
 
 def _plan_in_batches(conn, as_of: date, run_id: str, items: pd.DataFrame, log) -> dict:
