@@ -216,7 +216,15 @@ def _safety_stock_alert(item, window) -> Alert | None:
         f"{_label(item)}: projected stock {lowest:.0f} falls below safety stock "
         f"{safety_stock:.0f} on {first_below.isoformat()}"
     )
-    return Alert("below_safety_stock", "medium", item.item_id, item.location_id, message, details)
+    # As for a stockout: when MRP's planned orders keep the stock above safety stock, the
+    # fix is converting them, one step less severe.
+    planned_clears = ("projected_on_hand_planned" in window
+                      and bool((window["projected_on_hand_planned"] >= safety_stock).all()))
+    details["covered_by_planned"] = planned_clears
+    if planned_clears:
+        message += "; planned orders would keep it above if firmed"
+    return Alert("below_safety_stock", "low" if planned_clears else "medium", item.item_id,
+                 item.location_id, message, details)
 
 
 def _excess_alert(item: ItemContext, policy: AlertPolicy) -> Alert | None:

@@ -211,6 +211,19 @@ def test_a_stockout_planned_orders_would_clear_is_one_step_lower_and_names_them(
     assert "PL-77" in stockout.message and "if firmed" in stockout.message
 
 
+def test_below_safety_stock_that_planned_orders_fix_is_low():
+    # 100 on hand, 5 a day: 55 by day 9, under the 60 safety stock without the planned 200.
+    item = replace(BOLT, safety_stock=60.0)
+    orders = [order("PL-79", 3, 200.0, False, "planned")]
+    proj = supply_projection(100, 5, pd.DataFrame(orders))
+    below = by_type(evaluate_item_alerts(item, proj, None, None, TODAY,
+                                         supply=SupplyContext(tuple(orders))))
+    assert below["below_safety_stock"].severity == "low"
+    assert below["below_safety_stock"].details["covered_by_planned"] is True
+    firm = by_type(evaluate_item_alerts(item, supply_projection(100, 5, None), None, None, TODAY))
+    assert firm["below_safety_stock"].severity == "medium"
+
+
 def test_planned_orders_too_small_leave_the_stockout_at_full_severity():
     orders = [order("PL-78", 5, 20.0, False, "planned")]
     proj = supply_projection(100, 14, pd.DataFrame(orders))
