@@ -69,7 +69,7 @@ def _progress(log, label: str):
 # ---------------------------------------------------------------------------- selection
 class SelectionConfig(dg.Config):
     """Run config of the weekly selection (``forgecast select`` sets it; the schedule does
-    not): one SKU's items only, and the day to select as of (default: the newest demand)."""
+    not): one SKU's items only, and the as-of day (default: the newest demand's day)."""
 
     item: str | None = None
     as_of: str | None = None

@@ -217,7 +217,9 @@ class SupplyPlanner:
             return here if batch is None else here & column.isin(batch)
 
         in_level = forecast[mine(forecast["item_id"])]
-        if self.read_received is not None and batch is not None:
+        if level == 0:  # no BOM consumes these items: nothing is handed down to them
+            arriving = self.received.iloc[0:0]
+        elif self.read_received is not None and batch is not None:
             arriving = self.read_received(batch)
         else:
             arriving = self.received[mine(self.received["item_id"])]
@@ -225,9 +227,9 @@ class SupplyPlanner:
                                               [*KEYS, "required_date", "quantity", "kind"]],
                               arriving[[*KEYS, "required_date", "quantity"]].assign(
                                   kind="dependent")], ignore_index=True)
+        supply = self.supply[mine(self.supply["item_id"])]
         # Item-locations without a forecast still plan what they receive or must produce.
-        ordered = self.supply.loc[mine(self.supply["item_id"]), KEYS]
-        missing = pd.concat([incoming[KEYS], ordered]).drop_duplicates().merge(
+        missing = pd.concat([incoming[KEYS], supply[KEYS]]).drop_duplicates().merge(
             in_level[KEYS].drop_duplicates(), on=KEYS, how="left", indicator=True)
         missing = missing[missing["_merge"] == "left_only"][KEYS]
         if not missing.empty:
@@ -236,7 +238,6 @@ class SupplyPlanner:
         if in_level.empty:
             return (pd.DataFrame(columns=[*KEYS, *PROJECTION_COLUMNS]),
                     pd.DataFrame(columns=DEPENDENT_COLUMNS))
-        supply = self.supply[mine(self.supply["item_id"])]
         projection = project_portfolio(in_level, self.on_hand, supply, incoming)
         level_parents = self.parents.merge(in_level[KEYS].drop_duplicates(), on=KEYS)
         if level_parents.empty:

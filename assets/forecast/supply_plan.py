@@ -52,6 +52,7 @@ def projected_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseR
             yield dg.MaterializeResult(asset_key=DEPENDENT_DEMAND, metadata={"rows": 0})
             return
         totals = _plan_in_batches(conn, latest, context.run.run_id, items, context.log)
+        dependent = supply_store.dependent_summary(conn, latest)
         bias = supply_store.bom_consumption_bias(conn, latest)
     yield dg.MaterializeResult(asset_key=PROJECTED_INVENTORY, metadata={
         "forecast_date": latest.isoformat(),
@@ -62,16 +63,13 @@ def projected_inventory(context: dg.AssetExecutionContext, warehouse: WarehouseR
         "batches": totals["batches"],
         "dagster/row_count": totals["rows"],
     })
-    # A component fed by parents of several batches has a sum from each.
-    by_component = (pd.concat(totals["by_component"]).groupby(level=[0, 1]).sum()
-                    if totals["by_component"] else pd.Series())
     yield dg.MaterializeResult(asset_key=DEPENDENT_DEMAND, metadata={
-        "rows": totals["dependent_rows"],
-        "dagster/row_count": totals["dependent_rows"],
-        "components": len(by_component),
-        "by_peg": dict(totals["by_peg"]),
-        "bom_levels": totals["bom_levels"],
-        "top_components": _top_components(by_component),
+        "rows": dependent["rows"],
+        "dagster/row_count": dependent["rows"],
+        "components": dependent["components"],
+        "by_peg": dependent["by_peg"],
+        "bom_levels": dependent["bom_levels"],
+        "top_components": _top_components(dependent["top"]),
         **_bias_metadata(bias),
     })
 
@@ -94,9 +92,8 @@ def _plan_in_batches(conn, as_of: date, run_id: str, items: pd.DataFrame, log) -
                             lambda batch: supply_store.dependent_demand_of(conn, as_of, batch))
     keys = items.set_index("item_id")["keys"]
     supply_store.clear_projection(conn, as_of)
-    totals = {"keys": 0, "below_zero": 0, "below_zero_planned": 0, "rows": 0,
-              "dependent_rows": 0, "by_component": [], "by_peg": Counter(), "bom_levels": 0,
-              "batches": 0, "supply_lines": dict(Counter(supply["supply_type"]))}
+    totals = {"keys": 0, "below_zero": 0, "below_zero_planned": 0, "rows": 0, "batches": 0,
+              "supply_lines": dict(Counter(supply["supply_type"]))}
     started = time.monotonic()
     for level in planner.levels:
         for batch in _batches(planner.items_of_level(level, items["item_id"]), keys):
@@ -126,17 +123,11 @@ def _store_batch(conn, as_of: date, run_id: str, projection: pd.DataFrame,
     totals["below_zero"] += int(lowest["projected_on_hand"].lt(0).sum())
     totals["below_zero_planned"] += int(lowest["projected_on_hand_planned"].lt(0).sum())
     totals["rows"] += len(frame)
-    totals["dependent_rows"] += len(dependent)
-    if len(dependent):
-        totals["by_component"].append(
-            dependent.groupby(["item_id", "location_id"])["quantity"].sum())
-        totals["by_peg"].update(Counter(dependent["peg_type"]))
-        totals["bom_levels"] = max(totals["bom_levels"], int(dependent["bom_level"].max()))
 
 
-def _top_components(by_component: pd.Series):
-    ranked = by_component.sort_values(ascending=False).head(10)
-    preview = "\n".join(f"| {item} | {loc} | {qty:,.0f} |" for (item, loc), qty in ranked.items())
+def _top_components(top: pd.DataFrame):
+    preview = "\n".join(f"| {r.sku} | {r.location_id} | {r.quantity:,.0f} |"
+                         for r in top.itertuples(index=False))
     return dg.MetadataValue.md(
         "| component | location | dependent demand |\n|---|---|---:|\n" + preview
         if preview else "_no dependent demand_")

@@ -113,6 +113,25 @@ def dependent_demand_of(conn, as_of: date, items: set[str]) -> pd.DataFrame:
                             "group by 1, 2, 3", (as_of, list(items)))
 
 
+def dependent_summary(conn, as_of: date) -> dict:
+    """What the supply plan wrote to forecast.dependent_demand as of ``as_of``: rows,
+    components, rows per peg type, the deepest BOM level, and the ten components with the
+    most dependent demand (sku, location_id, quantity)."""
+    rows, components, levels = conn.execute(
+        "select count(*), count(distinct (item_id, location_id)), coalesce(max(bom_level), 0) "
+        "from forecast.dependent_demand where forecast_date = %s", (as_of,)).fetchone()
+    by_peg = dict(conn.execute(
+        "select peg_type, count(*) from forecast.dependent_demand where forecast_date = %s "
+        "group by 1 order by 1", (as_of,)).fetchall())
+    top = read_frame(conn, """
+        select i.sku, d.location_id, sum(d.quantity) as quantity
+        from forecast.dependent_demand d join unified.manufacturing_items i using (item_id)
+        where d.forecast_date = %s
+        group by 1, 2 order by 3 desc, 1, 2 limit 10""", (as_of,))
+    return {"rows": rows, "components": components, "by_peg": by_peg, "bom_levels": levels,
+            "top": top}
+
+
 def clear_projection(conn, as_of: date) -> None:
     """Derived data: this as-of date's projection and dependent demand are replaced
     wholesale (in the caller's transaction, batch after batch)."""
