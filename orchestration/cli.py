@@ -20,6 +20,7 @@ from orchestration.cli_ingest import ingest_cmd
 from orchestration.cli_notify import notify_group
 from orchestration.tables import format_table
 from resources.errors import ServiceError
+from resources.private import private_umask
 from resources.settings import get_settings
 
 
@@ -44,8 +45,13 @@ def db() -> None:
 def db_up() -> None:
     """Start the embedded server (if used), create both databases, migrate."""
     from orchestration.platform import prepare
+    from resources.private import tighten
 
-    server = prepare(get_settings())
+    settings = get_settings()
+    server = prepare(settings)
+    tightened = tighten(settings.data_dir)  # an installation from before 0700/0600
+    if tightened:
+        click.echo(f"made {tightened} file(s) and folder(s) under {settings.data_dir} private")
     kind = "embedded" if server.embedded else "external"
     click.echo(f"PostgreSQL ({kind}) ready: {server.masked_url()}")
     click.echo(f"Dagster storage: {server.masked_dagster_url()}")
@@ -169,6 +175,7 @@ cli.add_command(select_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:
+    private_umask()  # what the platform writes is private to its user
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
     try:
         cli.main(args=argv, prog_name="forgecast", standalone_mode=False)

@@ -17,6 +17,7 @@ from assets.unified import dbt_models as unified
 from orchestration.jobs import FRESH_SELECTION, JOBS, nightly_freshness
 from orchestration.schedules import build_schedules
 from orchestration.sensors import build_sensors
+from resources.private import private_umask
 from resources.settings import get_settings
 from resources.warehouse import WarehouseResource, dbt_resource
 
@@ -24,6 +25,9 @@ STAGES = (ingest, unified, forecast, alerts, notify, quality)
 
 
 def build_definitions() -> dg.Definitions:
+    # Code servers and run workers load this module: what their assets write (kept files,
+    # charts, logs) is private to the user, as from the CLI.
+    private_umask()
     settings = get_settings()
     assembled = dg.Definitions(
         assets=[asset for stage in STAGES for asset in stage.ASSETS],

@@ -31,8 +31,10 @@ def landing_files(landing_dir: Path, export: ExportType) -> list[Path]:
     folder = landing_folder(landing_dir, export)
     if not folder.is_dir():
         return []
+    # A symlink is never followed (a link to /etc/shadow must not be copied in): the
+    # ingest refuses it, so the landing zone does not offer it.
     return sorted(p for p in folder.iterdir()
-                  if p.is_file() and not p.name.startswith(".")
+                  if p.is_file() and not p.is_symlink() and not p.name.startswith(".")
                   and not p.name.lower().endswith(IGNORED_SUFFIXES))
 
 

@@ -48,6 +48,7 @@ from resources.errors import (
     ServiceError,
     ValidationError,
 )
+from resources.private import regular_file_problem
 
 
 # ----------------------------------------------------------------------------- files
@@ -63,9 +64,10 @@ def keep_original(path: Path, sha256: str, store_dir: Path) -> Path:
     """Copy the file content-addressed under the data directory (replay needs no path)."""
     target = store_dir / sha256[:2] / f"{sha256}{''.join(path.suffixes[-2:])}"
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".part")
         shutil.copyfile(path, tmp)
+        tmp.chmod(0o600)  # a raw ERP export, whatever the caller's umask
         tmp.replace(target)
     return target
 
@@ -115,8 +117,11 @@ def ingest_file(
     export = resolve_export(source_system, entity)
     check_options(options)
     path = Path(path)
-    if not path.is_file():
+    problem = regular_file_problem(path)
+    if problem == "file not found":
         raise NotFoundError(f"file not found: {path}", details={"file": str(path)})
+    if problem is not None:  # before anything is hashed, kept or recorded
+        raise ValidationError(f"{path}: {problem}", details={"file": str(path)})
     reap_dead_batches(conn)
     size = path.stat().st_size
     sha256 = file_sha256(path)

@@ -26,9 +26,21 @@ def project_postgres(pgdata: Path) -> list[psutil.Process]:
 
 def test_db_up_url_down_leave_nothing_running(tmp_path, private_platform_env):
     env = private_platform_env(tmp_path / "fc")
+    # An installation from before files were private: `db up` closes it.
+    (tmp_path / "fc" / "charts").mkdir(parents=True, exist_ok=True)
+    old_chart = tmp_path / "fc" / "charts" / "old.png"
+    old_chart.write_bytes(b"png")
+    old_chart.chmod(0o644)
+    (tmp_path / "fc").chmod(0o755)
     up = run(["db", "up"], env)
     assert up.returncode == 0, up.stderr
     assert "PostgreSQL (embedded) ready" in up.stdout
+    assert "private" in up.stdout
+    assert old_chart.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "fc").stat().st_mode & 0o777 == 0o700
+    made = [p for p in (tmp_path / "fc").rglob("*") if not p.is_symlink()
+            and p.stat().st_mode & 0o077]
+    assert made == []  # everything the first start wrote is private too
     pgdata = tmp_path / "fc" / "pgdata"
     assert project_postgres(pgdata)
     again = run(["db", "up"], env)  # idempotent

@@ -343,3 +343,30 @@ def test_orders_and_boms_breaking_the_row_rules_are_quarantined(conn, settings, 
     assert _quarantined(conn, result.batch_id) == [
         ("manufacturing_orders.json", 2, "date_finished", "finish before start"),
         ("manufacturing_orders.json", 3, "product_id", "unknown item: not in the current odoo products")]
+
+
+def test_a_symlink_or_fifo_is_refused_before_anything_is_kept(conn, settings, tmp_path):
+    """`ln -s /etc/shadow x.csv; forgecast ingest x.csv` once kept a world-readable copy of
+    the link's target: now nothing is hashed, kept or recorded."""
+    secret = _write(tmp_path / "secret.txt", [HEADER, "20250601;1;1000;0001;1;0;ST"])
+    link = tmp_path / "stock_link.csv"
+    link.symlink_to(secret)
+    fifo = tmp_path / "stock_fifo.csv"
+    os.mkfifo(fifo)
+    batches = conn.execute("select count(*) from raw.raw_data_batches").fetchone()[0]
+    kept = sorted((settings.data_dir / "files").rglob("*"))
+    with pytest.raises(ValidationError, match="symbolic link"):
+        _ingest(conn, link, settings)
+    with pytest.raises(ValidationError, match="not a regular file"):
+        _ingest(conn, fifo, settings)
+    assert conn.execute("select count(*) from raw.raw_data_batches").fetchone()[0] == batches
+    assert sorted((settings.data_dir / "files").rglob("*")) == kept
+
+
+def test_a_kept_export_is_private_to_its_user(conn, settings, tmp_path):
+    path = _write(tmp_path / "stock_private.csv", [HEADER, "20250602;1;1000;0001;7;0;ST"])
+    result = _ingest(conn, path, settings)
+    stored = Path(conn.execute("select stored_path from raw.raw_data_batches where id = %s",
+                               (result.batch_id,)).fetchone()[0])
+    assert stored.stat().st_mode & 0o777 == 0o600
+    assert stored.parent.stat().st_mode & 0o077 == 0  # no group / other access
