@@ -25,21 +25,34 @@ def backfill_days(start: date, end: date) -> list[str]:
     if end < start:
         raise ValidationError(f"--to {end} is before --from {start}")
     keys = daily_partitions.get_partition_keys()
-    wanted = [k for k in keys if start.isoformat() <= k <= end.isoformat()]
-    if not wanted:
-        raise ValidationError(f"no daily partition between {start} and {end} "
-                              f"(partitions run {keys[0]} .. {keys[-1]})")
-    return wanted
+    if not keys or start.isoformat() < keys[0] or end.isoformat() > keys[-1]:
+        # Clamping silently would start a different backfill than the one asked for.
+        allowed = f"{keys[0]} .. {keys[-1]}" if keys else "none yet"
+        raise ValidationError(
+            f"--from {start} --to {end} reaches outside the daily partitions ({allowed}; "
+            "FORGECAST_PARTITIONS_START sets the first day, the last is yesterday)",
+            details={"from": start.isoformat(), "to": end.isoformat(), "allowed": allowed})
+    return [k for k in keys if start.isoformat() <= k <= end.isoformat()]
+
+
+def confirm_size(days: list[str], limit: int, yes: bool) -> None:
+    """A long backfill is a deliberate act: over ``limit`` days it needs ``--yes``."""
+    if len(days) > limit and not yes:
+        raise ValidationError(
+            f"{len(days)} days ({days[0]} .. {days[-1]}) is more than "
+            f"FORGECAST_BACKFILL_CONFIRM_DAYS={limit}: add --yes to run them all",
+            details={"days": len(days), "limit": limit})
 
 
 def run_backfill(settings: Settings, start: date, end: date,
-                 echo: Callable[[str], None] = print) -> list[str]:
+                 echo: Callable[[str], None] = print, yes: bool = False) -> list[str]:
     """Returns the run ids: the dbt run first, then one per day."""
 
     from orchestration.definitions import defs
     from orchestration.platform import instance as platform_instance
 
     days = backfill_days(start, end)
+    confirm_size(days, settings.backfill_confirm_days, yes)
     instance = platform_instance(settings)
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     echo(f"dbt build for {days[0]} .. {days[-1]} (one invocation)")

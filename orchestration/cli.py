@@ -138,12 +138,14 @@ def demo_cmd(items: int, days: int, seed: int) -> None:
 @cli.command("backfill")
 @click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]))
-def backfill_cmd(start, end) -> None:
+@click.option("--yes", is_flag=True,
+              help="Run a range longer than FORGECAST_BACKFILL_CONFIRM_DAYS (default 62).")
+def backfill_cmd(start, end, yes: bool) -> None:
     """Rebuild a range of days: dbt once for the range, then forecasts and alerts per day."""
     from orchestration.backfill import run_backfill
 
     run_ids = run_backfill(get_settings(), start.date(), end.date(),
-                           echo=lambda msg: click.echo(msg, err=True))
+                           echo=lambda msg: click.echo(msg, err=True), yes=yes)
     click.echo(f"backfill done: {len(run_ids) - 1} day(s), runs {run_ids[0]} .. {run_ids[-1]}")
 
 
@@ -155,6 +157,7 @@ def backfill_cmd(start, end) -> None:
 def ui_cmd(port: int, host: str, dagster_args: tuple[str, ...]) -> None:
     """Start the Dagster webserver and daemon (`dagster dev`) on Forgecast's instance."""
     from orchestration.platform import prepare
+    from orchestration.supervise import run_supervised
     from resources.dagster_instance import dagster_environment
 
     settings = get_settings()
@@ -164,8 +167,11 @@ def ui_cmd(port: int, host: str, dagster_args: tuple[str, ...]) -> None:
             "-h", host, "-p", str(port), *dagster_args]
     click.echo(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={dagster_env['DAGSTER_HOME']})")
     # `dagster dev` and the processes it starts get the instance's variables; this
-    # process's own environment is left as it was.
-    os.execve(sys.executable, args, {**os.environ, **dagster_env})
+    # process's own environment is left as it was. It stays the parent, so SIGTERM from a
+    # service manager ends the whole tree (orchestration/supervise.py).
+    code = run_supervised(args, {**os.environ, **dagster_env})
+    if code:
+        sys.exit(code)
 
 
 # Stage command groups live beside this module, one file each.

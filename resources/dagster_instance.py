@@ -43,6 +43,9 @@ concurrency:
     default_limit: 2
 telemetry:
   enabled: false
+# No "Join the Dagster community" dialog on the first visit to the UI.
+nux:
+  enabled: false
 """
 
 

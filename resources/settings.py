@@ -70,6 +70,9 @@ class Settings(BaseSettings):
         3, ge=0, description="An open order this many days past its due date raises late_supply.")
     timezone: str = Field("UTC", description="Time zone of the nightly schedule and partitions.")
     partitions_start: str = Field("2024-01-01", description="First daily partition (YYYY-MM-DD).")
+    backfill_confirm_days: int = Field(
+        62, ge=1, description="A backfill over more days than this needs --yes (each day is "
+        "a forecast run).")
     nightly_cron: str = Field("0 2 * * *", description="Nightly schedule (cron).")
     notify_secret_key: SecretStr | None = Field(
         None, description="Key that encrypts apprise URLs at rest. Default: generated in data_dir."

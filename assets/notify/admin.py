@@ -62,6 +62,9 @@ def parse_quiet_hours(text: str | None) -> tuple[time, time] | None:
         start, end = (time.fromisoformat(part.strip()) for part in text.split("-", 1))
     except ValueError:
         raise ValidationError(f"quiet hours must look like 22:00-07:00, not {text!r}") from None
+    if start == end:  # empty or all day? Either way not what anyone means: say so
+        raise ValidationError(f"quiet hours {text!r} start and end at the same time; "
+                              "use 'off' for none, or e.g. 22:00-07:00")
     return start, end
 
 

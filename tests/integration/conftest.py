@@ -14,6 +14,7 @@ from notify_support import NotifyEnv
 SLOW_MODULES = {
     "test_demo_pipeline.py", "test_dbt_project.py", "test_dbt_demo.py", "test_fault_tolerance.py",
     "test_deploy_files.py", "test_forecast_pipeline.py", "test_dbt_supply.py",
+    "test_ui_supervisor.py",
 }
 HERE = Path(__file__).parent
 
