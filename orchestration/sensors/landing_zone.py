@@ -6,9 +6,12 @@ is hashed once), adds the sha256 as a ``landing_files`` dynamic partition and re
 ``ingest_file`` run with ``run_key`` = sha256, the file's path, source and entity in the
 run config and tags. The same bytes under another name map to the same partition and
 run key: the sensor reports them as a duplicate (log and an observation on
-raw/raw_data_batches) and requests nothing. Files still being written (``.part``, or
-modified in the last few seconds) wait for the next tick, and an export that must
-reference known items waits while a file of its item master is new or still loading.
+raw/raw_data_batches) and requests nothing. Content the warehouse already holds as a live
+batch (ingested by `forgecast ingest` or `forgecast demo`, in process, which Dagster's
+partitions do not see) is skipped the same way, logged once, with no run. Files still
+being written (``.part``, or modified in the last few seconds) wait for the next tick,
+and an export that must reference known items waits while a file of its item master is
+new or still loading.
 """
 
 from __future__ import annotations
@@ -46,8 +49,45 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     requests: list[dg.RunRequest] = []
     new_keys: list[str] = []
     observations: list[dg.AssetObservation] = []
-    blocked: set[tuple[str, str]] = set()  # exports waiting for their item master
     now = time.time()
+    warehouse = _LoadedBatches(settings)
+    try:
+        _scan(context, landing, previous, seen, requests, new_keys, observations, now, warehouse)
+    finally:
+        warehouse.close()
+    # Forget files that are gone; keep the ones deferred this tick unseen (retried).
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=(
+            [landing_file_partitions.build_add_request(new_keys)] if new_keys else []),
+        asset_events=observations,
+        cursor=json.dumps(seen, sort_keys=True),
+    )
+
+
+class _LoadedBatches:
+    """Whether the warehouse holds content as a live batch; connects only when a new file
+    needs the answer (most ticks see nothing new)."""
+
+    def __init__(self, settings) -> None:
+        self.settings, self.conn = settings, None
+
+    def loaded(self, sha256: str) -> bool:
+        from assets.ingest import store
+        from resources.database import connect
+
+        if self.conn is None:
+            self.conn = connect(self.settings, autocommit=True)
+        return store.live_batch_with_sha(self.conn, sha256) is not None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+def _scan(context, landing, previous, seen, requests, new_keys, observations, now,
+          warehouse: _LoadedBatches) -> None:
+    blocked: set[tuple[str, str]] = set()  # exports waiting for their item master
     for export in exports_in_load_order():
         export_tag = f"{export.source_system}/{export.entity}"
         if (export.source_system, export.entity) in blocked:
@@ -65,7 +105,7 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
             seen[key] = [stat.st_size, stat.st_mtime_ns, sha256]
             rel = str(path.relative_to(landing))
             if sha256 in new_keys or context.instance.has_dynamic_partition(
-                    landing_file_partitions.name, sha256):
+                    landing_file_partitions.name, sha256) or warehouse.loaded(sha256):
                 context.log.warning(f"duplicate: {rel} has the same content (sha256 "
                                     f"{sha256[:12]}…) as a file already ingested or requested; "
                                     "it is not ingested again")
@@ -86,14 +126,6 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         if _master_busy(context, export, requests):
             for dependent in dependent_exports(export):
                 blocked.add((dependent.source_system, dependent.entity))
-    # Forget files that are gone; keep the ones deferred this tick unseen (retried).
-    return dg.SensorResult(
-        run_requests=requests,
-        dynamic_partitions_requests=(
-            [landing_file_partitions.build_add_request(new_keys)] if new_keys else []),
-        asset_events=observations,
-        cursor=json.dumps(seen, sort_keys=True),
-    )
 
 
 def _master_busy(context, export, requests: list[dg.RunRequest]) -> bool:

@@ -172,3 +172,24 @@ def test_cli_ingest_status_errors_and_replay(tmp_path, capsys, server, conn):
     assert "NOT_FOUND" in capsys.readouterr().err
     assert main(["ingest", str(path), "--source", "acct", "--encoding", "nope"]) == 2
     assert "unknown encoding 'nope'" in capsys.readouterr().err
+
+
+def test_content_ingested_outside_dagster_launches_no_run(landing, conn, settings):
+    """`forgecast demo` / `forgecast ingest` load files in process: Dagster's partitions do
+    not know them, yet a sensor started afterwards must not launch a run per file."""
+    from assets.ingest.loader import ingest_file
+
+    lines = ["MATNR;WERKS;MAKTX;MATKL;MEINS;BISMT;EAN11;PLIFZ;EISBE;MINBE;LVORM",
+             "OUTSIDE-1;1000;A;M;ST;;;5;1;2;"]
+    master = _drop(landing / "sap" / "material_master" / "outside.csv", lines)
+    result = ingest_file(conn, master, "sap", "material_master",
+                         store_dir=settings.data_dir / "files")
+    assert result.status == "loaded"
+    instance = dg.DagsterInstance.get()
+    assert not instance.has_dynamic_partition("landing_files", _sha(master))
+    first = _tick(instance)
+    assert first.run_requests == []
+    assert [e.metadata["duplicate_file"].value for e in first.asset_events] == [
+        "sap/material_master/outside.csv"]
+    again = _tick(instance, first.cursor)  # reported once, not on every tick
+    assert again.run_requests == [] and again.asset_events == []
