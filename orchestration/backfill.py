@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from resources.errors import OperationError, ValidationError
+from resources.database import server_gone_reason
+from resources.errors import DatabaseUnavailable, OperationError, ValidationError
 from resources.settings import Settings
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -49,6 +50,7 @@ def run_backfill(settings: Settings, start: date, end: date,
     """Returns the run ids: the dbt run first, then one per day."""
 
     from orchestration.definitions import defs
+    from orchestration.platform import in_process_tags
     from orchestration.platform import instance as platform_instance
 
     days = backfill_days(start, end)
@@ -58,14 +60,15 @@ def run_backfill(settings: Settings, start: date, end: date,
     echo(f"dbt build for {days[0]} .. {days[-1]} (one invocation)")
     result = defs.resolve_job_def("unified_models").execute_in_process(
         instance=instance, raise_on_error=False, run_config=quiet,
-        tags={RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1]})
+        tags={RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1], **in_process_tags()})
     require_success(result)
     run_ids = [result.run_id]
     forecast_job = defs.resolve_job_def("forecast_and_alerts")
     totals = {"rows_inserted": 0, "rows_superseded": 0}
     for number, day in enumerate(days, start=1):
         result = forecast_job.execute_in_process(instance=instance, partition_key=day,
-                                                 raise_on_error=False, run_config=quiet)
+                                                 raise_on_error=False, run_config=quiet,
+                                                 tags=in_process_tags())
         require_success(result)
         run_ids.append(result.run_id)
         made = materialized(result)
@@ -108,7 +111,19 @@ def require_success(result, what: str = "backfill") -> None:
         failures = [e for e in result.all_events if e.is_step_failure]
         failed = [e.step_key for e in failures]
         error = failures[0].step_failure_data.error if failures else None
+        gone = server_gone_reason(error.to_string() if error else None)
+        if gone:
+            raise DatabaseUnavailable(database_advice(gone), details={"run_id": result.run_id})
         reason = f": {error.message.strip().splitlines()[-1]}" if error else ""
         raise OperationError(f"{what} run {result.run_id} failed at "
                              f"{', '.join(failed) or 'start'}{reason} (see `forgecast ui`)",
                              details={"run_id": result.run_id})
+
+
+def database_advice(reason: str) -> str:
+    """What stopped and what to run, in one line (the drivers' retries are in the log)."""
+    from resources.settings import get_settings
+
+    fix = ("check the server behind DATABASE_URL" if not get_settings().uses_embedded_database
+           else "start it with `forgecast db up`, then run the command again")
+    return f"the PostgreSQL server stopped answering ({reason}): {fix}"

@@ -19,7 +19,7 @@ from orchestration.cli_forecast import select_cmd
 from orchestration.cli_ingest import ingest_cmd
 from orchestration.cli_notify import notify_group
 from orchestration.tables import format_table
-from resources.errors import ServiceError
+from resources.errors import DatabaseUnavailable, ServiceError
 from resources.private import private_umask
 from resources.settings import get_settings
 
@@ -33,6 +33,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     ctx.obj["verbose"] = verbose
     if verbose:  # otherwise Dagster and dbt report progress through their own handlers
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    _log_to_file(verbose)
 
 
 # ----------------------------------------------------------------------------- db
@@ -180,6 +181,32 @@ cli.add_command(notify_group)
 cli.add_command(select_cmd)
 
 
+def _as_database_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
+    """The server down or gone mid-command, whatever layer noticed it first."""
+    from orchestration.backfill import database_advice
+    from resources.database import server_gone_reason
+
+    if isinstance(exc, DatabaseUnavailable):
+        return exc
+    reason = server_gone_reason(exc)
+    return DatabaseUnavailable(database_advice(reason)) if reason else None
+
+
+def _log_to_file(verbose: bool) -> None:
+    """Library logs (the drivers' connection retries among them) go to
+    <data_dir>/logs/forgecast.log; the terminal shows them with --verbose only. A root
+    handler also stops `logging.warning` from installing its own stderr handler."""
+    settings = get_settings()
+    folder = settings.data_dir / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(folder / "forgecast.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if not verbose:
+        root.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     private_umask()  # what the platform writes is private to its user
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
@@ -188,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     except ServiceError as exc:
         if verbose:
             traceback.print_exc()
+        exc = _as_database_unavailable(exc) or exc
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code
     except click.exceptions.Abort:
@@ -201,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an unexpected failure: still one line unless --verbose
         if verbose:
             traceback.print_exc()
+        gone = _as_database_unavailable(exc)
+        if gone is not None:
+            click.echo(f"error: {gone}", err=True)
+            return gone.exit_code
         click.echo(f"error: OPERATION_ERROR: unexpected {type(exc).__name__}: {exc}", err=True)
         return 1
     return 0

@@ -33,6 +33,7 @@ def select_cmd(sku: str | None, as_of) -> None:
     """Run the weekly model selection now (through Dagster: it is in the run history)."""
     from orchestration.backfill import require_success
     from orchestration.definitions import defs
+    from orchestration.platform import in_process_tags
     from orchestration.platform import instance as platform_instance
 
     instance = platform_instance(get_settings())
@@ -40,7 +41,8 @@ def select_cmd(sku: str | None, as_of) -> None:
     click.echo(f"model selection ({f'SKU {sku}' if sku else 'all items'}"
                f"{f', as of {day}' if day else ''})", err=True)
     result = defs.resolve_job_def(SELECTION_JOB).execute_in_process(
-        instance=instance, raise_on_error=False, run_config=selection_run_config(sku, day))
+        instance=instance, raise_on_error=False, run_config=selection_run_config(sku, day),
+        tags=in_process_tags())
     require_success(result, what="selection")
     meta = {}
     for event in result.get_asset_materialization_events():

@@ -89,12 +89,9 @@ def _summary(conn) -> list[tuple[str, str, int]]:
 
 
 def _execute(job, instance, **kwargs) -> None:
-    from resources.errors import OperationError
+    from orchestration.backfill import require_success
+    from orchestration.platform import in_process_tags
 
-    result = job.execute_in_process(
-        instance=instance, raise_on_error=False,
-        run_config=QUIET, **kwargs)
-    if not result.success:
-        failed = [e.step_key for e in result.all_events if e.is_step_failure]
-        raise OperationError(f"run {result.run_id} failed at step(s) {', '.join(failed) or '?'}: "
-                             "see `forgecast ui`", details={"run_id": result.run_id})
+    result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                    run_config=QUIET, tags=in_process_tags(), **kwargs)
+    require_success(result, what=job.name)

@@ -5,6 +5,9 @@ never reach up for it."""
 
 from __future__ import annotations
 
+import os
+import socket
+
 import dagster as dg
 
 from resources.database import Server
@@ -27,7 +30,52 @@ def prepare(settings: Settings) -> Server:
 
 
 def instance(settings: Settings) -> dg.DagsterInstance:
-    """The platform prepared, and its Dagster instance for in-process runs."""
+    """The platform prepared, and its Dagster instance for in-process runs; runs a dead
+    command left STARTED are marked failed first."""
     from resources.dagster_instance import forgecast_instance
 
-    return forgecast_instance(settings, prepare(settings))
+    made = forgecast_instance(settings, prepare(settings))
+    fail_orphaned_runs(made)
+    return made
+
+
+# In-process runs (backfill, demo, select) have no run worker that Dagster's run monitoring
+# could watch: when their command dies (a killed server, Ctrl-C, SIGKILL) they stay
+# STARTED for ever. They carry their process's identity, and the next command that opens
+# the instance fails the ones whose process is gone.
+OWNER_TAG = "forgecast/owner"
+
+
+def in_process_tags() -> dict[str, str]:
+    """Tags for a run executed in this process (see ``fail_orphaned_runs``)."""
+    import psutil
+
+    started = psutil.Process().create_time()
+    return {OWNER_TAG: f"{socket.gethostname()}:{os.getpid()}:{started:.0f}"}
+
+
+def _owner_alive(owner: str) -> bool:
+    import psutil
+
+    host, pid, started = owner.rsplit(":", 2)
+    if host != socket.gethostname():
+        return True  # another machine's process: not ours to judge
+    try:
+        return f"{psutil.Process(int(pid)).create_time():.0f}" == started
+    except (psutil.NoSuchProcess, ValueError):
+        return False
+
+
+def fail_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed the in-process runs still STARTED whose command is gone; their ids."""
+    runs = instance.get_runs(filters=dg.RunsFilter(
+        statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING,
+                  dg.DagsterRunStatus.NOT_STARTED]))
+    failed = []
+    for run in runs:
+        owner = run.tags.get(OWNER_TAG)
+        if owner and not _owner_alive(owner):
+            instance.report_run_failed(run, message=f"the command running it ended ({owner}); "
+                                       "marked failed by the next forgecast command")
+            failed.append(run.run_id)
+    return failed

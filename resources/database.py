@@ -10,6 +10,7 @@ tests, the demo and production.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import time
 import warnings
@@ -21,6 +22,7 @@ from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
 from resources.errors import OperationError
+from resources.private import restrict_data_dir
 from resources.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,15 @@ def _external_server(settings: Settings) -> Server:
 def _start_embedded(settings: Settings) -> Server:
     pgdata = pgdata_dir(settings)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    # Two first starts on a fresh data dir raced (both ran initdb; one reported that the
+    # server did not start while the other started it): one at a time, the second finds
+    # the first one's server running.
+    with open(pgdata.parent / ".pgserver.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _start_embedded_locked(settings, pgdata)
+
+
+def _start_embedded_locked(settings: Settings, pgdata: Path) -> Server:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
         import pgserver  # imported late: only the embedded path needs it
@@ -115,11 +126,21 @@ def _start_embedded(settings: Settings) -> Server:
         try:
             # cleanup_mode=None: the server outlives this process; `forgecast db down` stops it.
             server = pgserver.get_server(pgdata, cleanup_mode=None)
+        except Exception:
+            # pgserver waits 10 s for pg_ctl: crash recovery after an immediate shutdown
+            # (a killed server) can take longer on a busy machine; once done, a second
+            # start is quick.
+            log.warning("the embedded server did not start at once; trying again",
+                        exc_info=True)
+            server = None
+        try:
+            server = server or pgserver.get_server(pgdata, cleanup_mode=None)
         except Exception as exc:
             raise OperationError(
                 f"the embedded PostgreSQL server did not start (log: {pgdata / 'log'})",
                 details={"pgdata": str(pgdata)},
             ) from exc
+    restrict_data_dir(pgdata.parent)
     _tune_embedded(server, pgdata)
     uri = make_url(server.get_uri())
     return Server(
@@ -206,6 +227,31 @@ def _ensure_databases(server: Server, min_pg_version: int) -> None:
             f"cannot reach PostgreSQL at {server.masked_url(admin_db)}",
             details={"reason": _first_line(exc)},
         ) from exc
+
+
+# What psycopg, psycopg2, SQLAlchemy and dagster-postgres say when the server is down or
+# went away (lower case): the CLI turns any of them into one line and a command to run.
+_SERVER_GONE = (
+    "connection refused", "server closed the connection", "is the server running",
+    "terminating connection due to administrator command", "the database system is shutting down",
+    "too many retries for db connection", "consuming input failed", "connection already closed",
+    "could not connect to server", "server conn crashed",
+)
+
+
+def server_gone_reason(error: BaseException | str | None) -> str | None:
+    """The first line saying the server is unreachable, from an exception (its causes
+    and contexts too) or an error's text; None when it is something else."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        for line in str(error).splitlines():
+            if any(sign in line.lower() for sign in _SERVER_GONE):
+                return line.strip()[:200]
+        if isinstance(error, str):
+            return None
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

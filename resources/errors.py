@@ -44,3 +44,11 @@ class DuplicateError(ServiceError):
 class OperationError(ServiceError):
     code = "OPERATION_ERROR"
     exit_code = 5
+
+
+class DatabaseUnavailable(ServiceError):
+    """The PostgreSQL server is down or went away mid-command: one line saying what
+    stopped and what to run, not the drivers' retry noise."""
+
+    code = "DATABASE_UNAVAILABLE"
+    exit_code = 6

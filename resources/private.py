@@ -21,20 +21,42 @@ def private_umask() -> None:
     os.umask(PRIVATE_UMASK)
 
 
+def data_dir_mode(root: Path) -> int:
+    """0700, or 0711 when the embedded server runs as another user: as root, pgserver runs
+    PostgreSQL as its own ``pgserver`` user, which must traverse the data dir to reach
+    ``pgdata`` (it cannot list it; everything else inside stays 0700 / 0600)."""
+    pgdata = root / "pgdata"
+    if os.geteuid() == 0 and pgdata.exists() and pgdata.stat().st_uid != 0:
+        return 0o711
+    return 0o700
+
+
+def restrict_data_dir(root: Path) -> None:
+    """The data dir itself back to ``data_dir_mode`` (pgserver opens it to 0755 when it
+    starts as root)."""
+    if root.is_dir() and not root.is_symlink():
+        root.chmod(data_dir_mode(root))
+
+
 def tighten(root: Path) -> int:
-    """Remove group and other access below ``root`` (folders 0700, files at most 0600).
-    Symlinks are left alone, never followed. Returns how many entries changed."""
+    """Remove group and other access below ``root`` (folders 0700, files at most 0600;
+    ``root`` itself ``data_dir_mode``). Symlinks are left alone, never followed; the
+    embedded server's ``pgdata`` is PostgreSQL's own (already 0700). Returns how many
+    entries changed."""
     changed = 0
     if not root.is_dir() or root.is_symlink():
         return changed
     for folder, dirs, files in os.walk(root):
+        if Path(folder) == root and "pgdata" in dirs:
+            dirs.remove("pgdata")
         for name in [None, *dirs, *files]:
             path = Path(folder) if name is None else Path(folder) / name
             info = path.lstat()
             if stat.S_ISLNK(info.st_mode):
                 continue
             mode = stat.S_IMODE(info.st_mode)
-            private = mode & 0o700 if stat.S_ISREG(info.st_mode) else 0o700
+            private = (data_dir_mode(root) if path == root
+                       else mode & 0o700 if stat.S_ISREG(info.st_mode) else 0o700)
             if mode != private:
                 path.chmod(private)
                 changed += 1

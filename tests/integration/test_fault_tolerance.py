@@ -76,6 +76,45 @@ def test_database_restart_mid_backfill_then_rerun_completes_without_duplicates(p
     assert after[last] == before[last]
 
 
+def dagster_runs_by_status(data_dir: Path) -> dict:
+    with psycopg.connect(host=str(data_dir / "pgdata"), user="postgres",
+                         dbname="dagster") as c:
+        return dict(c.execute("select status, count(*) from runs group by status").fetchall())
+
+
+def test_the_server_stopped_mid_backfill_is_one_line_and_no_run_stays_started(
+        private_platform):
+    env, data_dir = private_platform
+    last = max(forecast_days(data_dir))
+    start = last - timedelta(days=2)
+    proc = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "backfill", "--from",
+                             start.isoformat(), "--to", last.isoformat()], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    seen = ""
+    while "[1/" not in seen and time.monotonic() < deadline and proc.poll() is None:
+        seen += proc.stderr.readline()
+    assert "[1/" in seen, seen[-2000:]
+    try:
+        assert forgecast(env, "db", "down").returncode == 0
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 6, err[-3000:]
+        last_line = err.strip().splitlines()[-1]
+        assert last_line.startswith("error: DATABASE_UNAVAILABLE: the PostgreSQL server stopped "
+                                    "answering") and "forgecast db up" in last_line, err[-3000:]
+        # The drivers' retries went to the log file, not the terminal.
+        assert "Retrying failed database connection" not in err
+        assert "DagsterPostgresException" not in err and "Traceback" not in err
+    finally:
+        assert forgecast(env, "db", "up").returncode == 0
+    assert "STARTED" in dagster_runs_by_status(data_dir)  # the dead command's run ...
+    # ... is failed by the next command that opens the instance.
+    assert forgecast(env, "select", "--as-of", last.isoformat()).returncode == 0
+    assert "STARTED" not in dagster_runs_by_status(data_dir)
+    log = (data_dir / "logs" / "forgecast.log").read_text()
+    assert "Retrying failed database connection" in log or "connection" in log.lower()
+
+
 # The forecast_and_alerts job for one day, run twice in one process (the imports and the
 # model warm-up are paid once): the attempt the test interrupts, then the re-run.
 FORECAST_TWICE = """
