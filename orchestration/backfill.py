@@ -50,7 +50,7 @@ def run_backfill(settings: Settings, start: date, end: date,
     """Returns the run ids: the dbt run first, then one per day."""
 
     from orchestration.definitions import defs
-    from orchestration.platform import in_process_tags
+    from orchestration.platform import in_process_tags, run_slot
     from orchestration.platform import instance as platform_instance
 
     days = backfill_days(start, end)
@@ -66,9 +66,10 @@ def run_backfill(settings: Settings, start: date, end: date,
     forecast_job = defs.resolve_job_def("forecast_and_alerts")
     totals = {"rows_inserted": 0, "rows_superseded": 0}
     for number, day in enumerate(days, start=1):
-        result = forecast_job.execute_in_process(instance=instance, partition_key=day,
-                                                 raise_on_error=False, run_config=quiet,
-                                                 tags=in_process_tags())
+        with run_slot(settings, forecast_job.name, day, echo):
+            result = forecast_job.execute_in_process(instance=instance, partition_key=day,
+                                                     raise_on_error=False, run_config=quiet,
+                                                     tags=in_process_tags())
         require_success(result)
         run_ids.append(result.run_id)
         made = materialized(result)

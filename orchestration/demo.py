@@ -58,7 +58,7 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
             set_channel_preference(conn, settings, recipient, inbox.url, min_severity="medium")
         day = data.end_date.isoformat()
         echo(f"running the nightly job for {day} (dbt -> forecast -> alerts)")
-        _execute(defs.resolve_job_def("nightly"), instance, partition_key=day)
+        _execute(defs.resolve_job_def("nightly"), instance, settings, echo, partition_key=day)
         echo("delivering notifications (the notify_on_alerts sensor's run)")
         results = run_alerts_sensor_once(defs, instance, run_config_extra=QUIET)
         if not all(r.success for r in results):
@@ -88,10 +88,11 @@ def _summary(conn) -> list[tuple[str, str, int]]:
     return rows
 
 
-def _execute(job, instance, **kwargs) -> None:
+def _execute(job, instance, settings: Settings, echo, **kwargs) -> None:
     from orchestration.backfill import require_success
-    from orchestration.platform import in_process_tags
+    from orchestration.platform import in_process_tags, run_slot
 
-    result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                    run_config=QUIET, tags=in_process_tags(), **kwargs)
+    with run_slot(settings, job.name, kwargs.get("partition_key"), echo):
+        result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                        run_config=QUIET, tags=in_process_tags(), **kwargs)
     require_success(result, what=job.name)

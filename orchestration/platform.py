@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 
@@ -64,6 +66,20 @@ def _owner_alive(owner: str) -> bool:
         return f"{psutil.Process(int(pid)).create_time():.0f}" == started
     except (psutil.NoSuchProcess, ValueError):
         return False
+
+
+@contextmanager
+def run_slot(settings: Settings, job: str, partition: str | None,
+             echo: Callable[[str], None] = print) -> Iterator[None]:
+    """One in-process run of ``job`` for ``partition`` at a time (Dagster's queue limits
+    the runs it launches by partition, dagster.yaml; these it never sees). A second one
+    waits, saying so."""
+    from resources.database import connect
+    from resources.locks import exclusive
+
+    with connect(settings, autocommit=True) as conn, exclusive(
+            conn, f"run {job} {partition or 'unpartitioned'}", on_wait=echo):
+        yield
 
 
 def fail_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:

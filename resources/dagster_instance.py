@@ -38,6 +38,12 @@ run_monitoring:
 concurrency:
   runs:
     max_concurrent_runs: {max_concurrent_runs}
+    tag_concurrency_limits:
+      # One run per partition (day, landing file) at a time; the second waits queued.
+      - key: dagster/partition
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
   pools:
     # Heavy database steps (ingest COPY, dbt) and forecasting don't pile up.
     default_limit: 2

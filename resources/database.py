@@ -214,7 +214,8 @@ def _ensure_databases(server: Server, min_pg_version: int) -> None:
                 exists = conn.execute("select 1 from pg_database where datname = %s", (name,))
                 if exists.fetchone() is None:
                     # A concurrent command may have created it in the meantime.
-                    with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                    with contextlib.suppress(psycopg.errors.DuplicateDatabase,
+                                             psycopg.errors.UniqueViolation):
                         conn.execute(sql.SQL("create database {}{}").format(
                             sql.Identifier(name), sql.SQL(
                                 # Byte-order text comparison: sorts of millions of text

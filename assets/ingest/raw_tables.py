@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 
 from assets.ingest.registry import EXPORT_TYPES, ExportType
+from resources.locks import transaction_lock
 
 
 def raw_column(name: str) -> str:
@@ -102,7 +103,10 @@ def attach_batch_table(conn: psycopg.Connection, export: ExportType, batch_id: i
 
 
 def sync_raw_tables(conn: psycopg.Connection) -> list[str]:
-    """Create or extend every registry table; returns the table names."""
+    """Create or extend every registry table; returns the table names. Two first
+    commands at once: the second waits for the first's tables (in a transaction the
+    lock lasts until it commits; in autocommit each statement stands alone anyway)."""
+    transaction_lock(conn, "sync raw tables")
     for export in EXPORT_TYPES:
         ensure_raw_table(conn, export)
     return [export.raw_table for export in EXPORT_TYPES]

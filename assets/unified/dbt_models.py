@@ -28,6 +28,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from assets.ingest.raw_tables import sync_raw_tables
 from resources.database import Server
 from resources.dbt_env import DBT_PROJECT_DIR, dbt_profile_env, write_dbt_launcher
+from resources.locks import exclusive
 from resources.partitions import daily_partitions
 from resources.warehouse import WarehouseResource
 
@@ -161,7 +162,11 @@ def forgecast_dbt_models(
         # before its first file arrives.
         sync_raw_tables(conn)
     context.log.info(f"dbt {' '.join(args)}")
-    with dbt_on_server(dbt, warehouse.server()) as dbt_here:
+    # One dbt build per warehouse at a time, whoever started it (a schedule tick during a
+    # backfill, two demos): two at once collide on dbt's __dbt_backup relations.
+    with (warehouse.connection(autocommit=True) as lock_conn,
+          exclusive(lock_conn, "dbt build", on_wait=context.log.info),
+          dbt_on_server(dbt, warehouse.server()) as dbt_here):
         invocation = dbt_here.cli(args, context=context, raise_on_error=False)
         yield from invocation.stream()
     if not invocation.is_successful():

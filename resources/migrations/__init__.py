@@ -25,6 +25,10 @@ def upgrade(server: Server, revision: str = "head") -> None:
     engine = create_engine(server.url(), poolclass=pool.NullPool)
     try:
         with engine.begin() as connection:
+            # Two first commands at once: the second waits for the first's migrations to
+            # commit, then finds them applied.
+            connection.exec_driver_sql(
+                "select pg_advisory_xact_lock(hashtextextended('forgecast:migrate', 0))")
             config = alembic_config(server)
             config.attributes["connection"] = connection
             command.upgrade(config, revision)

@@ -98,3 +98,19 @@ def test_unreachable_database_is_one_clear_line_without_secrets(tmp_path, privat
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: OPERATION_ERROR: cannot reach PostgreSQL")
     assert "Traceback" not in out.stderr and "s3cret-pw" not in out.stderr
+
+
+def test_two_first_starts_at_once_both_succeed(tmp_path, private_platform_env):
+    """Two commands on a fresh data dir raced: one reported that the embedded server did
+    not start while the other started it. The start is locked: both get the one server."""
+    env = private_platform_env(tmp_path / "fresh")
+    procs = [subprocess.Popen([*FORGECAST, "db", "up"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[2]) for _ in range(2)]
+    try:
+        outcomes = [p.communicate(timeout=300) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], [err for _, err in outcomes]
+        assert len({p.pid for p in project_postgres(tmp_path / "fresh" / "pgdata")
+                    if p.parent() is None or p.parent().name() != "postgres"}) == 1
+    finally:
+        run(["db", "down"], env)

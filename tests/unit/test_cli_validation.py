@@ -44,3 +44,12 @@ def test_quiet_hours_that_start_when_they_end_are_refused():
 def test_the_generated_instance_has_no_newsletter_dialog(tmp_path):
     text = render_dagster_yaml(Settings(data_dir=tmp_path))
     assert "nux:\n  enabled: false" in text and "telemetry:\n  enabled: false" in text
+
+
+def test_the_generated_instance_queues_one_run_per_partition(tmp_path):
+    import yaml
+
+    config = yaml.safe_load(render_dagster_yaml(Settings(data_dir=tmp_path)))
+    limits = config["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True},
+            "limit": 1} in limits
