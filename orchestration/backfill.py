@@ -50,23 +50,24 @@ def run_backfill(settings: Settings, start: date, end: date,
     """Returns the run ids: the dbt run first, then one per day."""
 
     from orchestration.definitions import defs
-    from orchestration.platform import in_process_tags, run_slot
+    from orchestration.platform import QUIET_RUN_CONFIG, in_process_tags, output_to_log, run_slot
     from orchestration.platform import instance as platform_instance
 
     days = backfill_days(start, end)
     confirm_size(days, settings.backfill_confirm_days, yes)
     instance = platform_instance(settings)
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    quiet = QUIET_RUN_CONFIG
     echo(f"dbt build for {days[0]} .. {days[-1]} (one invocation)")
-    result = defs.resolve_job_def("unified_models").execute_in_process(
-        instance=instance, raise_on_error=False, run_config=quiet,
-        tags={RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1], **in_process_tags()})
+    with output_to_log(settings):
+        result = defs.resolve_job_def("unified_models").execute_in_process(
+            instance=instance, raise_on_error=False, run_config=quiet,
+            tags={RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1], **in_process_tags()})
     require_success(result)
     run_ids = [result.run_id]
     forecast_job = defs.resolve_job_def("forecast_and_alerts")
     totals = {"rows_inserted": 0, "rows_superseded": 0}
     for number, day in enumerate(days, start=1):
-        with run_slot(settings, forecast_job.name, day, echo):
+        with run_slot(settings, forecast_job.name, day, echo), output_to_log(settings):
             result = forecast_job.execute_in_process(instance=instance, partition_key=day,
                                                      raise_on_error=False, run_config=quiet,
                                                      tags=in_process_tags())

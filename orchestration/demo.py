@@ -15,7 +15,6 @@ from resources.settings import Settings
 
 DEMO_RECIPIENT = "demo-planner"
 # Step starts and successes, not Dagster's debug chatter.
-QUIET = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 def run_demo(settings: Settings, *, items: int, days: int, seed: int,
              echo: Callable[[str], None] = print) -> list[tuple[str, str, int]]:
@@ -24,6 +23,7 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
     from assets.notify.admin import set_channel_preference, upsert_recipient
     from demo.generator import generate_demo_data
     from orchestration.definitions import defs
+    from orchestration.platform import QUIET_RUN_CONFIG
     from orchestration.platform import instance as platform_instance
     from orchestration.sensors.notifications import run_alerts_sensor_once
     from resources.database import connect
@@ -60,7 +60,7 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
         echo(f"running the nightly job for {day} (dbt -> forecast -> alerts)")
         _execute(defs.resolve_job_def("nightly"), instance, settings, echo, partition_key=day)
         echo("delivering notifications (the notify_on_alerts sensor's run)")
-        results = run_alerts_sensor_once(defs, instance, run_config_extra=QUIET)
+        results = run_alerts_sensor_once(defs, instance, run_config_extra=QUIET_RUN_CONFIG)
         if not all(r.success for r in results):
             raise OperationError("the notify run launched by notify_on_alerts failed: "
                                  "see `forgecast ui`")
@@ -90,9 +90,16 @@ def _summary(conn) -> list[tuple[str, str, int]]:
 
 def _execute(job, instance, settings: Settings, echo, **kwargs) -> None:
     from orchestration.backfill import require_success
-    from orchestration.platform import in_process_tags, run_slot
+    from orchestration.platform import (
+        QUIET_RUN_CONFIG,
+        in_process_tags,
+        output_to_log,
+        run_slot,
+    )
 
-    with run_slot(settings, job.name, kwargs.get("partition_key"), echo):
+    with run_slot(settings, job.name, kwargs.get("partition_key"), echo), \
+            output_to_log(settings):
         result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                        run_config=QUIET, tags=in_process_tags(), **kwargs)
+                                        run_config=QUIET_RUN_CONFIG, tags=in_process_tags(),
+                                        **kwargs)
     require_success(result, what=job.name)

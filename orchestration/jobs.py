@@ -17,6 +17,7 @@ import dagster as dg
 from assets.forecast.assets import MODEL_SELECTION
 from assets.ingest.assets import ingest_landing_file
 from assets.notify.assets import NOTIFICATIONS, NOTIFY_OP_NAME
+from assets.unified.dbt_models import SOURCE_TEST_CHECKS
 
 # Steps talk to PostgreSQL and to apprise endpoints: a dropped connection or a restarted
 # server deserves another try before the run fails.
@@ -36,7 +37,8 @@ FRESH_SELECTION = dg.AssetSelection.groups("unified", "forecast", "alerts") - WE
 FORECAST_SELECTION = dg.AssetSelection.groups("forecast", "alerts") - WEEKLY
 # Ingest runs per landing file (its sensor) and notifications run when alerts change
 # (their sensor); the nightly job is everything in between, for one day.
-NIGHTLY_SELECTION = dg.AssetSelection.groups("unified") | FORECAST_SELECTION
+UNIFIED_SELECTION = dg.AssetSelection.groups("unified") | SOURCE_TEST_CHECKS
+NIGHTLY_SELECTION = UNIFIED_SELECTION | FORECAST_SELECTION
 
 # dbt's assets backfill many days in one run, the forecast's one day per run: Dagster warns
 # that the nightly job mixes the two and takes one day per run, which is what a nightly job
@@ -53,7 +55,7 @@ nightly_job = dg.define_asset_job(
 )
 
 unified_job = dg.define_asset_job(
-    "unified_models", selection=dg.AssetSelection.groups("unified"),
+    "unified_models", selection=UNIFIED_SELECTION,
     op_retry_policy=STEP_RETRY_POLICY,
     description="dbt build of the staging and unified models for a day or a range of days.")
 

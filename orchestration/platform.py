@@ -82,6 +82,26 @@ def run_slot(settings: Settings, job: str, partition: str | None,
         yield
 
 
+# In-process runs from the CLI: the run's own log lines stay in Dagster's event log (the
+# UI shows them); the terminal gets warnings and errors only, plus the command's own
+# progress lines.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@contextmanager
+def output_to_log(settings: Settings) -> Iterator[None]:
+    """What steps print to stdout (dbt's every line: dagster-dbt re-emits them there)
+    goes to <data_dir>/logs/steps.log instead of the terminal; `forgecast ui` runs keep
+    it in their run logs as before."""
+    import contextlib
+
+    folder = settings.data_dir / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "steps.log", "a", encoding="utf-8") as log, \
+            contextlib.redirect_stdout(log):
+        yield
+
+
 def fail_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
     """Mark failed the in-process runs still STARTED whose command is gone; their ids."""
     runs = instance.get_runs(filters=dg.RunsFilter(

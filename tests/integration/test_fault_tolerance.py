@@ -36,6 +36,12 @@ def private_platform(tmp_path_factory, private_platform_env):
     env = private_platform_env(data_dir, FORGECAST_DEMO_INBOX_PORT="0")
     demo = forgecast(env, "demo", "--items", "20", "--days", "60")
     assert demo.returncode == 0, demo.stderr[-3000:]
+    # Progress lines and the summary: dbt's lines went to logs/steps.log, the runs' own
+    # log lines stay in Dagster's event log, and no warning is left to print.
+    lines = (demo.stdout + demo.stderr).splitlines()
+    assert len(lines) <= 40, "\n".join(lines)
+    assert not any("WARNING" in line or "plotly" in line for line in lines), "\n".join(lines)
+    assert "Running with dbt" in (data_dir / "logs" / "steps.log").read_text()
     yield env, data_dir
     forgecast(env, "db", "down")
 
