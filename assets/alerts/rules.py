@@ -153,9 +153,9 @@ def _shortage_alert(item, window, today, policy, supply: SupplyContext = NO_SUPP
                     ) -> Alert | None:
     """One alert per short item-location, from below safety stock to a stockout.
 
-    Stockout (the firm path - stock + firm orders - forecast - scheduled issues - below 0
-    inside the lead time: an order placed today arrives too late) is critical; below half
-    the safety stock high; below safety stock medium. When MRP's planned orders would
+    A stockout - the firm path (stock + firm orders - forecast - scheduled issues) below 0
+    inside the lead time, where an order placed today arrives too late - is critical;
+    below half the safety stock is high, below the safety stock medium. When MRP's planned orders would
     clear it, one step less and they are named. A worsening item escalates this one alert
     instead of resolving one type and opening another. A component's stockout names the
     parent orders / forecasts consuming it, first by date."""
