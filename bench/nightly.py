@@ -12,7 +12,7 @@ back (bench/held_back_day.py).
   the incremental dbt build of that day, forecasts with the selections stored by night 1,
   alerts, notifications.
 Two recipients are registered before night 1 (a planner: every alert type from severity
-high; a buyer: stockouts of any severity), their channel a json:// local HTTP receiver
+high; a buyer: shortages of any severity), their channel a json:// local HTTP receiver
 in the benchmark's process, so notify renders, attaches charts and sends for real.
 Each stage runs in its own process (the same code paths the CLI and Dagster use), whose
 peak RSS - including child processes such as dbt - is sampled while it runs. Target:
@@ -70,7 +70,7 @@ def register_recipients(settings, channel_url: str) -> None:
         set_channel_preference(conn, settings, planner, channel_url, min_severity="high")
         buyer = upsert_recipient(conn, "buyer", "UTC", "buyer")
         set_channel_preference(conn, settings, buyer, channel_url, min_severity="low",
-                               alert_type="stockout")
+                               alert_type="shortage")
 
 
 def stage_main(night: int, stage: str, items: int, days: int) -> None:

@@ -58,9 +58,9 @@ def seed_alerts(conn, alerts: int) -> None:
         for i in range(alerts):
             item = f"B{i:06d}"
             item_id = uuid.uuid5(uuid.NAMESPACE_URL, f"forgecast:bench:{item}")  # ids are uuids
-            copy.write_row((f"stockout:{item}:BENCH", "stockout", severities[i % 4], item_id, "BENCH",
-                            "open", "new", f"{item} at BENCH: projected stockout",
-                            f'{{"sku": "{item}", "stockout_date": "2026-03-09", '
+            copy.write_row((f"shortage:{item}:BENCH", "shortage", severities[i % 4], item_id, "BENCH",
+                            "open", "raised", f"{item} at BENCH: projected stockout",
+                            f'{{"sku": "{item}", "condition": "stockout", "stockout_date": "2026-03-09", '
                             f'"days_until_stockout": {i % 30}, "shortfall_qty": {i % 97}.5}}'))
 
 

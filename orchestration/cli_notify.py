@@ -85,7 +85,8 @@ def prefs_group() -> None:
               "with hidden input, or use --channel-env.")
 @click.option("--channel-env", metavar="VAR",
               help="Name of an environment variable holding the apprise URL at send time.")
-@click.option("--alert-type", help="Only this alert type (default: every type).")
+@click.option("--alert-type", help="Only this alert type (default: every type); the old "
+              "stockout and below_safety_stock mean shortage.")
 @click.option("--min-severity", type=click.Choice(SEVERITIES), default="medium", show_default=True)
 @click.option("--item-category", help="Only items of this category.")
 @click.option("--location", "location_id", help="Only this location.")
@@ -105,6 +106,7 @@ def prefs_set(recipient, channel_url, channel_env, alert_type, min_severity, ite
               disable) -> None:
     """Create or update a preference of RECIPIENT (name or id) for one channel."""
     from assets.notify.admin import (
+        canonical_alert_type,
         find_recipient,
         list_preferences,
         parse_quiet_hours,
@@ -113,6 +115,10 @@ def prefs_set(recipient, channel_url, channel_env, alert_type, min_severity, ite
 
     if channel_url is None and channel_env is None:
         channel_url = click.prompt("apprise URL (hidden)", hide_input=True, err=True)
+    if canonical_alert_type(alert_type) != alert_type:
+        click.echo(f"note: alert type {alert_type} is now part of "
+                   f"{canonical_alert_type(alert_type)} (below safety stock up to a stockout, "
+                   "one alert per item-location); the preference is stored for it")
     settings, conn = _connection()
     with conn:
         rid = find_recipient(conn, recipient)[0]

@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         1.2, gt=0, description="Forecast degraded: WAPE above this times the naive baseline's.")
     alert_late_supply_days: int = Field(
         3, ge=0, description="An open order this many days past its due date raises late_supply.")
+    alert_excess_min_value: float = Field(
+        1000.0, ge=0, description="Excess worth less than this (accounting currency) raises "
+        "nothing; without a unit cost, less than a week of demand (and one unit) raises nothing.")
+    alert_rate_jump_factor: float = Field(
+        2.0, gt=1, description="Warn when the open alerts per 1,000 item-locations grow more "
+        "than this many times night over night.")
     timezone: str = Field("UTC", description="Time zone of the nightly schedule and partitions.")
     partitions_start: str = Field("2024-01-01", description="First daily partition (YYYY-MM-DD).")
     backfill_confirm_days: int = Field(

@@ -1,10 +1,12 @@
 """Alerts asset (group ``alerts``): evaluate the inventory rules per item x location and
 keep one row per dedup key (type + item + location) with its lifecycle (open / resolved,
-first and last seen, last event), and a PNG chart per open alert (``chart_path``) that
-notifications attach.
+first and last seen, last event) and its events (forecast.alert_events), a PNG chart per
+raised, escalated or reopened alert (``chart_path``) that notifications attach, and the
+night's alert budget (rates per 1,000 item-locations, value at risk) with a check that
+warns when the rate jumps.
 
-The rules are in rules.py, the lifecycle in lifecycle.py, the drawing in charts.py, the SQL
-in store.py."""
+The rules are in rules.py, the lifecycle in lifecycle.py, the budget in budget.py, the
+drawing in charts.py, the SQL in store.py."""
 
 
 import time
@@ -13,7 +15,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from assets.alerts import store
+from assets.alerts import budget, store
 from assets.alerts.charts import alert_chart_jobs, render_charts
 from assets.alerts.lifecycle import diff_alerts, needs_chart
 from assets.alerts.rules import AlertPolicy, evaluate_portfolio
@@ -32,12 +34,15 @@ FORECAST_ALERTS = dg.AssetKey(["alerts", "forecast_alerts"])
     group_name="alerts",
     kinds={"python", "postgres"},
     partitions_def=daily_partitions,
-    description="Inventory alerts: projected stockout inside the lead time on firm supply "
-    "(stockout date, order-by date, shortfall, the parent orders consuming a component; one "
-    "step less severe when planned orders would cover it), below safety stock, excess cover, "
-    "open orders late past their due date, demand outside the forecast interval, forecast "
-    "accuracy worse than the seasonal naive. One row per type + item + "
-    "location with a PNG chart; resolved when the condition no longer holds.",
+    description="Inventory alerts: one shortage per item-location, from below safety stock "
+    "(medium; high under half of it) to a stockout inside the lead time on firm supply "
+    "(critical; stockout date, order-by date, shortfall, the parent orders consuming a "
+    "component); one step less severe when planned orders would cover it. Excess cover "
+    "worth at least a value floor, open orders late past their due date, demand outside "
+    "the forecast interval, forecast accuracy worse than the seasonal naive; a stockout "
+    "inhibits the same item-location's anomaly and excess. One row per type + item + "
+    "location with a PNG chart; every raise, escalation, de-escalation, resolution and "
+    "reopening kept in alert_events; the night's alert budget in the metadata.",
 )
 def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     started = time.monotonic()
@@ -56,11 +61,13 @@ def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                                      as_of + timedelta(days=1), alert_policy(warehouse.settings),
                                      store.supply_context(conn, as_of))
         stored = store.open_alerts(conn)
-        changes = diff_alerts({key: v[0] for key, v in stored.items()}, current)
+        reopenable = store.resolved_keys(conn, [a.dedup_key for a in current
+                                                if a.dedup_key not in stored])
+        changes = diff_alerts({key: v[0] for key, v in stored.items()}, current, reopenable)
         evaluated = time.monotonic()
         context.log.info(f"{len(items)} item-locations evaluated in {evaluated - started:.1f}s: "
                          f"{len(changes)} alert events")
-        store.save_changes(conn, changes, run_id)
+        store.save_changes(conn, changes, run_id, as_of)
         redraw = [c.alert for c in changes if c.alert is not None
                   and needs_chart(c.event, stored.get(c.dedup_key, (None, None))[1])]
         stored_at = time.monotonic()
@@ -71,14 +78,25 @@ def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                          f"charts drawn in {time.monotonic() - stored_at:.1f}s")
         store.set_chart_paths(conn, charts)
         open_now = store.open_alert_summary(conn)
-    events = Counter(c.event for c in changes)
-    by_type = Counter(t for t, _, _ in open_now)
+        counts = budget.by_type(store.open_counts(conn))
+        events = dict(Counter(c.event for c in changes))
+        store.save_budget(conn, as_of, len(items), len(open_now), counts, events, run_id)
+        top = store.top_value_at_risk(conn)
     preview = "\n".join(f"- **{s}** {t}: {m}" for t, s, m in open_now[:15]) or "_none_"
     return dg.MaterializeResult(metadata={
         "forecast_date": as_of.isoformat(),
+        "item_locations_evaluated": len(items),
         "open_alerts": len(open_now),
-        "alerts_by_type": dict(by_type),
-        "events": dict(events),
+        "open_per_1000": round(budget.per_1000(len(open_now), len(items)), 2),
+        "alerts_by_type": {t: sum(v.values()) for t, v in counts.items()},
+        "open_per_1000_by_type_and_severity": dg.MetadataValue.md(
+            budget.rate_table(counts, len(items))),
+        "events": events,
+        # New tonight vs carried over from an earlier night (whatever its severity did).
+        "alerts_new_tonight": events.get("raised", 0) + events.get("reopened", 0),
+        "alerts_carried_over": sum(events.get(e, 0) for e in
+                                   ("unchanged", "escalated", "de-escalated")),
+        "top_value_at_risk": dg.MetadataValue.md(budget.value_at_risk_table(top)),
         "dagster/row_count": len(open_now),
         "open_alerts_preview": dg.MetadataValue.md(preview),
         "charts": len(charts),
@@ -86,8 +104,31 @@ def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     })
 
 
+@dg.asset_check(asset=FORECAST_ALERTS, blocking=False,
+                description="The open alerts per 1,000 item-locations did not grow more than "
+                "alert_rate_jump_factor times since the night before (a rule or data change "
+                "flooding planners); passes on the first night.")
+def alert_rate_jump(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    factor = warehouse.settings.alert_rate_jump_factor
+    with warehouse.connection() as conn:
+        nights = store.latest_budgets(conn)
+    current = nights[0][1] if nights else 0.0
+    previous = nights[1][1] if len(nights) > 1 else None
+    passed, ratio = budget.rate_jump(previous, current, factor)
+    return dg.AssetCheckResult(
+        passed=passed, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"open_per_1000": round(current, 2),
+                  "previous_open_per_1000": None if previous is None else round(previous, 2),
+                  "ratio": ratio, "factor": factor,
+                  "as_of": nights[0][0].isoformat() if nights else None},
+        description=None if passed else
+        f"open alerts per 1,000 item-locations rose {ratio}x night over night "
+        f"({previous:.1f} -> {current:.1f}; warn above {factor}x)")
+
+
 def alert_policy(settings: Settings) -> AlertPolicy:
     return AlertPolicy(excess_cover_days=settings.alert_excess_cover_days,
+                       excess_min_value=settings.alert_excess_min_value,
                        degraded_ratio=settings.alert_degraded_ratio,
                        late_supply_days=settings.alert_late_supply_days)
 
@@ -105,4 +146,4 @@ def _draw_charts(conn, settings: Settings, as_of, alerts, items, projections) ->
 
 
 ASSETS = [forecast_alerts]
-ASSET_CHECKS: list = []
+ASSET_CHECKS = [alert_rate_jump]

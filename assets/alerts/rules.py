@@ -1,8 +1,8 @@
 """Inventory alert rules: turn one item's projection into zero or more alerts.
 
 Pure Python/pandas: no Dagster, no database. The caller persists alerts keyed on
-``Alert.dedup_key`` (one open alert per type, item and location) and decides whether an
-evaluation is new, escalated, unchanged or resolved.
+``Alert.dedup_key`` (one open alert per type, item and location); lifecycle.py decides
+whether an evaluation raises, escalates, de-escalates, reopens or resolves one.
 
 ``details`` holds only JSON-friendly values (ISO date strings, floats, ints, bools, None)
 so it can go straight into a JSONB column and into notification templates.
@@ -16,6 +16,9 @@ from datetime import date, timedelta
 import pandas as pd
 
 SEVERITIES = ("low", "medium", "high", "critical")
+# Types that became one: the ``shortage`` family (below safety stock up to a stockout)
+# replaced them; user input (the CLI's --alert-type) still accepts the old names.
+ALERT_TYPE_ALIASES = {"stockout": "shortage", "below_safety_stock": "shortage"}
 _SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 
@@ -33,13 +36,20 @@ def max_severity(*severities: str) -> str:
 
 @dataclass(frozen=True)
 class AlertPolicy:
-    # Stockout / safety-stock checks look this many days ahead at least, so an item
-    # with an unknown (0) lead time still gets tomorrow checked.
+    # Shortage checks look this many days ahead at least, so an item with an unknown (0)
+    # lead time still gets tomorrow checked.
     min_lookahead_days: int = 1
-    # A stockout within this fraction of the lead time cannot be fixed by a normal
-    # order any more: critical instead of high.
-    critical_lead_time_fraction: float = 0.5
+    # Below this fraction of the safety stock a shortage is high instead of medium.
+    high_safety_stock_fraction: float = 0.5
     excess_cover_days: float = 180.0
+    # Excess worth less than this (accounting currency) raises nothing: at a 20-25% yearly
+    # carrying cost, 1,000 of excess costs ~250 a year, less than the planner's time to
+    # act on it (cancel, return, transfer). The setting alert_excess_min_value.
+    excess_min_value: float = 1000.0
+    # Without a unit cost the floor is a quantity: this many days of average demand, and
+    # at least one unit. A week is below any order cycle worth changing, and no dead item
+    # is excess over a fraction of a unit.
+    excess_min_days_of_demand: float = 7.0
     # Stock with no demand at all is (infinitely) excess; new items may want this off.
     excess_when_no_demand: bool = True
     # Check stockouts on the pessimistic (forecast upper bound) path instead.
@@ -139,46 +149,75 @@ def _json_rows(rows, keys) -> list[dict]:
              for k, v in row.items() if k in keys} for row in rows]
 
 
-def _stockout_alert(item, window, today, policy, supply: SupplyContext = NO_SUPPLY
+def _shortage_alert(item, window, today, policy, supply: SupplyContext = NO_SUPPLY
                     ) -> Alert | None:
-    """A stockout on the firm path (stock + firm orders - forecast - scheduled issues).
-    When MRP's planned orders would clear it, it is one step less severe and names them; a
-    component's stockout names the parent orders / forecasts consuming it, first by date."""
+    """One alert per short item-location, from below safety stock to a stockout.
+
+    A stockout - the firm path (stock + firm orders - forecast - scheduled issues) below 0
+    inside the lead time, where an order placed today arrives too late - is critical;
+    below half the safety stock is high, below the safety stock medium. When MRP's planned orders would
+    clear it, one step less and they are named. A worsening item escalates this one alert
+    instead of resolving one type and opening another. A component's stockout names the
+    parent orders / forecasts consuming it, first by date."""
     column = "projected_on_hand_p80" if policy.use_pessimistic_projection else "projected_on_hand"
+    safety_stock = max(float(item.safety_stock or 0.0), 0.0)
     short = window[window[column] < 0]
-    if short.empty:
+    below = window[window["projected_on_hand"] < safety_stock]
+    if short.empty and below.empty:
         return None
+    lead_time = int(item.lead_time_days or 0)
+    lowest = float(window[column].min())
+    details = {"sku": item.sku, "item_name": item.name, "lead_time_days": lead_time,
+               "on_hand": _qty(item.on_hand), "min_projected_on_hand": _qty(lowest)}
+    if safety_stock > 0 and not below.empty:
+        details.update(first_below_date=below["target_date"].iloc[0].isoformat(),
+                       safety_stock=_qty(safety_stock),
+                       qty_to_restore=_qty(safety_stock - lowest))
+    if not short.empty:
+        condition, severity, need = "stockout", "critical", 0.0
+        message, at_risk = _stockout_facts(item, window, short, column, today, supply,
+                                           policy, details)
+    else:
+        condition, need = "below_safety_stock", safety_stock
+        # Half the safety stock left: most of the buffer against forecast error is used.
+        severity = "high" if lowest < policy.high_safety_stock_fraction * safety_stock else "medium"
+        at_risk = safety_stock - lowest
+        message = (f"{_label(item)}: projected stock {lowest:.0f} falls below safety stock "
+                   f"{safety_stock:.0f} on {details['first_below_date']}")
+    end = window["target_date"].iloc[-1]
+    planned_clears = ("projected_on_hand_planned" in window
+                      and bool((window["projected_on_hand_planned"] >= need).all()))
+    planned = [o for o in supply.orders if not o["is_firm"] and o["expected_date"] <= end]
+    details.update(
+        condition=condition, covered_by_planned=planned_clears,
+        planned_orders=_json_rows(planned[:policy.max_listed] if planned_clears else [],
+                                  ("reference", "expected_date", "quantity")),
+        value_at_risk=None if not item.unit_cost else round(at_risk * float(item.unit_cost), 2))
+    if planned_clears:
+        severity = _lower(severity)
+        named = ", ".join(_order_text(o) for o in planned[:2]) or "planned supply"
+        message += f"; {named} would cover it if firmed"
+    return Alert("shortage", severity, item.item_id, item.location_id, message, details)
+
+
+def _stockout_facts(item, window, short, column, today, supply, policy, details
+                    ) -> tuple[str, float]:
+    """A stockout's facts into ``details``; its message and shortfall."""
     stockout_date = short["target_date"].iloc[0]
     days_until = (stockout_date - today).days
     lead_time = int(item.lead_time_days or 0)
-    critical = days_until <= lead_time * policy.critical_lead_time_fraction
-    end = window["target_date"].iloc[-1]
-    planned_clears = ("projected_on_hand_planned" in window
-                      and bool((window["projected_on_hand_planned"] >= 0).all()))
-    planned = [o for o in supply.orders if not o["is_firm"] and o["expected_date"] <= end]
     pegs = [p for p in supply.pegs if p["required_date"] <= stockout_date][:policy.max_listed]
     # ERPNext / Odoo convention: the latest order date is the need date minus lead time.
     order_by = stockout_date - timedelta(days=lead_time)
     shortfall = -float(window[column].min())
-    details = {
-        "sku": item.sku,
-        "item_name": item.name,
-        "stockout_date": stockout_date.isoformat(),
-        "days_until_stockout": days_until,
-        "order_by_date": order_by.isoformat(),
-        "order_overdue": order_by < today,
-        "shortfall_qty": _qty(shortfall),
-        "lead_time_days": lead_time,
-        "on_hand": _qty(item.on_hand),
-        "projection": column,
-        "dependent_demand_qty": _qty(window["dependent_demand"].sum())
+    details.update(
+        stockout_date=stockout_date.isoformat(), days_until_stockout=days_until,
+        order_by_date=order_by.isoformat(), order_overdue=order_by < today,
+        shortfall_qty=_qty(shortfall), projection=column,
+        dependent_demand_qty=_qty(window["dependent_demand"].sum())
         if "dependent_demand" in window else 0.0,
-        "pegs": _json_rows(pegs, ("required_date", "quantity", "parent_sku", "peg_type",
-                                  "peg_reference", "peg_date")),
-        "covered_by_planned": planned_clears,
-        "planned_orders": _json_rows(planned[:policy.max_listed] if planned_clears else [],
-                                     ("reference", "expected_date", "quantity")),
-    }
+        pegs=_json_rows(pegs, ("required_date", "quantity", "parent_sku", "peg_type",
+                               "peg_reference", "peg_date")))
     message = (
         f"{_label(item)}: projected stockout on {stockout_date.isoformat()} "
         f"(in {days_until} days, lead time {lead_time} days); "
@@ -188,43 +227,10 @@ def _stockout_alert(item, window, today, policy, supply: SupplyContext = NO_SUPP
         message += f"; consumed by {_peg_text(pegs[0])}"
         if len(pegs) > 1:
             message += f" and {len(pegs) - 1} more before it runs out"
-    severity = "critical" if critical else "high"
-    if planned_clears:
-        severity = _lower(severity)
-        named = ", ".join(_order_text(o) for o in planned[:2]) or "planned supply"
-        message += f"; {named} would cover it if firmed"
-    return Alert("stockout", severity, item.item_id, item.location_id, message, details)
+    return message, shortfall
 
 
-def _safety_stock_alert(item, window) -> Alert | None:
-    safety_stock = float(item.safety_stock or 0.0)
-    below = window[window["projected_on_hand"] < safety_stock]
-    if safety_stock <= 0 or below.empty:
-        return None
-    first_below = below["target_date"].iloc[0]
-    lowest = float(window["projected_on_hand"].min())
-    details = {
-        "sku": item.sku,
-        "item_name": item.name,
-        "first_below_date": first_below.isoformat(),
-        "min_projected_on_hand": _qty(lowest),
-        "safety_stock": _qty(safety_stock),
-        "qty_to_restore": _qty(safety_stock - lowest),
-        "lead_time_days": int(item.lead_time_days or 0),
-    }
-    message = (
-        f"{_label(item)}: projected stock {lowest:.0f} falls below safety stock "
-        f"{safety_stock:.0f} on {first_below.isoformat()}"
-    )
-    # As for a stockout: when MRP's planned orders keep the stock above safety stock, the
-    # fix is converting them, one step less severe.
-    planned_clears = ("projected_on_hand_planned" in window
-                      and bool((window["projected_on_hand_planned"] >= safety_stock).all()))
-    details["covered_by_planned"] = planned_clears
-    if planned_clears:
-        message += "; planned orders would keep it above if firmed"
-    return Alert("below_safety_stock", "low" if planned_clears else "medium", item.item_id,
-                 item.location_id, message, details)
+INHIBITED_BY_STOCKOUT = ("demand_anomaly", "excess")
 
 
 def _excess_alert(item: ItemContext, policy: AlertPolicy) -> Alert | None:
@@ -241,7 +247,13 @@ def _excess_alert(item: ItemContext, policy: AlertPolicy) -> Alert | None:
         days_of_cover, excess_qty = None, on_hand
     else:
         return None
-    excess_value = None if item.unit_cost is None else round(excess_qty * float(item.unit_cost), 2)
+    # A zero cost is how ERP exports say "not maintained": treated as unknown.
+    excess_value = round(excess_qty * float(item.unit_cost), 2) if item.unit_cost else None
+    if excess_value is not None and excess_value < policy.excess_min_value:
+        return None
+    floor_qty = max(1.0, policy.excess_min_days_of_demand * avg)
+    if excess_value is None and excess_qty < floor_qty:
+        return None
     details = {
         "sku": item.sku,
         "item_name": item.name,
@@ -251,6 +263,7 @@ def _excess_alert(item: ItemContext, policy: AlertPolicy) -> Alert | None:
         "cover_threshold_days": policy.excess_cover_days,
         "excess_qty": _qty(excess_qty),
         "excess_value": excess_value,
+        "value_at_risk": excess_value,
     }
     cover = "no recent demand" if days_of_cover is None else f"{days_of_cover:.0f} days of cover"
     value = "" if excess_value is None else f", excess value {excess_value:,.2f}"
@@ -351,29 +364,32 @@ def evaluate_item_alerts(
     ``projection`` comes from ``project_inventory``; ``recent_actual`` is the latest
     day's actual demand and ``last_interval`` the (lower, upper) forecast for that day;
     ``accuracy`` the item's latest forecast_accuracy row (forecast degraded); ``supply``
-    its open orders and the dependent demand pegged to it.
+    its open orders and the dependent demand pegged to it. A stockout inhibits the
+    item-location's demand anomaly and excess (its details list which).
     """
     alerts: list[Alert] = []
     window = _lookahead(projection, item, today, policy)
+    shortage = None
     if window is not None and not window.empty:
-        stockout = _stockout_alert(item, window, today, policy, supply)
-        if stockout is not None:
-            alerts.append(stockout)
-        else:
-            below = _safety_stock_alert(item, window)
-            if below is not None:
-                alerts.append(below)
-    for alert in (_excess_alert(item, policy), _anomaly_alert(item, recent_actual, last_interval),
-                  _degraded_alert(item, accuracy, policy)):
-        if alert is not None:
-            alerts.append(alert)
+        shortage = _shortage_alert(item, window, today, policy, supply)
+    others = [_excess_alert(item, policy), _anomaly_alert(item, recent_actual, last_interval)]
+    if shortage is not None:
+        alerts.append(shortage)
+        if shortage.details["condition"] == "stockout":
+            # One cause, one alert: a stockout explains the demand that ran it dry and
+            # makes excess moot; the planner acts on the stockout.
+            inhibited = sorted({a.alert_type for a in others if a is not None
+                                and a.alert_type in INHIBITED_BY_STOCKOUT})
+            others = [a for a in others if a is None or a.alert_type not in inhibited]
+            if inhibited:
+                shortage.details["inhibited"] = inhibited
+    alerts += [a for a in (*others, _degraded_alert(item, accuracy, policy)) if a is not None]
     late = _late_supply_alert(item, supply, today, policy)
     if late is not None:
         # A late order matters when the item is short anyway: otherwise it is a follow-up
         # for the buyer, not a reason to interrupt the planner.
-        short = any(a.alert_type in ("stockout", "below_safety_stock") for a in alerts)
-        late.severity = "medium" if short else "low"
-        late.details["item_short"] = short
+        late.severity = "medium" if shortage is not None else "low"
+        late.details["item_short"] = shortage is not None
         alerts.append(late)
     return alerts
 

@@ -1,6 +1,6 @@
 """Warehouse reads and writes of the alerts stage (psycopg 3, no Dagster): the item context
-the rules need, the projection and accuracy they read, the alert rows and their lifecycle,
-chart paths, and the history and forecast a chart draws.
+the rules need, the projection and accuracy they read, the alert rows, their events and
+lifecycle, chart paths, the history and forecast a chart draws, and the nightly budget.
 
 Item ids are uuid in the warehouse and ``str`` in Python (as in the forecast stage), so
 frames and dicts are keyed by the same ``(item_id, location_id)`` pairs.
@@ -136,8 +136,29 @@ def open_alerts(conn) -> dict[str, tuple[str, str | None]]:
         "where status = 'open'").fetchall()}
 
 
-def save_changes(conn, changes: Iterable[AlertChange], run_id: str) -> None:
-    """Resolve the alerts that no longer hold; insert or reopen / update the others."""
+def resolved_keys(conn, keys: list[str]) -> set[str]:
+    """Which of these dedup keys name a resolved alert (holding again: reopened)."""
+    return {r[0] for r in conn.execute(
+        "select dedup_key from forecast.forecast_alerts where status = 'resolved' "
+        "and dedup_key = any(%s)", (keys,)).fetchall()}
+
+
+EVENTS_SQL = """
+insert into forecast.alert_events (dedup_key, alert_type, item_id, location_id, event,
+                                   severity_before, severity_after, as_of, run_id)
+select a.dedup_key, a.alert_type, a.item_id, a.location_id, e.event, e.before, e.after,
+       %(as_of)s, %(run)s
+from unnest(%(keys)s::text[], %(events)s::text[], %(before)s::text[], %(after)s::text[])
+     with ordinality as e(key, event, before, after, n)
+join forecast.forecast_alerts a on a.dedup_key = e.key
+order by e.n
+"""
+
+
+def save_changes(conn, changes: Iterable[AlertChange], run_id: str, as_of: date) -> None:
+    """Resolve the alerts that no longer hold; insert, reopen or update the others; append
+    every change but ``unchanged`` to forecast.alert_events."""
+    changes = list(changes)
     resolved, upserts = [], []
     for change in changes:
         if change.alert is None:
@@ -155,6 +176,19 @@ def save_changes(conn, changes: Iterable[AlertChange], run_id: str) -> None:
                             "where dedup_key = %s", resolved)
         if upserts:
             cur.executemany(UPSERT_ALERT_SQL, upserts)
+    logged = [c for c in changes if c.event != "unchanged"]
+    if logged:
+        conn.execute(EVENTS_SQL, {
+            "keys": [c.dedup_key for c in logged], "events": [c.event for c in logged],
+            "before": [c.severity_before for c in logged],
+            "after": [c.severity_after for c in logged], "as_of": as_of, "run": run_id})
+
+
+def alert_events(conn, dedup_key: str) -> list[tuple]:
+    """(event, severity before, severity after, as-of day) of one alert, oldest first."""
+    return conn.execute("select event, severity_before, severity_after, as_of "
+                        "from forecast.alert_events where dedup_key = %s order by id",
+                        (dedup_key,)).fetchall()
 
 
 def set_chart_paths(conn, charts: dict[str, Path]) -> None:
@@ -199,6 +233,46 @@ def chart_forecasts(conn, as_of: date, keys: list[tuple[str, str]]) -> pd.DataFr
 
 def _pairs(as_of: date, keys: list[tuple[str, str]]) -> dict:
     return {"items": [k[0] for k in keys], "locations": [k[1] for k in keys], "as_of": as_of}
+
+
+def open_counts(conn) -> list[tuple[str, str, int]]:
+    """(type, severity, open alerts) per type and severity."""
+    return conn.execute("select alert_type, severity, count(*) from forecast.forecast_alerts "
+                        "where status = 'open' group by 1, 2 order by 1, 2").fetchall()
+
+
+def top_value_at_risk(conn, limit: int = 10) -> list[tuple]:
+    """(sku, location, type, severity, value at risk) of the open alerts that put the most
+    money at risk (a shortage's shortfall, an excess's value, at unit cost)."""
+    return conn.execute("""
+        select details->>'sku', location_id, alert_type, severity,
+               (details->>'value_at_risk')::float8 as value
+        from forecast.forecast_alerts
+        where status = 'open' and details->>'value_at_risk' is not null
+        order by value desc, dedup_key limit %s""", (limit,)).fetchall()
+
+
+def save_budget(conn, as_of: date, item_locations: int, open_alerts: int,
+                by_type: dict, events: dict, run_id: str) -> None:
+    """The night's open-alert rate, one row per as-of day (a re-run replaces it)."""
+    rate = 1000.0 * open_alerts / item_locations if item_locations else 0.0
+    conn.execute("""
+        insert into forecast.alert_budget (as_of, item_locations, open_alerts, open_per_1000,
+                                           by_type, events, run_id)
+        values (%s, %s, %s, %s, %s, %s, %s)
+        on conflict (as_of) do update set item_locations = excluded.item_locations,
+            open_alerts = excluded.open_alerts, open_per_1000 = excluded.open_per_1000,
+            by_type = excluded.by_type, events = excluded.events, run_id = excluded.run_id,
+            created_at = now()""",
+                 (as_of, item_locations, open_alerts, rate, json.dumps(by_type),
+                  json.dumps(events), run_id))
+
+
+def latest_budgets(conn) -> list[tuple[date, float]]:
+    """(as-of day, open alerts per 1,000 item-locations) of the newest night and the one
+    before it, newest first."""
+    return conn.execute("select as_of, open_per_1000 from forecast.alert_budget "
+                        "order by as_of desc limit 2").fetchall()
 
 
 def demo_counts(conn) -> dict[str, int]:

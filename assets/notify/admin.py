@@ -9,6 +9,7 @@ from datetime import time
 
 import psycopg
 
+from assets.alerts.rules import ALERT_TYPE_ALIASES
 from assets.notify import store
 from assets.notify.channels import env_fingerprint
 from assets.notify.delivery import ChannelClients, mask_url
@@ -68,6 +69,12 @@ def parse_quiet_hours(text: str | None) -> tuple[time, time] | None:
     return start, end
 
 
+def canonical_alert_type(alert_type: str | None) -> str | None:
+    """The alert type a preference stores: the old ``stockout`` and ``below_safety_stock``
+    are one ``shortage`` type now, and still accepted."""
+    return ALERT_TYPE_ALIASES.get(alert_type, alert_type) if alert_type else alert_type
+
+
 def set_channel_preference(
     conn: psycopg.Connection, settings: Settings, recipient_id: int, channel_url: str | None = None,
     *, channel_env: str | None = None, min_severity: str = "medium", alert_type: str | None = None,
@@ -112,7 +119,8 @@ def set_channel_preference(
         raise ValidationError(str(exc)) from None
     quiet_start, quiet_end = quiet_hours or (None, None)
     return store.upsert_preference(
-        conn, recipient_id=recipient_id, alert_type=alert_type, min_severity=min_severity,
+        conn, recipient_id=recipient_id, alert_type=canonical_alert_type(alert_type),
+        min_severity=min_severity,
         channel_kind=kind, encrypted=encrypted, channel_env=channel_env, fingerprint=fingerprint,
         item_category=item_category, location_id=location_id, quiet_start=quiet_start,
         quiet_end=quiet_end, delivery_mode=delivery_mode,

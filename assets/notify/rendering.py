@@ -55,12 +55,16 @@ _HTML_ENV = _StrictSandbox(autoescape=True, keep_trailing_newline=True)
 # --- default templates -------------------------------------------------------------
 # Each alert type has a headline and labelled facts; each body format lays them out.
 
-_SUBJECT_PREFIX = "{% if event == 'resolved' %}[RESOLVED]{% else %}[{{ severity | upper }}]{% endif %} "
+_SUBJECT_PREFIX = ("{% if event == 'resolved' %}[RESOLVED]"
+                   "{% elif event == 'de-escalated' %}[EASED TO {{ severity | upper }}]"
+                   "{% else %}[{{ severity | upper }}]{% endif %} ")
 _WHAT = "{{ details.sku or item_id }} at {{ location_id }}"
 
 _HEADLINES = {
-    "stockout": "Stockout risk: " + _WHAT + " on {{ details.stockout_date }}",
-    "below_safety_stock": "Below safety stock: " + _WHAT + " from {{ details.first_below_date }}",
+    # One type from below safety stock to a stockout: the condition picks the words.
+    "shortage": "{% if details.condition == 'stockout' %}Stockout risk: " + _WHAT
+    + " on {{ details.stockout_date }}{% else %}Below safety stock: " + _WHAT
+    + " from {{ details.first_below_date }}{% endif %}",
     "excess": "Excess stock: " + _WHAT,
     "demand_anomaly": "Demand anomaly: " + _WHAT + " ({{ details.direction }} expected range)",
     "late_supply": "Late supply: " + _WHAT + " ({{ details.late_count }} open order"
@@ -69,10 +73,16 @@ _HEADLINES = {
 _GENERIC_HEADLINE = "{{ alert_type | replace('_', ' ') | capitalize }}: " + _WHAT
 
 _FACTS: dict[str, list[tuple[str, str]]] = {
-    "stockout": [
+    # A row shows only when the alert carries its fact (_guarded): a below-safety-stock
+    # shortage has no stockout date, pegs or order-by date.
+    "shortage": [
         ("Projected stockout", "{{ details.stockout_date }} (in {{ details.days_until_stockout }} days)"),
         ("Order by", "{{ details.order_by_date }}{% if details.order_overdue %} (overdue){% endif %}"),
         ("Shortfall", "{{ details.shortfall_qty | round(1) }} units"),
+        ("Below safety stock from", "{{ details.first_below_date }}"),
+        ("Lowest projected stock", "{{ details.min_projected_on_hand | round(1) }}"),
+        ("Safety stock", "{{ details.safety_stock | round(1) }}"),
+        ("Quantity to restore", "{{ details.qty_to_restore | round(1) }}"),
         ("Lead time", "{{ details.lead_time_days }} days"),
         ("On hand", "{{ details.on_hand | round(1) }}"),
         ("Consumed by", "{% for p in details.pegs or [] %}{{ p.parent_sku }} {{ p.peg_reference }} "
@@ -82,12 +92,7 @@ _FACTS: dict[str, list[tuple[str, str]]] = {
                                                "{{ o.reference }} ({{ o.quantity | round(1) }} on "
                                                "{{ o.expected_date }}){{ ', ' if not loop.last }}"
                                                "{% else %}none{% endfor %}"),
-    ],
-    "below_safety_stock": [
-        ("Below safety stock from", "{{ details.first_below_date }}"),
-        ("Lowest projected stock", "{{ details.min_projected_on_hand | round(1) }}"),
-        ("Safety stock", "{{ details.safety_stock | round(1) }}"),
-        ("Quantity to restore", "{{ details.qty_to_restore | round(1) }}"),
+        ("Also explains", "{{ details.inhibited | join(', ') | replace('_', ' ') }}"),
     ],
     "excess": [
         ("On hand", "{{ details.on_hand | round(1) }}"),
@@ -112,7 +117,9 @@ _FACTS: dict[str, list[tuple[str, str]]] = {
         ),
     ],
 }
-_HEADLINE_TEXT = "{% if event == 'resolved' %}Resolved: {% endif %}{{ message }}"
+_HEADLINE_TEXT = ("{% if event == 'resolved' %}Resolved: {% elif event == 'de-escalated' %}"
+                  "Less urgent now: {% elif event == 'escalated' %}Worse: "
+                  "{% elif event == 'reopened' %}Back again: {% endif %}{{ message }}")
 
 
 _DETAIL = re.compile(r"details\.(\w+)")

@@ -18,7 +18,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from assets.alerts.rules import severity_rank
 
-EVENTS = ("new", "escalated", "unchanged", "resolved")
+EVENTS = ("raised", "reopened", "escalated", "de-escalated", "unchanged", "resolved")
+# Sent at once to every matching preference: the alert is news, or worse than it was.
+NEWS_EVENTS = ("raised", "reopened", "escalated")
+# Sent only to preferences that asked for resolutions (and were told the alert exists):
+# good news, no action needed.
+EASING_EVENTS = ("de-escalated", "resolved")
+# Idempotency keys stored before revision 0009 named a raised alert 'new': the same name
+# keeps their keys, so planning after the upgrade does not send them again.
+_KEY_EVENT = {"raised": "new"}
 DELIVERY_MODES = ("immediate", "digest")
 
 # apprise's TLS variants ("jsons://", "mailtos://") format messages like the plain ones.
@@ -107,7 +115,7 @@ class AlertEvent:
     message: str
     details: dict
     status: str  # 'open' | 'resolved'
-    event: str  # 'new' | 'escalated' | 'unchanged' | 'resolved'
+    event: str  # one of EVENTS
     last_notified_at: datetime | None = None  # used when plan_deliveries gets no history
     episode: str = ""  # when this opening of the alert began: a reopened alert is new news
     item_category: str | None = None
@@ -120,9 +128,11 @@ class Notice:
 
     ``last_at``: when the latest notice that was not dead or superseded was sent (or,
     if not sent yet, queued): a reminder waits a repeat interval from there.
+    ``last_event``: what that notice told (a resolution is announced once).
     """
 
     last_at: datetime | None
+    last_event: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,11 +191,11 @@ def next_digest_at(now: datetime, tz_name: str, hour: int) -> datetime:
 def _occurrence(event: AlertEvent, now: datetime, repeat_hours: int) -> str:
     """What makes one sending of this event distinct from another.
 
-    new/escalated/resolved: the alert row, its episode (a resolved alert that opens
-    again is news again) and its severity (a re-escalation to the same severity within
-    one episode is the same news). unchanged: the repeat window that ``now`` falls in,
-    counted from the epoch, so a reminder goes out at most once per repeat interval no
-    matter how often planning runs.
+    raised/reopened/escalated/de-escalated/resolved: the alert row, its episode (a
+    resolved alert that opens again is news again) and its severity (a re-escalation to
+    the same severity within one episode is the same news). unchanged: the repeat window
+    that ``now`` falls in, counted from the epoch, so a reminder goes out at most once per
+    repeat interval no matter how often planning runs.
     """
     if event.event == "unchanged":
         window = int(now.timestamp() // (max(repeat_hours, 1) * 3600))
@@ -200,7 +210,7 @@ def idempotency_key(
     fingerprint (never the URL) and the occurrence (see ``_occurrence``)."""
     parts = (
         event.dedup_key,
-        event.event,
+        _KEY_EVENT.get(event.event, event.event),
         str(recipient_id),
         fingerprint,
         _occurrence(event, now, repeat_hours),
@@ -223,12 +233,15 @@ def _wants(event: AlertEvent, pref: Preference, now: datetime,
            history: Mapping[tuple[str, str], Notice] | None) -> bool:
     if not matches(event, pref):
         return False
-    if event.event in ("new", "escalated"):
+    if event.event in NEWS_EVENTS:
         return True
     notice = None if history is None else history.get((str(event.alert_id), str(pref.id)))
-    if event.event == "resolved":
-        # Like Alertmanager's send_resolved: only to whoever was told the alert exists.
-        return pref.notify_on_resolve and (history is None or notice is not None)
+    if event.event in EASING_EVENTS:
+        # Like Alertmanager's send_resolved: only to whoever was told the alert exists,
+        # and a resolution once (its key may have changed, e.g. by a migration).
+        told = history is None or (notice is not None and not (
+            event.event == "resolved" and notice.last_event == "resolved"))
+        return pref.notify_on_resolve and told
     # unchanged: a reminder once the repeat interval has passed since the last notice.
     if pref.repeat_interval_hours <= 0:
         return False

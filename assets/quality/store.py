@@ -26,8 +26,8 @@ ALERT_SANITY_SQL = """
 select
   count(*) filter (where a.status = 'open' and i.item_id is null) as unknown_items,
   count(*) filter (where a.status = 'open' and i.status = 'discontinued'
-                   and a.alert_type in ('stockout', 'below_safety_stock')) as discontinued,
-  count(*) filter (where a.alert_type = 'stockout' and a.status = 'open'
+                   and a.alert_type = 'shortage') as discontinued,
+  count(*) filter (where a.alert_type = 'shortage' and a.status = 'open'
                    and (a.details->>'order_by_date')::date > (a.details->>'stockout_date')::date)
     as order_after_stockout
 from forecast.forecast_alerts a

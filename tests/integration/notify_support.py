@@ -47,11 +47,13 @@ class NotifyEnv:
         options.setdefault("location_id", self.location)
         return set_channel_preference(self.conn, self.settings, recipient_id, url, **options)
 
-    def alert(self, item: str = "I-1", alert_type: str = "stockout", severity: str = "high",
-              event: str = "new", status: str = "open", message: str | None = None,
+    def alert(self, item: str = "I-1", alert_type: str = "shortage", severity: str = "high",
+              event: str = "raised", status: str = "open", message: str | None = None,
               details: dict | None = None, location: str | None = None) -> int:
         location = location or self.location
         details = {"sku": f"SKU-{item}", **(details or {})}
+        if alert_type == "shortage":
+            details.setdefault("condition", "stockout")
         aid = self.conn.execute("""
             insert into forecast.forecast_alerts (dedup_key, alert_type, severity, item_id,
                 location_id, status, last_event, message, details, resolved_at)

@@ -82,17 +82,18 @@ def test_connection_refused_is_a_clean_failure():
 def test_planned_alert_is_rendered_and_delivered_end_to_end(inbox):
     now = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
     planner = Recipient(id="u1", name="Anna Planner", timezone="Europe/Berlin")
-    preference = Preference("u1", {"stockout"}, "high", inbox.url)
+    preference = Preference("u1", {"shortage"}, "high", inbox.url)
     alert = AlertEvent(
         alert_id=7,
-        dedup_key="stockout:42:WH-MAIN",
-        alert_type="stockout",
+        dedup_key="shortage:42:WH-MAIN",
+        alert_type="shortage",
         severity="critical",
         item_id=42,
         location_id="WH-MAIN",
         message="BLT-M8-30 (Hex bolt M8x30) at WH-MAIN: projected stockout on 2026-03-05",
         details={
             "sku": "BLT-M8-30",
+            "condition": "stockout",
             "stockout_date": "2026-03-05",
             "days_until_stockout": 3,
             "order_by_date": "2026-02-20",
@@ -102,7 +103,7 @@ def test_planned_alert_is_rendered_and_delivered_end_to_end(inbox):
             "on_hand": 20.0,
         },
         status="open",
-        event="new",
+        event="raised",
     )
     [delivery] = plan_deliveries([alert], [planner], [preference], now)
     body_format = body_format_for(delivery.channel_kind)

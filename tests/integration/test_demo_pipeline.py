@@ -14,8 +14,8 @@ TABLES = [
     "raw.raw_data_batches", "raw.quarantined_rows", "raw.prim_master_audits", "raw.sap_stock",
     "unified.manufacturing_items", "unified.item_external_ids", "unified.inventory_snapshots",
     "unified.demand_history", "unified.open_supply", "ml.ai_models", "forecast.forecasts",
-    "forecast.projected_inventory", "forecast.forecast_alerts", "notify.notifications",
-    "notify.delivery_attempts",
+    "forecast.projected_inventory", "forecast.forecast_alerts", "forecast.alert_events",
+    "notify.notifications", "notify.delivery_attempts",
 ]
 
 BACKFILL_DAYS = 7
@@ -97,7 +97,7 @@ def supply_facts(conn) -> dict:
                   "from unified.manufacturing_items i where i.status = 'active'")
     alerts = frame("select item_id::text, location_id, severity, message, details "
                    "from forecast.forecast_alerts where status = 'open' "
-                   "and alert_type = 'stockout'")
+                   "and alert_type = 'shortage' and details->>'condition' = 'stockout'")
     return {"as_of": as_of, "grid": grid, "items": items, "alerts": alerts}
 
 
@@ -184,8 +184,10 @@ def test_the_demo_item_built_to_run_out_raises_one_stockout_a_receipt_resolves(
     sku, matnr, plant = data.runs_short
     item_id, lead = conn.execute("select item_id::text, lead_time_days from unified.manufacturing_items "
                                  "where sku = %s", (sku,)).fetchone()
+    # (Its other plant may be below safety stock: a shortage there, no stockout.)
     alerts = conn.execute("select location_id, status, details from forecast.forecast_alerts "
-                          "where alert_type = 'stockout' and item_id = %s", (item_id,)).fetchall()
+                          "where alert_type = 'shortage' and details->>'condition' = 'stockout' "
+                          "and item_id = %s", (item_id,)).fetchall()
     assert [(loc, status) for loc, status, _ in alerts] == [(f"sap:{plant}", "open")]
     details = alerts[0][2]
     first_short = conn.execute(
@@ -197,10 +199,12 @@ def test_the_demo_item_built_to_run_out_raises_one_stockout_a_receipt_resolves(
     assert details["order_by_date"] == (first_short - timedelta(days=lead)).isoformat()
     assert details["shortfall_qty"] > 0
 
-    # The buyer expedites an order arriving tomorrow that covers the whole horizon: a new
-    # SAP purchase-order export in the landing zone, ingested and picked up by the next run.
-    need = conn.execute("select sum(yhat) from forecast.forecasts where item_id = %s and "
-                        "location_id = %s and forecast_date = %s and is_current",
+    # The buyer expedites an order arriving tomorrow that covers the whole horizon and the
+    # safety stock: a new SAP purchase-order export in the landing zone, ingested and
+    # picked up by the next run.
+    need = conn.execute("select sum(yhat) + max(i.safety_stock) from forecast.forecasts f "
+                        "join unified.manufacturing_items i using (item_id) where f.item_id = %s "
+                        "and location_id = %s and forecast_date = %s and is_current",
                         (item_id, f"sap:{plant}", as_of)).fetchone()[0]
     master = (tmp_path / "sap" / "material_master" / "sap_material_master.csv").read_text()
     unit = next(line.split(";")[4] for line in master.splitlines()
@@ -215,7 +219,8 @@ def test_the_demo_item_built_to_run_out_raises_one_stockout_a_receipt_resolves(
     _run_nightly(as_of)
     status, event, resolved_at = conn.execute(
         "select status, last_event, resolved_at from forecast.forecast_alerts where "
-        "alert_type = 'stockout' and item_id = %s", (item_id,)).fetchone()
+        "alert_type = 'shortage' and item_id = %s and location_id = %s",
+        (item_id, f"sap:{plant}")).fetchone()
     assert (status, event) == ("resolved", "resolved") and resolved_at is not None
 
 

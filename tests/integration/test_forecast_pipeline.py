@@ -197,7 +197,7 @@ def first_night(wh) -> FirstNight:
                                "join ml.ai_models m on m.id = e.model_id")),
         stockout_alerts=[(*a[:4], chart_header(a[4])) for a in q(
             wh, "select alert_type, item_id, status, details, chart_path from "
-                "forecast.forecast_alerts where alert_type = 'stockout'")],
+                "forecast.forecast_alerts where alert_type = 'shortage'")],
         first_short=q(wh, "select min(target_date) from forecast.projected_inventory where "
                           "item_id = %s and forecast_date = %s and projected_on_hand < 0",
                       (STOCKOUT, D1))[0][0],
@@ -241,7 +241,7 @@ def third_night(wh, second_night) -> list[tuple]:
                             [(i, LOC, d, q, s) for i, d, q, s in demand_rows(D3) if d == D3])
     run(wh, NIGHTLY, D3)
     return q(wh, "select status, last_event, resolved_at from forecast.forecast_alerts "
-                 "where alert_type = 'stockout'")
+                 "where alert_type = 'shortage'")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -348,8 +348,9 @@ def test_registry_records_promotions(first_night):
 
 def test_exactly_one_stockout_alert_with_order_by_date_and_a_chart(first_night):
     alerts, first_short = first_night.stockout_alerts, first_night.first_short
-    assert [(a[0], a[1], a[2]) for a in alerts] == [("stockout", STOCKOUT, "open")]
+    assert [(a[0], a[1], a[2]) for a in alerts] == [("shortage", STOCKOUT, "open")]
     details, chart = alerts[0][3], alerts[0][4]
+    assert details["condition"] == "stockout"
     assert details["stockout_date"] == first_short.isoformat()
     assert details["order_by_date"] == (first_short - timedelta(days=14)).isoformat()
     assert details["shortfall_qty"] > 0

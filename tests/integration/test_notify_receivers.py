@@ -111,7 +111,7 @@ def test_a_digest_groups_a_days_alerts_into_one_message(env, inbox):
     env.pref(anna, url, delivery_mode="digest", digest_hour=8)
     day = future_day()
     env.alert(item="A", severity="medium")
-    env.alert(item="B", severity="critical", alert_type="below_safety_stock")
+    env.alert(item="B", severity="critical", details={"condition": "below_safety_stock"})
     env.run(day + timedelta(hours=9))
     env.alert(item="C", severity="low", alert_type="excess")
     env.run(day + timedelta(hours=15))

@@ -1,6 +1,6 @@
-"""What gets sent when: new / escalated / unchanged / resolved per preference, repeat
-interval, superseding, filters, and no double send under re-runs and overlapping runs,
-on the session's PostgreSQL with a real local HTTP receiver."""
+"""What gets sent when: raised / escalated / de-escalated / unchanged / resolved per
+preference, repeat interval, superseding, filters, and no double send under re-runs and
+overlapping runs, on the session's PostgreSQL with a real local HTTP receiver."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def titles(inbox, path):
     return [r.payload["title"] for r in inbox.requests if r.path == path]
 
 
-def test_new_escalated_unchanged_resolved_follow_the_preference(env, inbox):
+def test_raised_escalated_unchanged_resolved_follow_the_preference(env, inbox):
     url, path = url_for(inbox, env, "lifecycle")
     quiet_url, quiet_path = url_for(inbox, env, "no-resolve")
     anna, ben = env.recipient("anna"), env.recipient("ben")
@@ -43,7 +43,7 @@ def test_new_escalated_unchanged_resolved_follow_the_preference(env, inbox):
     alert = env.alert(severity="medium")
     t0 = future_day()
 
-    env.run(t0)  # new
+    env.run(t0)  # raised
     env.update_alert(alert, severity="high", last_event="escalated")
     env.run(t0 + timedelta(hours=1))  # escalated
     env.run(t0 + timedelta(hours=2))  # the same escalation again: nothing
@@ -59,7 +59,25 @@ def test_new_escalated_unchanged_resolved_follow_the_preference(env, inbox):
         "[MEDIUM]", "[HIGH]", "[HIGH]", "[RESOLVED]"]
     assert [t.split("]")[0] + "]" for t in titles(inbox, quiet_path)] == ["[MEDIUM]", "[HIGH]"]
     events = [n["event"] for n in env.notifications(anna)]
-    assert events == ["new", "escalated", "unchanged", "resolved"]
+    assert events == ["raised", "escalated", "unchanged", "resolved"]
+
+
+def test_a_de_escalation_is_told_only_to_whoever_asked_for_resolutions(env, inbox):
+    url, path = url_for(inbox, env, "eased")
+    quiet_url, quiet_path = url_for(inbox, env, "eased-quiet")
+    anna, ben = env.recipient("anna"), env.recipient("ben")
+    env.pref(anna, url, notify_on_resolve=True)
+    env.pref(ben, quiet_url)
+    alert = env.alert(severity="critical")
+    t0 = future_day()
+    env.run(t0)
+    env.update_alert(alert, severity="medium", last_event="de-escalated")
+    env.run(t0 + timedelta(hours=1))
+    env.run(t0 + timedelta(hours=2))  # the same step down again: nothing
+    assert [t.split(" Stockout")[0] for t in titles(inbox, path)] == [
+        "[CRITICAL]", "[EASED TO MEDIUM]"]
+    assert len(titles(inbox, quiet_path)) == 1
+    assert [n["event"] for n in env.notifications(anna)] == ["raised", "de-escalated"]
 
 
 def test_a_reopened_alert_is_news_again(env, inbox):
@@ -72,7 +90,7 @@ def test_a_reopened_alert_is_news_again(env, inbox):
     env.update_alert(alert, status="resolved", last_event="resolved")
     env.run(t0 + timedelta(hours=1))
     # The alerts stage reopens it: same row, a new first_seen_at (a new episode).
-    env.update_alert(alert, status="open", last_event="new", resolved_at=None,
+    env.update_alert(alert, status="open", last_event="reopened", resolved_at=None,
                      first_seen_at=t0 + timedelta(hours=2))
     env.run(t0 + timedelta(hours=2))
     assert len(titles(inbox, path)) == 2
@@ -91,7 +109,7 @@ def test_a_warning_held_by_quiet_hours_is_superseded_by_its_escalation(env, inbo
     env.run(night + timedelta(hours=9), plan=False)  # quiet hours over
     assert [t[:10] for t in titles(inbox, path)] == ["[CRITICAL]"]
     statuses = {n["event"]: n["status"] for n in env.notifications()}
-    assert statuses == {"new": "superseded", "escalated": "sent"}
+    assert statuses == {"raised": "superseded", "escalated": "sent"}
 
 
 def test_news_of_an_alert_resolved_while_held_is_not_sent(env, inbox):
@@ -111,6 +129,7 @@ def test_news_of_an_alert_resolved_while_held_is_not_sent(env, inbox):
 def test_filters_type_severity_category_and_location(env, inbox):
     url, path = url_for(inbox, env, "filters")
     anna = env.recipient()
+    # The old type name still works: it means shortage.
     env.pref(anna, url, alert_type="stockout", min_severity="high", item_category="FASTENERS")
     env.alert(item="A", details={"category": "FASTENERS"})  # matches
     env.alert(item="B", details={"category": "PAINT"})  # other category

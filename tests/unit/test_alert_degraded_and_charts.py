@@ -94,7 +94,9 @@ def test_an_unchanged_alert_keeps_its_chart_unless_the_file_is_gone(tmp_path):
     chart = tmp_path / "kept.png"
     chart.write_bytes(b"png")
     assert not needs_chart("unchanged", str(chart))
-    assert needs_chart("new", str(chart))
+    assert needs_chart("raised", str(chart))
     assert needs_chart("escalated", str(chart))
+    assert needs_chart("reopened", str(chart))
+    assert not needs_chart("de-escalated", str(chart))  # better news: the chart stays
     assert needs_chart("unchanged", str(tmp_path / "gone.png"))
     assert needs_chart("unchanged", None)

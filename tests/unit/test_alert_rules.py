@@ -51,52 +51,73 @@ def by_type(alerts: list[Alert]) -> dict[str, Alert]:
     return {a.alert_type: a for a in alerts}
 
 
-def test_stockout_within_lead_time_is_high_with_order_by_and_shortfall():
+def test_a_stockout_inside_the_lead_time_is_a_critical_shortage_with_order_by_and_shortfall():
     # 100 on hand, 14/day from today: 100 - 14 * (d + 1) < 0 first at d = 7 (2026-03-09).
     alerts = by_type(evaluate_item_alerts(BOLT, projection(100, 14), None, None, TODAY))
 
-    stockout = alerts["stockout"]
-    assert stockout.severity == "high"  # 7 days > half of the 10-day lead time
-    assert stockout.details["stockout_date"] == "2026-03-09"
-    assert stockout.details["days_until_stockout"] == 7
-    assert stockout.details["order_by_date"] == "2026-02-27"  # stockout - lead time
-    assert stockout.details["order_overdue"] is True
+    shortage = alerts["shortage"]
+    assert shortage.severity == "critical"  # an order placed today arrives too late
+    assert shortage.details["condition"] == "stockout"
+    assert shortage.details["stockout_date"] == "2026-03-09"
+    assert shortage.details["days_until_stockout"] == 7
+    assert shortage.details["order_by_date"] == "2026-02-27"  # stockout - lead time
+    assert shortage.details["order_overdue"] is True
     # Lowest point inside the lead-time window (today + 10 days): 100 - 14 * 11 = -54.
-    assert stockout.details["shortfall_qty"] == pytest.approx(54)
-    assert "below_safety_stock" not in alerts  # the stockout alert already covers it
-    assert stockout.dedup_key == "stockout:42:WH-MAIN"
-    assert "BLT-M8-30" in stockout.message and "2026-03-09" in stockout.message
+    assert shortage.details["shortfall_qty"] == pytest.approx(54)
+    assert shortage.details["value_at_risk"] == pytest.approx(54 * 2.5)
+    # The safety-stock facts ride along: below 40 from d = 4 (100 - 14 * 5 = 30).
+    assert shortage.details["first_below_date"] == "2026-03-06"
+    assert shortage.details["qty_to_restore"] == pytest.approx(94)
+    assert [a.alert_type for a in evaluate_item_alerts(BOLT, projection(100, 14), None, None,
+                                                        TODAY)] == ["shortage"]  # one alert
+    assert shortage.dedup_key == "shortage:42:WH-MAIN"
+    assert "BLT-M8-30" in shortage.message and "2026-03-09" in shortage.message
 
 
-def test_stockout_within_half_the_lead_time_is_critical():
-    alerts = by_type(evaluate_item_alerts(BOLT, projection(100, 30), None, None, TODAY))
-    assert alerts["stockout"].severity == "critical"
-    assert alerts["stockout"].details["days_until_stockout"] == 3
+@pytest.mark.parametrize(("on_hand", "per_day", "severity", "condition"), [
+    (106, 6, None, None),  # lowest 106 - 6 * 11 = 40: exactly the safety stock, not below
+    (105, 6, "medium", "below_safety_stock"),  # 39: just below
+    (108, 8, "medium", "below_safety_stock"),  # 20: exactly half the safety stock
+    (107, 8, "high", "below_safety_stock"),  # 19: below half of it
+    (110, 10, "high", "below_safety_stock"),  # 0: empty but not short
+    (109, 10, "critical", "stockout"),  # -1: a stockout
+])
+def test_shortage_severity_at_its_thresholds(on_hand, per_day, severity, condition):
+    alerts = by_type(evaluate_item_alerts(BOLT, projection(on_hand, per_day), None, None, TODAY))
+    if severity is None:
+        assert alerts == {}
+        return
+    assert (alerts["shortage"].severity, alerts["shortage"].details["condition"]) == (
+        severity, condition)
 
 
-def test_stockout_beyond_lead_time_is_not_an_alert_but_safety_stock_is():
-    # 100 - 8 * (d + 1): never negative within 10 days (min 12), below 40 from d = 7.
-    alerts = by_type(evaluate_item_alerts(BOLT, projection(100, 8), None, None, TODAY))
-    assert "stockout" not in alerts
-    below = alerts["below_safety_stock"]
+def test_below_safety_stock_beyond_the_stockout_window_is_a_shortage():
+    # 100 - 6 * (d + 1): never negative within 10 days (min 34), below 40 from d = 10.
+    alerts = by_type(evaluate_item_alerts(BOLT, projection(100, 6), None, None, TODAY))
+    below = alerts["shortage"]
     assert below.severity == "medium"
-    assert below.details["first_below_date"] == "2026-03-09"
-    assert below.details["min_projected_on_hand"] == pytest.approx(12)
-    assert below.details["qty_to_restore"] == pytest.approx(28)
+    assert below.details["condition"] == "below_safety_stock"
+    assert below.details["first_below_date"] == "2026-03-12"
+    assert below.details["min_projected_on_hand"] == pytest.approx(34)
+    assert below.details["qty_to_restore"] == pytest.approx(6)
+    assert "stockout_date" not in below.details
+    assert "below safety stock 40" in below.message
 
 
-def test_no_safety_stock_no_safety_stock_alert():
+def test_no_safety_stock_no_shortage_until_a_stockout():
     item = replace(BOLT, safety_stock=0)
-    assert "below_safety_stock" not in by_type(
-        evaluate_item_alerts(item, projection(100, 8), None, None, TODAY)
-    )
+    assert "shortage" not in by_type(evaluate_item_alerts(item, projection(100, 8), None, None,
+                                                          TODAY))
+    stockout = by_type(evaluate_item_alerts(item, projection(100, 14), None, None, TODAY))
+    assert stockout["shortage"].severity == "critical"
+    assert "first_below_date" not in stockout["shortage"].details
 
 
 def test_rows_before_today_are_ignored():
     proj = projection(100, 14)
     later = TODAY + timedelta(days=12)  # the whole stockout is "in the past" from here
     alerts = by_type(evaluate_item_alerts(BOLT, proj.iloc[:8], None, None, later))
-    assert "stockout" not in alerts
+    assert "shortage" not in alerts
 
 
 def test_pessimistic_policy_uses_the_upper_path():
@@ -105,16 +126,16 @@ def test_pessimistic_policy_uses_the_upper_path():
     careful = by_type(
         evaluate_item_alerts(BOLT, proj, None, None, TODAY, AlertPolicy(use_pessimistic_projection=True))
     )
-    assert "stockout" not in plain
-    assert careful["stockout"].details["stockout_date"] == "2026-03-10"
-    assert careful["stockout"].details["projection"] == "projected_on_hand_p80"
+    assert plain["shortage"].details["condition"] == "below_safety_stock"
+    assert careful["shortage"].details["stockout_date"] == "2026-03-10"
+    assert careful["shortage"].details["projection"] == "projected_on_hand_p80"
 
 
 def test_zero_lead_time_still_checks_tomorrow():
     item = replace(BOLT, lead_time_days=0)
     alerts = by_type(evaluate_item_alerts(item, projection(15, 10), None, None, TODAY))
-    assert alerts["stockout"].details["stockout_date"] == "2026-03-03"
-    assert alerts["stockout"].severity == "high"
+    assert alerts["shortage"].details["stockout_date"] == "2026-03-03"
+    assert alerts["shortage"].severity == "critical"
 
 
 def test_excess_when_cover_exceeds_threshold():
@@ -132,6 +153,47 @@ def test_excess_threshold_is_exclusive_and_configurable():
     strict = AlertPolicy(excess_cover_days=90)
     alerts = by_type(evaluate_item_alerts(item, None, None, None, TODAY, strict))
     assert alerts["excess"].details["excess_qty"] == pytest.approx(450)
+
+
+def test_excess_worth_exactly_the_value_floor_is_raised_and_below_it_nothing():
+    # 180 days of 5 a day is 900; 400 more at 2.5 is exactly the 1,000 floor.
+    at_floor = replace(BOLT, on_hand=1300.0, avg_daily_demand=5.0)
+    assert by_type(evaluate_item_alerts(at_floor, None, None, None, TODAY))["excess"].details[
+        "excess_value"] == pytest.approx(1000)
+    below = replace(at_floor, on_hand=1299.0)  # 997.50
+    assert evaluate_item_alerts(below, None, None, None, TODAY) == []
+    assert evaluate_item_alerts(below, None, None, None, TODAY,
+                                AlertPolicy(excess_min_value=500))[0].alert_type == "excess"
+
+
+@pytest.mark.parametrize("unit_cost", [None, 0.0])
+def test_excess_without_a_unit_cost_needs_a_week_of_demand(unit_cost):
+    # 5 a day: a week is 35 units over the 900 of 180 days' cover.
+    at_floor = replace(BOLT, on_hand=935.0, avg_daily_demand=5.0, unit_cost=unit_cost)
+    excess = by_type(evaluate_item_alerts(at_floor, None, None, None, TODAY))["excess"]
+    assert excess.details["excess_qty"] == pytest.approx(35)
+    assert excess.details["excess_value"] is None and excess.details["value_at_risk"] is None
+    assert evaluate_item_alerts(replace(at_floor, on_hand=934.0), None, None, None, TODAY) == []
+
+
+def test_a_dead_item_with_a_fraction_of_a_unit_raises_no_excess():
+    dead = replace(BOLT, on_hand=0.379, avg_daily_demand=0.0, unit_cost=None)
+    assert evaluate_item_alerts(dead, None, None, None, TODAY) == []
+    one = replace(dead, on_hand=1.0)  # the floor is at least one unit
+    assert by_type(evaluate_item_alerts(one, None, None, None, TODAY))["excess"]
+
+
+def test_a_stockout_inhibits_the_anomaly_and_the_excess_of_its_item_location():
+    # Projected to run out (14 a day from 100), with an outlier day and stock counted
+    # as excess: the stockout is the one thing to act on.
+    item = replace(BOLT, on_hand=2000.0, avg_daily_demand=5.0)
+    alerts = evaluate_item_alerts(item, projection(100, 14), 31.0, (6.0, 18.0), TODAY)
+    assert [a.alert_type for a in alerts] == ["shortage"]
+    assert alerts[0].details["inhibited"] == ["demand_anomaly", "excess"]
+    # Below safety stock is no stockout: nothing is inhibited.
+    below = by_type(evaluate_item_alerts(item, projection(100, 6), 31.0, (6.0, 18.0), TODAY))
+    assert set(below) == {"shortage", "demand_anomaly", "excess"}
+    assert "inhibited" not in below["shortage"].details
 
 
 def test_stock_without_demand_is_all_excess_unless_disabled():
@@ -196,7 +258,8 @@ def test_a_firm_production_order_that_covers_the_gap_raises_no_stockout():
     proj = supply_projection(100, 14, pd.DataFrame(orders))
     alerts = by_type(evaluate_item_alerts(BOLT, proj, None, None, TODAY,
                                           supply=SupplyContext(tuple(orders))))
-    assert "stockout" not in alerts
+    # Day 4 dips to 30 before the order lands: below safety stock, no stockout.
+    assert alerts["shortage"].details["condition"] == "below_safety_stock"
 
 
 def test_a_stockout_planned_orders_would_clear_is_one_step_lower_and_names_them():
@@ -204,32 +267,33 @@ def test_a_stockout_planned_orders_would_clear_is_one_step_lower_and_names_them(
     proj = supply_projection(100, 14, pd.DataFrame(orders))
     alerts = by_type(evaluate_item_alerts(BOLT, proj, None, None, TODAY,
                                           supply=SupplyContext(tuple(orders))))
-    stockout = alerts["stockout"]
-    assert stockout.severity == "medium"  # high on firm supply, lowered one step
+    stockout = alerts["shortage"]
+    assert stockout.severity == "high"  # critical on firm supply, lowered one step
     assert stockout.details["covered_by_planned"] is True
     assert stockout.details["planned_orders"][0]["reference"] == "PL-77"
     assert "PL-77" in stockout.message and "if firmed" in stockout.message
 
 
-def test_below_safety_stock_that_planned_orders_fix_is_low():
+def test_a_shortage_planned_orders_fix_is_one_step_lower():
     # 100 on hand, 5 a day: 55 by day 9, under the 60 safety stock without the planned 200.
     item = replace(BOLT, safety_stock=60.0)
     orders = [order("PL-79", 3, 200.0, False, "planned")]
     proj = supply_projection(100, 5, pd.DataFrame(orders))
     below = by_type(evaluate_item_alerts(item, proj, None, None, TODAY,
                                          supply=SupplyContext(tuple(orders))))
-    assert below["below_safety_stock"].severity == "low"
-    assert below["below_safety_stock"].details["covered_by_planned"] is True
+    assert below["shortage"].severity == "low"
+    assert below["shortage"].details["covered_by_planned"] is True
+    assert below["shortage"].details["planned_orders"][0]["reference"] == "PL-79"
     firm = by_type(evaluate_item_alerts(item, supply_projection(100, 5, None), None, None, TODAY))
-    assert firm["below_safety_stock"].severity == "medium"
+    assert firm["shortage"].severity == "medium"
 
 
 def test_planned_orders_too_small_leave_the_stockout_at_full_severity():
     orders = [order("PL-78", 5, 20.0, False, "planned")]
     proj = supply_projection(100, 14, pd.DataFrame(orders))
     stockout = by_type(evaluate_item_alerts(BOLT, proj, None, None, TODAY,
-                                            supply=SupplyContext(tuple(orders))))["stockout"]
-    assert stockout.severity == "high" and stockout.details["covered_by_planned"] is False
+                                            supply=SupplyContext(tuple(orders))))["shortage"]
+    assert stockout.severity == "critical" and stockout.details["covered_by_planned"] is False
 
 
 def test_a_component_stockout_names_the_parent_order_first_by_date():
@@ -245,7 +309,7 @@ def test_a_component_stockout_names_the_parent_order_first_by_date():
                              "yhat": 1.0, "yhat_upper": 1.0})
     proj = project_inventory(100, forecast, None, issues)
     stockout = by_type(evaluate_item_alerts(BOLT, proj, None, None, TODAY,
-                                            supply=SupplyContext((), pegs)))["stockout"]
+                                            supply=SupplyContext((), pegs)))["shortage"]
     assert stockout.details["stockout_date"] == (TODAY + timedelta(days=4)).isoformat()
     assert [p["peg_reference"] for p in stockout.details["pegs"]] == ["1000555",
                                                                       "net requirement"]
@@ -265,7 +329,7 @@ def test_late_firm_orders_raise_one_late_supply_alert():
     assert late.severity == "low"  # plenty of stock: a follow-up, not an interruption
     short = by_type(evaluate_item_alerts(BOLT, projection(100, 14), None, None, TODAY,
                                          supply=SupplyContext(tuple(orders))))
-    assert short["late_supply"].severity == "medium" and "stockout" in short
+    assert short["late_supply"].severity == "medium" and "shortage" in short
     assert "4500001" in late.message and "1 more" in late.message
     quiet = evaluate_item_alerts(BOLT, projection(1000, 1), None, None, TODAY,
                                  AlertPolicy(late_supply_days=30),

@@ -69,16 +69,16 @@ def test_alert_lifecycle_events():
         return Alert(kind, severity, item, "sap:1000", "m", {})
 
     changes = diff_alerts(
-        {"stockout:i1:sap:1000": "high", "excess:i2:sap:1000": "low",
-         "below_safety_stock:i3:sap:1000": "medium"},
-        [alert("stockout", "critical"), alert("excess", "low", "i2"), alert("stockout", "high", "i9")],
+        {"shortage:i1:sap:1000": "high", "excess:i2:sap:1000": "low",
+         "shortage:i3:sap:1000": "medium"},
+        [alert("shortage", "critical"), alert("excess", "low", "i2"), alert("shortage", "high", "i9")],
     )
     events = {c.dedup_key: c.event for c in changes}
     assert events == {
-        "stockout:i1:sap:1000": "escalated",
+        "shortage:i1:sap:1000": "escalated",
         "excess:i2:sap:1000": "unchanged",
-        "stockout:i9:sap:1000": "new",
-        "below_safety_stock:i3:sap:1000": "resolved",
+        "shortage:i9:sap:1000": "raised",
+        "shortage:i3:sap:1000": "resolved",
     }
 
 

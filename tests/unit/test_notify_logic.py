@@ -41,15 +41,15 @@ NIGHT = (time(22, 0), time(7, 0))
 def event(**changes) -> AlertEvent:
     base = AlertEvent(
         alert_id=101,
-        dedup_key="stockout:42:WH-MAIN",
-        alert_type="stockout",
+        dedup_key="shortage:42:WH-MAIN",
+        alert_type="shortage",
         severity="high",
         item_id=42,
         location_id="WH-MAIN",
         message="BLT-M8-30 (Hex bolt M8x30) at WH-MAIN: projected stockout on 2026-03-09",
-        details={"sku": "BLT-M8-30", "stockout_date": "2026-03-09"},
+        details={"sku": "BLT-M8-30", "condition": "stockout", "stockout_date": "2026-03-09"},
         status="open",
-        event="new",
+        event="raised",
         last_notified_at=None,
     )
     return replace(base, **changes)
@@ -116,10 +116,10 @@ def test_bad_settings_fail_fast():
 def test_severity_and_type_filters():
     prefs = [
         pref(BERLIN, min_severity="critical"),
-        pref(LONDON, alert_types={"stockout", "below_safety_stock"}, min_severity="medium"),
+        pref(LONDON, alert_types={"shortage"}, min_severity="medium"),
     ]
     deliveries = plan([event(severity="high"), event(alert_type="excess", severity="low")], prefs, NOON)
-    assert [(d.recipient.id, d.event.alert_type) for d in deliveries] == [("u2", "stockout")]
+    assert [(d.recipient.id, d.event.alert_type) for d in deliveries] == [("u2", "shortage")]
     assert deliveries[0].preference_index == 1
     assert deliveries[0].channel_url == WEBHOOK
 
@@ -147,7 +147,7 @@ def test_unknown_recipients_are_skipped_and_bad_input_rejected():
     with pytest.raises(ValueError, match="timezone-aware"):
         plan([event()], [pref()], datetime(2026, 1, 15, 12, 0))
     with pytest.raises(ValueError, match="unknown event"):
-        plan([event(event="reopened")], [pref()], NOON)
+        plan([event(event="new")], [pref()], NOON)  # revision 0009 renamed it 'raised'
 
 
 def test_two_preferences_to_the_same_channel_send_once():
@@ -244,10 +244,11 @@ def realistic_events() -> list[AlertEvent]:
     forecast = pd.DataFrame(
         {"target_date": [today + timedelta(days=i) for i in range(20)], "yhat": [14.0] * 20}
     )
-    alerts = evaluate_item_alerts(item, project_inventory(100, forecast, None), 40.0, (6, 18), today)
+    alerts = evaluate_item_alerts(item, project_inventory(100, forecast, None), None, None, today)
     alerts += evaluate_item_alerts(
-        item, project_inventory(100, forecast.assign(yhat=8.0), None), None, None, today
+        item, project_inventory(100, forecast.assign(yhat=6.0), None), None, None, today
     )
+    alerts += evaluate_item_alerts(item, None, 40.0, (6, 18), today)
     alerts += evaluate_item_alerts(replace(item, on_hand=5000), None, None, None, today)
     late = {"reference": "4500017/10", "supply_type": "purchase", "is_firm": True,
             "expected_date": today - timedelta(days=9), "quantity": 120.0}
@@ -265,25 +266,36 @@ def realistic_events() -> list[AlertEvent]:
             a.message,
             a.details,
             "open",
-            "new",
+            "raised",
         )
         for i, a in enumerate(alerts)
     ]
 
 
+def _name(event: AlertEvent) -> str:
+    return event.details.get("condition", event.alert_type)
+
+
 def test_every_default_template_renders_with_rule_details():
-    events = {e.alert_type: e for e in realistic_events()}
+    events = {_name(e): e for e in realistic_events()}
     assert set(events) == {"stockout", "demand_anomaly", "below_safety_stock", "excess",
                            "late_supply"}
     for (alert_type, kind), (subject_t, body_t) in DEFAULT_TEMPLATES.items():
         html = body_format_for(kind) == "html"
-        subject, body = render(subject_t, body_t, build_context(events[alert_type], BERLIN), html)
-        assert subject.startswith("[") and "BLT-M8-30" in subject and "\n" not in subject
-        assert "WH-MAIN" in subject
-        assert "None" not in body and "BLT-M8-30" in body
-    stockout_text = render(*template_for("stockout", "json"), build_context(events["stockout"]), False)[1]
-    assert "Order by: 2026-02-27 (overdue)" in stockout_text
-    assert "Consumed by: its own forecast" in stockout_text
+        for event_ in (e for e in events.values() if e.alert_type == alert_type):
+            subject, body = render(subject_t, body_t, build_context(event_, BERLIN), html)
+            assert subject.startswith("[") and "BLT-M8-30" in subject and "\n" not in subject
+            assert "WH-MAIN" in subject
+            assert "None" not in body and "BLT-M8-30" in body
+    stockout_text = render(*template_for("shortage", "json"), build_context(events["stockout"]),
+                           False)
+    assert stockout_text[0].startswith("[CRITICAL] Stockout risk: BLT-M8-30 at WH-MAIN on ")
+    assert "Order by: 2026-02-27 (overdue)" in stockout_text[1]
+    assert "Consumed by: its own forecast" in stockout_text[1]
+    below_text = render(*template_for("shortage", "json"),
+                        build_context(events["below_safety_stock"]), False)
+    assert below_text[0].startswith("[MEDIUM] Below safety stock: BLT-M8-30 at WH-MAIN from ")
+    assert "Quantity to restore: " in below_text[1] and "Order by" not in below_text[1]
     late_text = render(*template_for("late_supply", "json"), build_context(events["late_supply"]),
                        False)[1]
     assert "4500017/10 (purchase, 120.0 due 2026-02-21, 8 days late)" in late_text
@@ -291,9 +303,9 @@ def test_every_default_template_renders_with_rule_details():
 
 def test_html_bodies_are_escaped_and_text_bodies_are_not():
     context = build_context(realistic_events()[0])
-    _, html_body = render(*template_for("stockout", "mailto"), context, html=True)
-    _, text_body = render(*template_for("stockout", "json"), context, html=False)
-    _, md_body = render(*template_for("stockout", "slack"), context, html=False)
+    _, html_body = render(*template_for("shortage", "mailto"), context, html=True)
+    _, text_body = render(*template_for("shortage", "json"), context, html=False)
+    _, md_body = render(*template_for("shortage", "slack"), context, html=False)
     assert "Hex bolt &lt;M8x30&gt; &amp; washer" in html_body
     assert "<table>" in html_body  # the template's own markup is not escaped
     assert "Hex bolt <M8x30> & washer" in text_body
@@ -302,8 +314,20 @@ def test_html_bodies_are_escaped_and_text_bodies_are_not():
 
 def test_resolved_event_is_marked():
     resolved = replace(realistic_events()[0], event="resolved", status="resolved")
-    subject, body = render(*template_for("stockout", "json"), build_context(resolved), False)
+    subject, body = render(*template_for("shortage", "json"), build_context(resolved), False)
     assert subject.startswith("[RESOLVED]") and body.startswith("Resolved: ")
+
+
+@pytest.mark.parametrize(("event_name", "subject_start", "body_start"), [
+    ("de-escalated", "[EASED TO MEDIUM] ", "Less urgent now: "),
+    ("escalated", "[MEDIUM] ", "Worse: "),
+    ("reopened", "[MEDIUM] ", "Back again: "),
+    ("raised", "[MEDIUM] ", "BLT-M8-30"),
+])
+def test_each_event_has_its_wording(event_name, subject_start, body_start):
+    eased = replace(realistic_events()[0], event=event_name, severity="medium")
+    subject, body = render(*template_for("shortage", "json"), build_context(eased), False)
+    assert subject.startswith(subject_start) and body.startswith(body_start)
 
 
 def test_unknown_type_and_kind_fall_back_to_generic_templates():

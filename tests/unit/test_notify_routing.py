@@ -36,9 +36,10 @@ NOON = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 
 def event(**changes) -> AlertEvent:
-    base = AlertEvent(alert_id=7, dedup_key="stockout:42:WH", alert_type="stockout",
+    base = AlertEvent(alert_id=7, dedup_key="shortage:42:WH", alert_type="shortage",
                       severity="high", item_id=42, location_id="WH", message="SKU-42 at WH",
-                      details={"sku": "SKU-42"}, status="open", event="new",
+                      details={"sku": "SKU-42", "condition": "stockout"}, status="open",
+                      event="raised",
                       episode="2026-01-10T02:00:00+00:00", item_category="FASTENERS")
     return replace(base, **changes)
 
@@ -92,6 +93,38 @@ def test_history_drives_reminders_per_preference_and_resolutions():
     assert not plan_deliveries([resolved], [ANNA], [asking], NOON, {})  # never told: silence
     assert plan_deliveries([resolved], [ANNA], [asking], NOON, told_recently)
     assert not plan_deliveries([resolved], [ANNA], [pref()], NOON, told_recently)
+    # A resolution is announced once, even if its key changed since (revision 0009).
+    told_resolved = {("7", "11"): Notice(NOON - timedelta(hours=3), "resolved")}
+    assert not plan_deliveries([resolved], [ANNA], [asking], NOON, told_resolved)
+
+
+def test_a_de_escalation_goes_only_to_those_who_asked_for_resolutions_and_were_told():
+    eased = event(event="de-escalated", severity="medium")
+    told = {("7", "11"): Notice(NOON - timedelta(hours=3), "raised")}
+    asking = pref(notify_on_resolve=True)
+    assert not plan_deliveries([eased], [ANNA], [pref()], NOON, told)
+    assert not plan_deliveries([eased], [ANNA], [asking], NOON, {})  # never told: silence
+    [delivery] = plan_deliveries([eased], [ANNA], [asking], NOON, told)
+    # Each step down is its own news: a later one to another severity has another key.
+    lower = plan_deliveries([replace(eased, severity="low")], [ANNA], [asking], NOON, told)
+    assert delivery.idempotency_key != lower[0].idempotency_key
+
+
+@pytest.mark.parametrize("news", ["raised", "reopened", "escalated"])
+def test_news_goes_to_every_matching_preference_at_once(news):
+    told = {("7", "11"): Notice(NOON - timedelta(hours=3), "raised")}
+    assert plan_deliveries([event(event=news)], [ANNA], [pref()], NOON, told)
+
+
+def test_a_raised_alert_keeps_the_key_it_had_when_the_event_was_called_new():
+    # The key of a notice stored before revision 0009 (event 'new'): sha256 over the same
+    # parts, so planning after the upgrade finds it and sends nothing again.
+    import hashlib
+
+    [delivery] = plan_deliveries([event()], [ANNA], [pref()], NOON)
+    parts = ("shortage:42:WH", "new", "1", channel_fingerprint(URL),
+             "7:2026-01-10T02:00:00+00:00:high")
+    assert delivery.idempotency_key == hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def test_a_new_episode_of_the_same_alert_has_a_new_key():
@@ -109,7 +142,8 @@ def test_a_stored_fingerprint_identifies_the_channel_without_the_url():
 
 
 def test_notify_types():
-    assert notify_type_for("new", "critical") == "failure"
+    assert notify_type_for("raised", "critical") == "failure"
+    assert notify_type_for("de-escalated", "medium") == "warning"
     assert notify_type_for("escalated", "high") == "warning"
     assert notify_type_for("unchanged", "low") == "info"
     assert notify_type_for("resolved", "critical") == "success"
@@ -125,15 +159,15 @@ def test_quiet_hours_parsing():
 
 
 def test_templates_skip_facts_an_alert_does_not_carry():
-    sparse = event(details={"sku": "SKU-42", "stockout_date": "2026-03-09"})
+    sparse = event(details={"sku": "SKU-42", "condition": "stockout", "stockout_date": "2026-03-09"})
     for kind in ("json", "mailto", "slack"):
-        subject, body = render(*template_for("stockout", kind), build_context(sparse), kind == "mailto")
+        subject, body = render(*template_for("shortage", kind), build_context(sparse), kind == "mailto")
         assert "2026-03-09" in body and "Shortfall" not in body and "None" not in body
         assert subject.startswith("[HIGH] Stockout risk: SKU-42")
 
 
 def test_digest_and_test_templates():
-    items = [{"severity": "critical", "event": "new", "message": "Bolt <M8> & nut"},
+    items = [{"severity": "critical", "event": "raised", "message": "Bolt <M8> & nut"},
              {"severity": "low", "event": "resolved", "message": "Paint"}]
     context = {"items": items, "counts": {"critical": 1}, "date": "2026-01-16",
                "recipient": {"name": "Anna"}, "channel_kind": "mailto"}
@@ -141,7 +175,7 @@ def test_digest_and_test_templates():
     assert subject == "[Forgecast] Daily digest 2026-01-16: 2 alert updates (1 critical)"
     assert "Bolt &lt;M8&gt; &amp; nut" in html and "<table>" in html
     _, text = render(*template_for("digest", "json"), context, html=False)
-    assert "- [CRITICAL] new: Bolt <M8> & nut" in text
+    assert "- [CRITICAL] raised: Bolt <M8> & nut" in text
     subject, _ = render(*template_for("test", "slack"), context, html=False)
     assert subject == "[Forgecast] Test message for Anna"
 

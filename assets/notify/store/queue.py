@@ -57,23 +57,26 @@ def load_alert_events(conn: psycopg.Connection, resolved_since: datetime) -> lis
 
 
 def load_history(conn: psycopg.Connection, alert_ids: list) -> dict[tuple[str, str], Notice]:
-    """Per (alert, preference): when it was last told (sent, or queued and still alive)."""
+    """Per (alert, preference): when it was last told (sent, or queued and still alive),
+    and what."""
     if not alert_ids:
         return {}
     rows = conn.execute("""
-        select alert_id::text, preference_id::text, max(coalesce(sent_at, created_at))
+        select alert_id::text, preference_id::text, max(coalesce(sent_at, created_at)),
+               (array_agg(event order by coalesce(sent_at, created_at) desc, id desc))[1]
         from notify.notifications
         where alert_id = any(%s) and preference_id is not null
           and status not in ('dead', 'superseded') and event <> 'test'
         group by 1, 2""", (list(alert_ids),)).fetchall()
-    return {(r[0], r[1]): Notice(last_at=r[2]) for r in rows}
+    return {(r[0], r[1]): Notice(last_at=r[2], last_event=r[3]) for r in rows}
 
 
 # =============================================================================== enqueue
 def supersede_stale(conn: psycopg.Connection, alert_ids: list | None = None) -> int:
     """Waiting notices that no longer tell the truth become 'superseded' (never sent):
 
-    - news of an alert that has been resolved since (new / escalated / reminder);
+    - news of an alert that has been resolved since (raised, reopened, escalated,
+      de-escalated, reminder);
     - an older notice of an alert when a newer one for the same preference exists
       (a warning held by quiet hours, then escalated to critical: only the critical goes);
     - notices whose preference was removed.
@@ -85,7 +88,8 @@ def supersede_stale(conn: psycopg.Connection, alert_ids: list | None = None) -> 
             last_error = 'not sent: the alert was resolved before this could be delivered'
         from forecast.forecast_alerts a
         where a.id = old.alert_id and a.status = 'resolved' and old.status in ('pending', 'failed')
-          and old.event in ('new', 'escalated', 'unchanged') {scope}""", params).rowcount
+          and old.event in ('raised', 'reopened', 'escalated', 'de-escalated', 'unchanged')
+          {scope}""", params).rowcount
     total += conn.execute(f"""
         update notify.notifications old set status = 'superseded',
             last_error = 'not sent: a newer notice about the same alert replaced it'
