@@ -20,7 +20,7 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
              echo: Callable[[str], None] = print) -> list[tuple[str, str, int]]:
 
     from assets.ingest.landing import ingest_landing_zone_files
-    from assets.notify.admin import set_channel_preference, upsert_recipient
+    from assets.notify.admin import set_sole_channel, upsert_recipient
     from demo.generator import generate_demo_data
     from orchestration.definitions import defs
     from orchestration.platform import QUIET_RUN_CONFIG
@@ -40,12 +40,12 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
     if data.runs_short:
         sku, _, plant = data.runs_short
         echo(f"{sku} in plant {plant} is built to run out inside its lead time (its supplier "
-             "delivered short and cancelled the open order): expect its stockout alert")
+             "delivered short and cancelled the open order): expect its shortage alert (a stockout)")
     if data.component_runs_short:
         sku, _, plant, order = data.component_runs_short
         echo(f"{sku} in plant {plant} is a component built to run short: its parent's firm "
              f"production order {order}, starting inside its lead time, needs more than its "
-             "stock and open orders: expect its stockout alert, pegged to that order")
+             "stock and open orders: expect its shortage alert (a stockout), pegged to that order")
     try:
         inbox = LocalReceiver(port=settings.demo_inbox_port,
                               log_path=settings.data_dir / "demo_inbox.jsonl").start()
@@ -55,7 +55,7 @@ def run_demo(settings: Settings, *, items: int, days: int, seed: int,
     try:
         with connect(settings, autocommit=True) as conn:
             recipient = upsert_recipient(conn, DEMO_RECIPIENT, "Europe/Berlin", "planner")
-            set_channel_preference(conn, settings, recipient, inbox.url, min_severity="medium")
+            set_sole_channel(conn, settings, recipient, inbox.url, min_severity="medium")
         day = data.end_date.isoformat()
         echo(f"running the nightly job for {day} (dbt -> forecast -> alerts)")
         _execute(defs.resolve_job_def("nightly"), instance, settings, echo, partition_key=day)

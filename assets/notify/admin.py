@@ -129,6 +129,16 @@ def set_channel_preference(
         enabled=enabled)
 
 
+def set_sole_channel(conn: psycopg.Connection, settings: Settings, recipient_id: int,
+                     channel_url: str, **fields) -> int:
+    """``set_channel_preference``, keyed by recipient + channel kind: the recipient's other
+    channels of that kind are disabled (the demo's planner inbox on a new port replaces
+    the old one instead of adding a second preference that receives the same alerts)."""
+    preference_id = set_channel_preference(conn, settings, recipient_id, channel_url, **fields)
+    store.disable_other_channels(conn, preference_id)
+    return preference_id
+
+
 def list_preferences(conn: psycopg.Connection, recipient_id: int | None = None) -> list[dict]:
     """Preferences for display: the channel only as 'kind://***' and a short fingerprint."""
     out = []

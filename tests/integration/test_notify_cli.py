@@ -80,3 +80,21 @@ def test_clear_one_line_errors(capsys, name, server):
     assert code != 0 and "no enabled channel" in err
     code, _, err = run(capsys, "notify", "prefs", "set", name, "--channel-env", "FC_UNSET_CHANNEL_VAR")
     assert code != 0 and "FC_UNSET_CHANNEL_VAR is not set" in err
+
+
+def test_the_demo_inbox_on_a_new_port_replaces_the_old_one(conn, settings, name):
+    """The demo's planner preference is keyed by recipient + channel kind: a run with
+    another inbox port must not add a second preference that receives the same alerts."""
+    from assets.notify.admin import set_sole_channel, upsert_recipient
+
+    recipient = upsert_recipient(conn, name, "UTC", "planner")
+    first = set_sole_channel(conn, settings, recipient, "json://127.0.0.1:18001/inbox",
+                             min_severity="medium")
+    second = set_sole_channel(conn, settings, recipient, "json://127.0.0.1:18002/inbox",
+                              min_severity="medium")
+    again = set_sole_channel(conn, settings, recipient, "json://127.0.0.1:18002/inbox",
+                             min_severity="medium")
+    enabled = conn.execute("select id from notify.notification_preferences "
+                           "where recipient_id = %s and enabled", (recipient,)).fetchall()
+    assert first != second == again
+    assert enabled == [(second,)]

@@ -25,6 +25,7 @@ it to text (a no-op on text), so either column type works.
 from assets.notify.store.people import (
     channel_secrets,
     delete_preference,
+    disable_other_channels,
     enabled_channels_of,
     insert_templates,
     list_recipients,
@@ -68,7 +69,8 @@ from assets.notify.store.reading import (
 
 __all__ = [
     "ClaimedRow", "DigestItemRow", "attempt_rows", "channel_secrets", "claim_due",
-    "dead_since", "delete_preference", "delivery_rows", "delivery_summary", "demo_counts",
+    "dead_since", "delete_preference", "disable_other_channels", "delivery_rows",
+    "delivery_summary", "demo_counts",
     "digest_recipients", "due_counts", "enabled_channels_of", "existing_keys",
     "insert_digest", "insert_notifications", "insert_templates", "insert_test_notification",
     "list_recipients", "load_alert_events", "load_history", "load_preferences",

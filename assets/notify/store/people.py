@@ -106,6 +106,18 @@ def delete_preference(conn: psycopg.Connection, preference_id: int) -> int:
                         (preference_id,)).rowcount
 
 
+def disable_other_channels(conn: psycopg.Connection, keep_id: int) -> int:
+    """Disable the recipient's other preferences of the same channel kind and alert type
+    as preference ``keep_id`` (kept: their history points at them); how many."""
+    return conn.execute("""
+        update notify.notification_preferences p set enabled = false, updated_at = now()
+        from notify.notification_preferences k
+        where k.id = %s and p.id <> k.id and p.recipient_id = k.recipient_id
+          and p.channel_kind = k.channel_kind
+          and coalesce(p.alert_type, '') = coalesce(k.alert_type, '') and p.enabled""",
+                        (keep_id,)).rowcount
+
+
 def load_preferences(conn: psycopg.Connection, default_repeat_hours: int) -> list[Preference]:
     """Enabled preferences for planning. Planning needs no channel URL (the stored
     fingerprint identifies the channel), so no secret is read here."""
