@@ -21,6 +21,13 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from assets.notify.routing import AlertEvent, Recipient
+from assets.notify.template_limits import (
+    TemplateLimitError,
+    bounded_binop,
+    bounded_output,
+    bounded_range,
+    check_template,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +52,20 @@ class TemplateRenderError(ValueError):
 
 
 class _StrictSandbox(ImmutableSandboxedEnvironment):
+    # '*' and '**' go through call_binop, bounded (template_limits.py).
+    intercepted_binops = frozenset({"*", "**"})
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.globals["range"] = bounded_range
+
     def unsafe_undefined(self, obj, attribute):
         raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")
+
+    def call_binop(self, context, operator, left, right):
+        if operator in self.intercepted_binops:
+            return bounded_binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
 
 
 _TEXT_ENV = _StrictSandbox(autoescape=False, keep_trailing_newline=True)
@@ -254,14 +273,18 @@ def build_context(event: AlertEvent, recipient: Recipient | None = None) -> dict
 def _compiled(source: str, html: bool):
     """Templates compile once per process: rendering 30,000 notifications must not
     parse the same template 30,000 times. Compiled templates are safe to share."""
-    return (_HTML_ENV if html else _TEXT_ENV).from_string(source)
+    environment = _HTML_ENV if html else _TEXT_ENV
+    check_template(environment, source)  # stored templates are checked when read
+    return environment.from_string(source)
 
 
 def render(template_subject: str, template_body: str, context: dict, html: bool) -> tuple[str, str]:
     """Render (subject, body). The subject is always plain text on a single line."""
     try:
-        subject = _compiled(template_subject, False).render(context)
-        body = _compiled(template_body, html).render(context)
+        subject = bounded_output(_compiled(template_subject, False).generate(context))
+        body = bounded_output(_compiled(template_body, html).generate(context))
+    except TemplateLimitError as exc:
+        raise TemplateRenderError(f"template over its limits: {exc}") from exc
     except SecurityError as exc:
         raise TemplateSecurityError(f"template is not allowed to do this: {exc}") from exc
     except (TemplateError, TypeError, ValueError, ArithmeticError) as exc:

@@ -98,3 +98,26 @@ def test_the_demo_inbox_on_a_new_port_replaces_the_old_one(conn, settings, name)
                            "where recipient_id = %s and enabled", (recipient,)).fetchall()
     assert first != second == again
     assert enabled == [(second,)]
+
+
+def test_a_stored_template_with_nested_loops_is_stopped_and_the_default_sent(
+        capsys, conn, name, server):
+    """A template stored in notify.notification_templates by SQL once hung `notify test`
+    at 100% CPU: it is checked when read, and the shipped default goes out instead."""
+    nested = "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}"
+    conn.execute("insert into notify.notification_templates (alert_type, channel_kind, subject, "
+                 "body, body_format) values ('test', 'json', 'hello', %s, 'text') "
+                 "on conflict (alert_type, channel_kind) do update set body = excluded.body",
+                 (nested,))
+    try:
+        with LocalReceiver(path=f"/{name}") as inbox:
+            assert run(capsys, "notify", "recipients", "add", name)[0] == 0
+            assert run(capsys, "notify", "prefs", "set", name, "--channel", inbox.url)[0] == 0
+            code, out, _ = run(capsys, "notify", "test", name)
+            assert code == 0 and "delivered" in out
+            assert [p["title"] for p in inbox.received] == [
+                f"[Forgecast] Test message for {name}"]
+            assert "x" not in inbox.received[0]["message"][:5]
+    finally:
+        conn.execute("delete from notify.notification_templates where alert_type = 'test' "
+                     "and channel_kind = 'json'")
