@@ -207,8 +207,24 @@ def _log_to_file(verbose: bool) -> None:
         root.setLevel(logging.INFO)
 
 
+def undecodable_argument(argv: list[str]) -> str | None:
+    """The first argument that is not UTF-8 text (Python keeps such bytes as lone
+    surrogates, which fail later as an unexpected UnicodeEncodeError), shown escaped."""
+    for position, arg in enumerate(argv, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            return f"argument {position} ({shown!r}) is not valid UTF-8 text"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     private_umask()  # what the platform writes is private to its user
+    bad = undecodable_argument(sys.argv[1:] if argv is None else argv)
+    if bad:
+        click.echo(f"error: VALIDATION_ERROR: {bad}", err=True)
+        return 2
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
     try:
         cli.main(args=argv, prog_name="forgecast", standalone_mode=False)

@@ -19,6 +19,8 @@ SEVERITIES = ("low", "medium", "high", "critical")
 # Types that became one: the ``shortage`` family (below safety stock up to a stockout)
 # replaced them; user input (the CLI's --alert-type) still accepts the old names.
 ALERT_TYPE_ALIASES = {"stockout": "shortage", "below_safety_stock": "shortage"}
+# Every type the rules raise (the table's check constraint, migration 0009, lists them).
+ALERT_TYPES = ("shortage", "excess", "demand_anomaly", "accuracy_degraded", "late_supply")
 _SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 

@@ -9,7 +9,7 @@ from datetime import time
 
 import psycopg
 
-from assets.alerts.rules import ALERT_TYPE_ALIASES
+from assets.alerts.rules import ALERT_TYPE_ALIASES, ALERT_TYPES
 from assets.notify import store
 from assets.notify.channels import env_fingerprint
 from assets.notify.delivery import ChannelClients, mask_url
@@ -72,7 +72,14 @@ def parse_quiet_hours(text: str | None) -> tuple[time, time] | None:
 def canonical_alert_type(alert_type: str | None) -> str | None:
     """The alert type a preference stores: the old ``stockout`` and ``below_safety_stock``
     are one ``shortage`` type now, and still accepted."""
-    return ALERT_TYPE_ALIASES.get(alert_type, alert_type) if alert_type else alert_type
+    if not alert_type:
+        return alert_type
+    canonical = ALERT_TYPE_ALIASES.get(alert_type, alert_type)
+    if canonical not in ALERT_TYPES:
+        raise ValidationError(f"unknown alert type {alert_type!r}: one of "
+                              f"{', '.join(ALERT_TYPES)} (or {', '.join(ALERT_TYPE_ALIASES)}, "
+                              "which mean shortage)")
+    return canonical
 
 
 def set_channel_preference(

@@ -53,3 +53,22 @@ def test_the_generated_instance_queues_one_run_per_partition(tmp_path):
     limits = config["concurrency"]["runs"]["tag_concurrency_limits"]
     assert {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True},
             "limit": 1} in limits
+
+
+def test_alert_types_are_validated_and_the_old_names_mean_shortage():
+    from assets.notify.admin import canonical_alert_type
+
+    assert canonical_alert_type("stockout") == "shortage"
+    assert canonical_alert_type("excess") == "excess"
+    assert canonical_alert_type(None) is None
+    with pytest.raises(ValidationError, match="unknown alert type 'nosuchtype': one of shortage"):
+        canonical_alert_type("nosuchtype")
+
+
+def test_an_argument_that_is_not_utf8_is_a_validation_error(capsys):
+    from orchestration.cli import main
+
+    name = b"caf\xe9".decode("utf-8", "surrogateescape")  # latin-1 bytes from a shell
+    assert main(["notify", "recipients", "add", name]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: VALIDATION_ERROR: argument 4 ('caf\\\\xe9') is not valid UTF-8")
