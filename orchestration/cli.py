@@ -150,6 +150,19 @@ def backfill_cmd(start, end, yes: bool) -> None:
     click.echo(f"backfill done: {len(run_ids) - 1} day(s), runs {run_ids[0]} .. {run_ids[-1]}")
 
 
+# ----------------------------------------------------------------------------- maintenance
+@cli.command("maintenance")
+def maintenance_cmd() -> None:
+    """Drop raw partitions and quarantine rows past FORGECAST_RAW_RETENTION_DAYS and prune
+    Dagster runs past FORGECAST_RUN_HISTORY_DAYS (also run weekly by a schedule)."""
+    from orchestration.maintenance import run_maintenance
+    from orchestration.platform import instance as platform_instance
+
+    settings = get_settings()
+    rows = run_maintenance(settings, platform_instance(settings))
+    click.echo(format_table(["maintenance", "count"], rows))
+
+
 # ----------------------------------------------------------------------------- ui
 @cli.command("ui", context_settings={"ignore_unknown_options": True})
 @click.option("--port", default=3000, show_default=True, type=int)

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 import dagster as dg
 
 from orchestration.jobs import model_selection_job, nightly_job
+from orchestration.maintenance import maintenance_schedule
 from resources.settings import Settings
 
 
@@ -41,4 +42,5 @@ def model_selection_schedule(settings: Settings) -> dg.ScheduleDefinition:
 
 
 def build_schedules(settings: Settings) -> list[dg.ScheduleDefinition]:
-    return [nightly_schedule(settings), model_selection_schedule(settings)]
+    return [nightly_schedule(settings), model_selection_schedule(settings),
+            maintenance_schedule(settings)]

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
         "than this many times night over night.")
     timezone: str = Field("UTC", description="Time zone of the nightly schedule and partitions.")
     partitions_start: str = Field("2024-01-01", description="First daily partition (YYYY-MM-DD).")
+    raw_retention_days: int = Field(
+        90, ge=0, description="Raw partitions of superseded, rejected and failed batches, and "
+        "quarantined rows, are dropped this many days after their batch ended (maintenance).")
+    run_history_days: int = Field(
+        90, ge=1, description="Dagster runs finished this many days ago are pruned with their "
+        "events (maintenance), except those holding an asset partition's latest materialization.")
+    maintenance_cron: str = Field("0 5 * * 0", description="Weekly maintenance (cron).")
     backfill_confirm_days: int = Field(
         62, ge=1, description="A backfill over more days than this needs --yes (each day is "
         "a forecast run).")

@@ -280,3 +280,31 @@ def preview_rows(conn: psycopg.Connection, export: ExportType, batch_id: int,
     return conn.execute(sql.SQL(
         "select _row_number, {} from {} where _batch_id = %s order by _row_number limit %s"
     ).format(columns, _table(export)), (batch_id, limit)).fetchall()
+
+
+# ----------------------------------------------------------------------------- retention
+def expired_batches(conn: psycopg.Connection, older_than_days: int) -> list[tuple[int, str, str]]:
+    """(id, source, entity) of superseded, rejected and failed batches that ended more
+    than ``older_than_days`` ago: nothing reads their rows any more."""
+    return conn.execute("""
+        select id, source_system, entity from raw.raw_data_batches
+        where status in ('superseded', 'rejected', 'failed')
+          and coalesce(finished_at, received_at) < now() - make_interval(days => %s)
+        order by id""", (older_than_days,)).fetchall()
+
+
+def drop_batch_table_if_exists(conn: psycopg.Connection, export: ExportType, batch_id: int) -> bool:
+    exists = conn.execute("select to_regclass(%s) is not null", (
+        f"raw.{batch_table_name(export, batch_id)}",)).fetchone()[0]
+    if exists:
+        conn.execute(sql.SQL("drop table {}").format(_table(export, batch_id)))
+    return bool(exists)
+
+
+def delete_old_quarantine(conn: psycopg.Connection, older_than_days: int) -> int:
+    """Quarantined rows of batches that ended more than ``older_than_days`` ago."""
+    return conn.execute("""
+        delete from raw.quarantined_rows q using raw.raw_data_batches b
+        where b.id = q.batch_id
+          and coalesce(b.finished_at, b.received_at) < now() - make_interval(days => %s)""",
+                        (older_than_days,)).rowcount

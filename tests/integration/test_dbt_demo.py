@@ -28,10 +28,12 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from assets.ingest.assets import landing_files
-from assets.ingest.loader import ingest_file
+from assets.ingest.loader import ingest_file, replay_batch
 from assets.ingest.registry import EXPORT_TYPES
+from assets.ingest.retention import purge_raw
 from demo.generator import generate_demo_data
 from resources.database import Server
+from resources.errors import ServiceError
 from resources.partitions import daily_partitions
 from resources.warehouse import DBT_PROJECT_DIR, WarehouseResource, dbt_profile_env
 
@@ -122,6 +124,15 @@ def demo(server, dbt_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
         assert out["build"].success, out["build"].exception
         out["initial"] = _unified(conn)
 
+        # Retention's cases: a replayed batch is superseded by its replay; a file that
+        # lacks a required column is rejected whole.
+        replayed = _fetch(conn, "select min(id) as id from raw.raw_data_batches where "
+                          "source_system = 'sap' and entity = 'stock' and status = 'loaded'")[0]
+        assert replay_batch(conn, replayed["id"]).status == "loaded"
+        out["replayed"] = replayed["id"]
+        with pytest.raises(ServiceError):
+            ingest_file(conn, _write_csv(work / "broken" / "sap_stock_broken.csv", "STICHTAG;MATNR",
+                                         "20250601;X"), "sap", "stock", store_dir=files)
         # 2. A later export: one both-ERP item's lead time at the plant that supplies its
         #    item-level values, with the change document; a restated last stock day.
         item = _fetch(conn, """
@@ -166,7 +177,14 @@ def demo(server, dbt_env, tmp_path_factory) -> Iterator[dict[str, Any]]:
         out["versions"] = _fetch(conn, "select * from unified.item_master_snapshot where sku = %s"
                                  " order by dbt_valid_from", item["sku"])
 
-        # 3. Full refresh of the incremental models over the same data.
+        # Maintenance drops what nothing reads (retention 0 days: everything expired)...
+        out["purge"] = purge_raw(conn, 0)
+        out["replayed_partition"] = _fetch(conn, "select to_regclass(%s) as t",
+                                           f"raw.sap_stock__b{replayed['id']}")[0]["t"]
+        out["statuses"] = dict(conn.execute("select status, count(*) from raw.raw_data_batches "
+                                            "group by status").fetchall())
+        # 3. ... and a full refresh of the incremental models over what is left gives the
+        #    same unified tables as the incremental build before it.
         out["full_refresh"] = _dbt(work, "build", "--full-refresh", "--select",
                                    "inventory_snapshots", "demand_history")
         assert out["full_refresh"].success, out["full_refresh"].exception
@@ -217,11 +235,22 @@ def test_later_export_changing_lead_time_adds_history_row_and_changes_current_ro
 
 
 def test_incremental_and_full_refresh_give_identical_unified_tables(demo) -> None:
+    """Across maintenance too: the full refresh ran after the raw partitions of the
+    superseded and rejected batches were dropped."""
     assert demo["after_incremental"] == demo["after_full_refresh"]
     # ... and the windowed run did change something: the restated stock day.
     assert demo["after_incremental"]["inventory_snapshots"] != demo["initial"]["inventory_snapshots"]
     for table in ("inventory_snapshots", "demand_history"):
         assert len(demo["after_incremental"][table]) > 1000
+
+
+def test_maintenance_drops_only_what_nothing_reads(demo) -> None:
+    purge = demo["purge"]
+    assert purge.batches_expired == demo["statuses"]["superseded"] + demo["statuses"][
+        "rejected"] >= 2
+    assert purge.partitions_dropped >= 1 and demo["replayed_partition"] is None
+    assert purge.quarantine_rows_deleted >= 1  # the demo's planted bad rows
+    assert demo["statuses"]["loaded"] > 10  # loaded history stays
 
 
 # --------------------------------------------------------------------------- blocking checks
