@@ -10,8 +10,10 @@ forecast from the history before each window, by every candidate, and scored on 
 window and pooled, with each window's bias. The class's combination (the mean of ETS and
 Theta, or of the moving average, TSB and IMAPA for intermittent demand) is scored from its
 members' backtest forecasts at no extra fit and serves by default; see ``pick_model`` for
-what moves an item off it. The pooled backtest errors of the winner give the item's 80%
-interval (for a combination too: its own errors, not its members').
+what moves an item off it. The backtest errors of the winner (for a combination too: its
+own errors, not its members'), each with the horizon step it was made at, calibrate the
+item's 80% and 95% intervals per horizon bucket (``intervals.calibrate``); the pooled 80%
+pair stays in ``err_low``/``err_high`` for selections read by older code.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from assets.forecast.baselines import classify_demand, forecast_baseline
+from assets.forecast.intervals import bounds, calibrate, offsets, scalar_offsets
 from assets.forecast.models import (
     COMBINATIONS,
     MODEL_VERSIONS,
@@ -69,12 +72,15 @@ class Selection:
     wape: float | None
     scores: dict = field(default_factory=dict)
     err_low: float = 0.0  # 10% quantile of backtest errors (actual - forecast), per bucket
-    err_high: float = 0.0  # 90% quantile
+    err_high: float = 0.0  # 90% quantile (both pooled over the horizon; kept for old readers)
     horizon: int = 0
     origins: int = 0
     params: dict = field(default_factory=dict)
     failures: dict = field(default_factory=dict)  # candidate -> error (it did not compete)
     note: str | None = None
+    # 80% and 95% error offsets per horizon bucket (intervals.calibrate); None: stored
+    # before them, or no backtest.
+    interval_errors: dict | None = None
 
 
 def wape(actual: np.ndarray, forecast: np.ndarray) -> float:
@@ -118,7 +124,10 @@ def backtest_origins(n: int, horizon: int, bucket: str, n_origins: int = N_ORIGI
 
 
 def run_backtest(series: Series, candidates, horizon: int, n_origins: int = N_ORIGINS):
-    """{model: (wape, errors, params of the last fit)} and {model: error} of failures."""
+    """{model: (wape, errors, params of the last fit, per-window WAPEs, per-window biases,
+    horizon step of each error)} and {model: error} of failures. ``errors`` (actual -
+    forecast) hold the observed buckets only, window after window; their steps count from
+    1, the first bucket after the window's origin."""
     origins = backtest_origins(len(series), horizon, series.bucket, n_origins)
     results, failures = {}, {}
     if not origins:
@@ -145,11 +154,12 @@ def run_backtest(series: Series, candidates, horizon: int, n_origins: int = N_OR
             continue
         fits[name] = (fits[name][0], params)
         a, p, m = np.concatenate(actual), np.concatenate(predicted), np.concatenate(mask)
+        steps = np.concatenate([np.arange(1, len(w) + 1) for w in actual])
         # Censored buckets are not demand: score only what was observed.
-        a, p = (a[m], p[m]) if m.any() else (a, p)
+        a, p, steps = (a[m], p[m], steps[m]) if m.any() else (a, p, steps)
         per_origin = [_origin_scores(*w) for w in zip(actual, predicted, mask, strict=True)]
         results[name] = (wape(a, p), a - p, params, [w for w, _ in per_origin],
-                         [b for _, b in per_origin])
+                         [b for _, b in per_origin], steps)
     return results, failures, origins
 
 
@@ -223,17 +233,26 @@ def select_model(history: pd.Series, censored: pd.Series | None, as_of: date, le
     score, errors, params = results[best][:3]
     tail = (1 - INTERVAL) / 2
     low, high = (np.quantile(errors, [tail, 1 - tail]) if len(errors) >= 2 else (0.0, 0.0))
+    # An all-censored backtest is scored on every bucket (see run_backtest); an interval
+    # is calibrated on observed demand only.
+    calibration = (calibrate(errors, results[best][5], series.bucket)
+                   if _any_observed(series, origins, horizon) else None)
     if best == "prophet" and prior_params:
         params = params or prior_params
     return Selection(best, MODEL_VERSIONS[best], demand_class, float(score),
                      scores={n: round(float(r[0]), 6) for n, r in results.items()},
                      err_low=float(low), err_high=float(high), horizon=horizon,
-                     origins=len(origins), params=params, failures=failures)
+                     origins=len(origins), params=params, failures=failures,
+                     interval_errors=calibration)
+
+
+def _any_observed(series: Series, origins: list[int], horizon: int) -> bool:
+    return any(series.observed[o:o + horizon].any() for o in origins)
 
 
 @dataclass
 class ItemForecast:
-    frame: pd.DataFrame  # target_date, horizon_day, yhat, yhat_lower, yhat_upper
+    frame: pd.DataFrame  # target_date, horizon_day, yhat, yhat_lower/_upper (80%), *_95
     model_name: str
     model_version: str
     demand_class: str
@@ -245,7 +264,9 @@ def forecast_item(history: pd.Series, censored: pd.Series | None, as_of: date,
                   selection: Selection | None, config: ForecastConfig,
                   warm_params: dict | None = None) -> ItemForecast:
     """The nightly forecast of one item with its selected model (refit on all history,
-    warm-started from its previous parameters), interval from the backtest errors."""
+    warm-started from its previous parameters), 80% and 95% intervals from the backtest
+    errors of each horizon step (a selection stored without them: its pooled 80% pair on
+    every step, see ``intervals.scalar_offsets``)."""
     horizon = config.horizon_days
     if selection is None or selection.model_name not in MODEL_VERSIONS:
         demand_class = classify_demand(history, censored=censored, as_of=as_of)
@@ -266,14 +287,17 @@ def forecast_item(history: pd.Series, censored: pd.Series | None, as_of: date,
     if warm_params:
         params.update(warm_params)
     yhat_b, new_params = forecast_model(selection.model_name, series, h, params)
-    low_b = np.clip(yhat_b + selection.err_low, 0.0, None)
-    high_b = np.clip(yhat_b + selection.err_high, 0.0, None)
-    yhat = to_daily(series, yhat_b, as_of, horizon)
-    lower = np.minimum(to_daily(series, low_b, as_of, horizon), yhat)
-    upper = np.maximum(to_daily(series, high_b, as_of, horizon), yhat)
+    # Bounds per bucket step (step 1 = the first forecast bucket, as in the backtest), then
+    # spread over the days like the point forecast: a week's bounds on its seven days.
+    offs = (offsets(selection.interval_errors, np.arange(1, h + 1))
+            if selection.interval_errors else
+            scalar_offsets(selection.err_low, selection.err_high, h))
+    bands = bounds(yhat_b, offs)
     days = pd.date_range(pd.Timestamp(as_of) + pd.Timedelta(days=1), periods=horizon, freq="D")
     frame = pd.DataFrame({"target_date": [d.date() for d in days],
                           "horizon_day": np.arange(1, horizon + 1, dtype="int64"),
-                          "yhat": yhat, "yhat_lower": lower, "yhat_upper": upper})
+                          "yhat": to_daily(series, yhat_b, as_of, horizon)}
+                         | {name: to_daily(series, values, as_of, horizon)
+                            for name, values in bands.items()})
     return ItemForecast(frame, selection.model_name, selection.model_version,
                         selection.demand_class, new_params)
