@@ -14,9 +14,10 @@ into a JSON-friendly dict (stored as ``ml.model_selections.interval_errors``);
   k = ceil((n + 1) q) (the level k/n, at most n); the lower bound mirrors it from the top.
   With n errors that is the smallest bound with at least q coverage of an exchangeable
   next error; where k would exceed n the largest error is all there is.
-- Too few errors in a bucket (fewer than ``MIN_ERRORS``, what the 95% bound needs for
-  its order statistic to exist): the bucket borrows its neighbours' errors, nearest
-  first, up to every bucket's (the pooled errors).
+- Too few errors in a bucket for a band (fewer than ``TAIL_ERRORS`` expected beyond each
+  bound: 50 for 80%, 200 for 95%): the bucket borrows its neighbours' errors, nearest
+  first, up to every bucket's (the pooled errors). Intermittent demand's tails are a
+  handful of orders; a bound set by one or two of them moved with every backtest.
 - Widths never shrink with the horizon: each side's width is made non-decreasing over
   the buckets (pool-adjacent-violators, weighted by each bucket's own error count, so a
   noisy narrow bucket after a wide one is averaged with it rather than the other way).
@@ -39,9 +40,13 @@ LEVELS = {"80": (0.10, 0.90), "95": (0.025, 0.975)}
 # First step of each horizon bucket: 1, 2-7, 8-14, 15-28, 29+ days; weeks 1, 2, 3-4, 5+;
 # months 1, 2, 3+.
 HORIZON_BUCKETS = {"day": (1, 2, 8, 15, 29), "week": (1, 2, 3, 5), "month": (1, 2, 3)}
-# ceil((n + 1) * 0.975) <= n from n = 39 on: fewer errors cannot place a 95% bound.
-MIN_ERRORS = 39
+# A tail's bound rests on the few errors beyond it: a bucket borrows until this many are
+# expected out there, 50 errors for the 80% band and 200 for the 95% one (daily: the 95%
+# band pools a 6-window backtest's errors; the 80% one keeps its horizon buckets). Also far
+# above what the order statistic needs to exist (ceil((n + 1) 0.975) <= n from n = 39).
+TAIL_ERRORS = 5
 MAX_GROWTH = 2.0
+MAX_LEVEL_RATIO = 2.0
 # A selection stored before per-horizon calibration has only its 80% errors: the 95% band
 # stretches them by the normal distribution's ratio z(0.975) / z(0.9).
 GAUSSIAN_95_OVER_80 = 1.959964 / 1.281552
@@ -74,14 +79,27 @@ def _non_decreasing(values: list[float], weights: list[float]) -> list[float]:
     return out
 
 
-def calibrate(errors, steps, bucket: str = "day") -> dict | None:
+def calibrate(errors, steps, bucket: str = "day", levels=None) -> dict | None:
     """Per-horizon-bucket 80% and 95% error offsets from ``errors`` (actual - forecast,
     observed buckets only) made ``steps`` buckets ahead (1 = the first forecast bucket).
-    None without errors."""
+    None without errors.
+
+    ``levels``: the demand level (recent mean per bucket) at the origin of the window each
+    error comes from. Given, their mean is stored as ``level`` and ``offsets`` scales the
+    widths by the level now over it (within 1/``MAX_LEVEL_RATIO`` .. ``MAX_LEVEL_RATIO``):
+    an item whose demand grew since the backtest gets wider bounds. Bounded, because a
+    launch or a run-out makes the ratio meaningless (a backtest level near zero).
+    """
     errors = np.asarray(errors, dtype=float)
     steps = np.asarray(steps, dtype=int)
     if errors.shape != steps.shape:
         raise ValueError("errors and steps must have the same length")
+    level = None
+    if levels is not None:
+        levels = np.asarray(levels, dtype=float)
+        if levels.shape != errors.shape:
+            raise ValueError("errors and levels must have the same length")
+        level = float(np.nanmean(levels)) if len(levels) else None
     keep = np.isfinite(errors)
     errors, steps = errors[keep], steps[keep]
     if len(errors) == 0:
@@ -94,10 +112,13 @@ def calibrate(errors, steps, bucket: str = "day") -> dict | None:
     starts, groups = [starts[i] for i in used], [groups[i] for i in used]
     out: dict = {"bucket": bucket, "steps": starts, "last_step": last_step,
                  "errors": [len(g) for g in groups]}
+    if level is not None and level > 0:
+        out["level"] = round(level, 9)
     for band, (low_q, high_q) in LEVELS.items():
         lows, highs = [], []
+        needed = math.ceil(TAIL_ERRORS / low_q)
         for i in range(len(groups)):
-            sample = _borrowed(groups, i)
+            sample = _borrowed(groups, i, needed)
             lows.append(-min(conformal_bound(sample, low_q), 0.0))  # widths, >= 0
             highs.append(max(conformal_bound(sample, high_q), 0.0))
         weights = [float(len(g)) for g in groups]
@@ -111,25 +132,30 @@ def calibrate(errors, steps, bucket: str = "day") -> dict | None:
     return out
 
 
-def _borrowed(groups: list[np.ndarray], i: int) -> np.ndarray:
+def _borrowed(groups: list[np.ndarray], i: int, needed: int) -> np.ndarray:
     """Bucket ``i``'s errors, with its neighbours' (nearest first, both sides at once)
-    while it has fewer than ``MIN_ERRORS``."""
+    while it has fewer than ``needed``."""
     sample, distance = [groups[i]], 1
-    while sum(len(g) for g in sample) < MIN_ERRORS and distance < len(groups):
+    while sum(len(g) for g in sample) < needed and distance < len(groups):
         sample += [groups[j] for j in (i - distance, i + distance) if 0 <= j < len(groups)]
         distance += 1
     return np.concatenate(sample)
 
 
-def offsets(calibration: dict, steps) -> dict[str, np.ndarray]:
+def offsets(calibration: dict, steps, level: float | None = None) -> dict[str, np.ndarray]:
     """{"lower_80", "upper_80", "lower_95", "upper_95"}: the offsets to add to the point
-    forecast of each of ``steps`` (1 = the first forecast bucket)."""
+    forecast of each of ``steps`` (1 = the first forecast bucket). ``level``: the demand
+    level now (``calibrate``'s ``levels``), for a calibration that stored its own."""
+    scale = 1.0
+    if calibration.get("level") and level is not None:
+        scale = float(np.clip(level / float(calibration["level"]), 1 / MAX_LEVEL_RATIO,
+                              MAX_LEVEL_RATIO))
     steps = np.asarray(steps, dtype=float)
     starts = np.asarray(calibration["steps"], dtype=float)
     index = np.clip(np.searchsorted(starts, steps, side="right") - 1, 0, len(starts) - 1)
     last = float(calibration["last_step"])
     growth = np.minimum(np.sqrt(np.maximum(steps, last) / max(last, 1.0)), MAX_GROWTH)
-    return {key: np.asarray(calibration[key], dtype=float)[index] * growth
+    return {key: np.asarray(calibration[key], dtype=float)[index] * growth * scale
             for key in ("lower_80", "upper_80", "lower_95", "upper_95")}
 
 

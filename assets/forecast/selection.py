@@ -28,6 +28,7 @@ from assets.forecast.baselines import classify_demand, forecast_baseline
 from assets.forecast.intervals import bounds, calibrate, offsets, scalar_offsets
 from assets.forecast.models import (
     COMBINATIONS,
+    INTERMITTENT_CLASSES,
     MODEL_VERSIONS,
     Series,
     buckets_for_days,
@@ -50,6 +51,7 @@ MIN_WINDOW_POINTS = 7  # a shorter backtest is noise: widen the windows' span in
 COMBINATION_EDGE = 0.20
 MIN_HORIZON_DAYS = 28  # backtest windows cover max(lead time, this)
 BIAS_LIMIT = 0.20  # mean bias beyond which a model leaning one way on every window loses
+CALIBRATION_ORIGINS = 18  # windows of an intermittent item's interval calibration
 
 
 @dataclass
@@ -125,9 +127,10 @@ def backtest_origins(n: int, horizon: int, bucket: str, n_origins: int = N_ORIGI
 
 def run_backtest(series: Series, candidates, horizon: int, n_origins: int = N_ORIGINS):
     """{model: (wape, errors, params of the last fit, per-window WAPEs, per-window biases,
-    horizon step of each error)} and {model: error} of failures. ``errors`` (actual -
-    forecast) hold the observed buckets only, window after window; their steps count from
-    1, the first bucket after the window's origin."""
+    horizon step of each error, level of each error's window)} and {model: error} of
+    failures. ``errors`` (actual - forecast) hold the observed buckets only, window after
+    window; their steps count from 1, the first bucket after the window's origin; a
+    window's level is ``recent_level`` at its origin."""
     origins = backtest_origins(len(series), horizon, series.bucket, n_origins)
     results, failures = {}, {}
     if not origins:
@@ -155,12 +158,23 @@ def run_backtest(series: Series, candidates, horizon: int, n_origins: int = N_OR
         fits[name] = (fits[name][0], params)
         a, p, m = np.concatenate(actual), np.concatenate(predicted), np.concatenate(mask)
         steps = np.concatenate([np.arange(1, len(w) + 1) for w in actual])
+        levels = np.concatenate([np.full(len(w), recent_level(series, o, horizon))
+                                 for o, w in zip(origins, actual, strict=True)])
         # Censored buckets are not demand: score only what was observed.
-        a, p, steps = (a[m], p[m], steps[m]) if m.any() else (a, p, steps)
+        if m.any():
+            a, p, steps, levels = a[m], p[m], steps[m], levels[m]
         per_origin = [_origin_scores(*w) for w in zip(actual, predicted, mask, strict=True)]
         results[name] = (wape(a, p), a - p, params, [w for w, _ in per_origin],
-                         [b for _, b in per_origin], steps)
+                         [b for _, b in per_origin], steps, levels)
     return results, failures, origins
+
+
+def recent_level(series: Series, upto: int, buckets: int) -> float:
+    """Mean demand per bucket over the ``buckets`` before ``upto``: the level intervals
+    scale with (see ``intervals.calibrate``). The demand seen, not a model's forecast,
+    which can collapse to zero in one window."""
+    recent = series.values[max(0, upto - max(buckets, 1)):upto]
+    return float(recent.mean()) if len(recent) else 0.0
 
 
 def _origin_scores(actual, predicted, mask) -> tuple[float, float]:
@@ -233,10 +247,8 @@ def select_model(history: pd.Series, censored: pd.Series | None, as_of: date, le
     score, errors, params = results[best][:3]
     tail = (1 - INTERVAL) / 2
     low, high = (np.quantile(errors, [tail, 1 - tail]) if len(errors) >= 2 else (0.0, 0.0))
-    # An all-censored backtest is scored on every bucket (see run_backtest); an interval
-    # is calibrated on observed demand only.
-    calibration = (calibrate(errors, results[best][5], series.bucket)
-                   if _any_observed(series, origins, horizon) else None)
+    calibration = _calibration(series, demand_class, best, results[best], origins, horizon,
+                               config.n_origins)
     if best == "prophet" and prior_params:
         params = params or prior_params
     return Selection(best, MODEL_VERSIONS[best], demand_class, float(score),
@@ -246,8 +258,29 @@ def select_model(history: pd.Series, censored: pd.Series | None, as_of: date, le
                      interval_errors=calibration)
 
 
-def _any_observed(series: Series, origins: list[int], horizon: int) -> bool:
-    return any(series.observed[o:o + horizon].any() for o in origins)
+def _calibration(series: Series, demand_class: str, best: str, result: tuple,
+                 origins: list[int], horizon: int, n_origins: int) -> dict | None:
+    """The per-horizon interval errors of the selected model (``intervals.calibrate``).
+
+    Intermittent demand's tails are a few orders: its (cheap) models are backtested again
+    on ``CALIBRATION_ORIGINS`` windows, about a year and a half of errors instead of half a
+    year. Smooth and erratic demand varies with its level (the errors grow with a trend or
+    a season), so its widths follow the level; an intermittent item's order sizes do not
+    shrink when orders come less often, so its widths stay as measured.
+    """
+    errors, steps, levels = result[1], result[5], result[6]
+    if (demand_class in INTERMITTENT_CLASSES and best != "prophet"
+            and n_origins < CALIBRATION_ORIGINS):
+        more, _, more_origins = run_backtest(series, [best], horizon, CALIBRATION_ORIGINS)
+        if best in more and len(more_origins) > len(origins):
+            errors, steps, levels = more[best][1], more[best][5], more[best][6]
+            origins = more_origins
+    # An all-censored backtest is scored on every bucket (see run_backtest); an interval
+    # is calibrated on observed demand only.
+    if not any(series.observed[o:o + horizon].any() for o in origins):
+        return None
+    return calibrate(errors, steps, series.bucket,
+                     levels=None if demand_class in INTERMITTENT_CLASSES else levels)
 
 
 @dataclass
@@ -289,8 +322,10 @@ def forecast_item(history: pd.Series, censored: pd.Series | None, as_of: date,
     yhat_b, new_params = forecast_model(selection.model_name, series, h, params)
     # Bounds per bucket step (step 1 = the first forecast bucket, as in the backtest), then
     # spread over the days like the point forecast: a week's bounds on its seven days.
-    offs = (offsets(selection.interval_errors, np.arange(1, h + 1))
-            if selection.interval_errors else
+    calibration = selection.interval_errors
+    offs = (offsets(calibration, np.arange(1, h + 1),
+                    level=recent_level(series, len(series), int(calibration["last_step"])))
+            if calibration else
             scalar_offsets(selection.err_low, selection.err_high, h))
     bands = bounds(yhat_b, offs)
     days = pd.date_range(pd.Timestamp(as_of) + pd.Timedelta(days=1), periods=horizon, freq="D")
