@@ -44,12 +44,12 @@ def metrics_frame(raw: pd.DataFrame) -> pd.DataFrame:
                    "observations_95", "naive_err", "scale"):
         out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
     out["observations_95"] = out["observations_95"].fillna(0.0)
-    weighted = out.assign(hits=out["coverage"] * out["observations"],
-                          hits_95=out["coverage_95"].fillna(0.0) * out["observations_95"])
     out["wape"] = _ratio(out["abs_err"], out["actual_total"])
     out["bias"] = _ratio(out["bias_sum"], out["actual_total"])
     out["mase"] = _ratio(out["mae"], out["scale"])
     out["baseline_wape"] = _ratio(out["naive_err"], out["actual_total"])
+    weighted = out.assign(hits=out["coverage"] * out["observations"],
+                          hits_95=out["coverage_95"].fillna(0.0) * out["observations_95"])
     portfolio = weighted.groupby("lag_days").agg(
         abs_err=("abs_err", "sum"), actual_total=("actual_total", "sum"),
         bias_sum=("bias_sum", "sum"), naive_err=("naive_err", "sum"),

@@ -213,3 +213,25 @@ def test_week_buckets_spread_each_steps_bounds_over_its_days():
     upper = (frame["yhat_upper"] - frame["yhat"]).to_numpy()
     # week 1 (days 1-7): step 1's +14 a week = +2 a day; week 2: +28 = +4 a day
     assert upper[:7] == pytest.approx(2.0) and upper[7:] == pytest.approx(4.0)
+
+
+# ------------------------------------------------------------------------------ accuracy
+def test_portfolio_coverage_of_both_bands_weights_items_by_their_observations():
+    from assets.forecast.accuracy import metrics_frame, trend_markdown
+
+    raw = pd.DataFrame({
+        "item_id": ["a", "b", "c"], "location_id": ["L", "L", "L"], "lag_days": [1, 1, 1],
+        "abs_err": [1.0, 2.0, 3.0], "actual_total": [10.0, 10.0, 10.0],
+        "bias_sum": [0.0, 0.0, 0.0], "mae": [0.1, 0.2, 0.3], "naive_err": [1.0, 1.0, 1.0],
+        "scale": [1.0, 1.0, 1.0], "model_name": ["m", "m", "m"],
+        "coverage": [0.5, 1.0, 0.75], "observations": [10, 30, 20],
+        # item c was forecast before the 95% band existed: no 95% coverage, not a miss
+        "coverage_95": [0.9, 1.0, None], "observations_95": [10, 30, 0]})
+    frame = metrics_frame(raw)
+    portfolio = frame[frame["item_id"].isna()].iloc[0]
+    assert portfolio["coverage"] == pytest.approx((5 + 30 + 15) / 60)
+    assert portfolio["coverage_95"] == pytest.approx((9 + 30) / 40)
+    assert np.isnan(frame.loc[frame["item_id"] == "c", "coverage_95"].iloc[0])
+    table = trend_markdown(frame[frame["item_id"].isna()][["lag_days", "coverage",
+                                                            "coverage_95"]])
+    assert "coverage_80" in table and "coverage_95" in table
