@@ -349,7 +349,7 @@ select j.item_id, j.location_id, j.lag as lag_days,
        sum(yhat - actual) as bias_sum,
        avg(abs(actual - yhat)) as mae,
        avg(case when actual between yhat_lower and yhat_upper then 1.0 else 0.0 end) as coverage,
-       -- forecasts made before the 95% band have none: left out (null), not missed
+       -- forecasts made before the wider band existed have none: null, not a miss
        avg(case when yhat_lower_95 is null or yhat_upper_95 is null then null
                 when actual between yhat_lower_95 and yhat_upper_95 then 1.0 else 0.0 end)
            as coverage_95,
