@@ -19,8 +19,11 @@ into a JSON-friendly dict (stored as ``ml.model_selections.interval_errors``);
   first, up to every bucket's (the pooled errors). Intermittent demand's tails are a
   handful of orders; a bound set by one or two of them moved with every backtest.
 - Widths never shrink with the horizon: each side's width is made non-decreasing over
-  the buckets (pool-adjacent-violators, weighted by each bucket's own error count, so a
-  noisy narrow bucket after a wide one is averaged with it rather than the other way).
+  the buckets (pool-adjacent-violators, weighted by each bucket's own error count: a
+  noisy narrow bucket after a wide one is averaged with it, where a running maximum would
+  lift every later bucket to the widest estimate).
+- Optionally the widths follow the demand level (``calibrate``'s ``levels``), within
+  1/``MAX_LEVEL_RATIO`` .. ``MAX_LEVEL_RATIO`` of the backtest's.
 - Beyond the last backtested step the last bucket's widths grow with sqrt(step / last
   step), the level's uncertainty of a random walk (nothing was measured out there), at
   most ``MAX_GROWTH`` times: a short calibration (a new item's few residuals) must not
