@@ -8,7 +8,9 @@ are left out: they are not demand):
 - WAPE = sum |actual - forecast| / sum actual
 - bias = sum (forecast - actual) / sum actual (positive: over-forecast)
 - MASE = mean |actual - forecast| / mean |d_t - d_{t-7}| over the year before the window
-- coverage = share of actuals inside the 80% interval (well calibrated: about 0.8)
+- coverage = share of actuals inside the 80% interval (well calibrated: about 0.8);
+  coverage_95 the same for the 95% interval, over the forecasts that carry one (null for
+  those made before the 95% band existed)
 - baseline_wape: the seasonal naive (the same weekday, at least L days before) on the same
   days, so "worse than the baseline" is measurable per item.
 """
@@ -36,23 +38,29 @@ def metrics_frame(raw: pd.DataFrame) -> pd.DataFrame:
     if raw.empty:
         return raw
     out = raw.copy()
-    for column in ("abs_err", "actual_total", "bias_sum", "mae", "coverage", "naive_err",
-                   "scale"):
+    if "coverage_95" not in out:  # sums from before the 95% band
+        out["coverage_95"], out["observations_95"] = np.nan, 0
+    for column in ("abs_err", "actual_total", "bias_sum", "mae", "coverage", "coverage_95",
+                   "observations_95", "naive_err", "scale"):
         out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
+    out["observations_95"] = out["observations_95"].fillna(0.0)
     out["wape"] = _ratio(out["abs_err"], out["actual_total"])
     out["bias"] = _ratio(out["bias_sum"], out["actual_total"])
     out["mase"] = _ratio(out["mae"], out["scale"])
     out["baseline_wape"] = _ratio(out["naive_err"], out["actual_total"])
-    portfolio = out.groupby("lag_days").agg(
+    weighted = out.assign(hits=out["coverage"] * out["observations"],
+                          hits_95=out["coverage_95"].fillna(0.0) * out["observations_95"])
+    portfolio = weighted.groupby("lag_days").agg(
         abs_err=("abs_err", "sum"), actual_total=("actual_total", "sum"),
         bias_sum=("bias_sum", "sum"), naive_err=("naive_err", "sum"),
-        mase=("mase", "mean"),
-        hits=("coverage", lambda c: float((c * out.loc[c.index, "observations"]).sum())),
-        observations=("observations", "sum")).reset_index()
+        mase=("mase", "mean"), hits=("hits", "sum"), hits_95=("hits_95", "sum"),
+        observations=("observations", "sum"),
+        observations_95=("observations_95", "sum")).reset_index()
     portfolio["wape"] = _ratio(portfolio["abs_err"], portfolio["actual_total"])
     portfolio["bias"] = _ratio(portfolio["bias_sum"], portfolio["actual_total"])
     portfolio["baseline_wape"] = _ratio(portfolio["naive_err"], portfolio["actual_total"])
     portfolio["coverage"] = portfolio["hits"] / portfolio["observations"]
+    portfolio["coverage_95"] = _ratio(portfolio["hits_95"], portfolio["observations_95"])
     portfolio["item_id"] = None
     portfolio["location_id"] = None
     portfolio["model_name"] = None
@@ -81,10 +89,19 @@ def trend_chart(trend: pd.DataFrame, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(7, 3), dpi=80)
+    fig, (ax, cover) = plt.subplots(2, 1, figsize=(7, 5), dpi=80, sharex=True,
+                                    height_ratios=(3, 2))
     trend = trend.assign(scored_date=pd.to_datetime(trend["scored_date"]))
     for lag, rows in trend.groupby("lag_days"):
-        ax.plot(rows["scored_date"], rows["wape"], marker="o", label=f"lag {lag}d")
+        line, = ax.plot(rows["scored_date"], rows["wape"], marker="o", label=f"lag {lag}d")
+        cover.plot(rows["scored_date"], rows["coverage"], color=line.get_color())
+        if "coverage_95" in rows:
+            cover.plot(rows["scored_date"], rows["coverage_95"], color=line.get_color(),
+                       ls="--")
+    for nominal in (0.8, 0.95):  # where calibrated intervals' coverage lies
+        cover.axhline(nominal, color="grey", lw=0.8, ls=":")
+    cover.set_ylabel("coverage 80% / 95%")
+    cover.grid(alpha=0.3)
     if "baseline_wape" in trend and trend["baseline_wape"].notna().any():
         naive = trend[trend["lag_days"] == trend["lag_days"].min()]
         ax.plot(naive["scored_date"], naive["baseline_wape"], "k--", label="seasonal naive")
@@ -100,7 +117,10 @@ def trend_chart(trend: pd.DataFrame, path: Path) -> Path:
 
 
 def trend_markdown(trend: pd.DataFrame, png: Path | None = None) -> str:
-    table = trend.tail(40).to_markdown(index=False, floatfmt=".3f")
+    """The portfolio trend as a table (both coverages named by their band), under the
+    chart when there is one."""
+    table = trend.rename(columns={"coverage": "coverage_80"}).tail(40).to_markdown(
+        index=False, floatfmt=".3f")
     if png is None or not png.exists():
         return table
     data = base64.b64encode(png.read_bytes()).decode()

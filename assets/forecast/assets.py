@@ -100,7 +100,8 @@ def selection_as_of(newest: date | None, wanted: str | None) -> date | None:
     description=f"Per item x location: rolling-origin backtest ({N_ORIGINS} origins of "
     "max(lead time, 28 days)) of Prophet, ETS, Theta, the combinations and the baselines / "
     "intermittent methods on WAPE; the class's combination serves unless a model clearly "
-    "beats it on most windows without a one-sided bias. Runs weekly (or `forgecast "
+    "beats it on most windows without a one-sided bias; its backtest errors per horizon "
+    "step calibrate the item's 80% and 95% intervals. Runs weekly (or `forgecast "
     "select`); the nightly forecast reuses the stored choice.",
 )
 def model_selection(context: dg.AssetExecutionContext, config: SelectionConfig,
@@ -296,9 +297,10 @@ def forecast_collect(context: dg.OpExecutionContext, shards: list[dict]):
     group_name=FORECAST_GROUP,
     kinds={"python", "postgres"},
     partitions_def=daily_partitions,
-    description="Daily demand forecast per item x location for the horizon (yhat and an 80% "
-    "interval from the item's backtest errors), by the model its selection chose, with run "
-    "id, model and version. One step per shard (FORGECAST_FORECAST_SHARDS, read when the run "
+    description="Daily demand forecast per item x location for the horizon (yhat, 80% and "
+    "95% intervals from the item's backtest errors per horizon step), by the model its "
+    "selection chose, with run id, model and version. One step per shard "
+    "(FORGECAST_FORECAST_SHARDS, read when the run "
     "starts). Versioned: a forecast made again as of a date becomes the current version, "
     "the earlier ones are kept (accuracy scores the first).",
 )
@@ -315,7 +317,7 @@ def forecasts(demand_history, selection):
     partitions_def=daily_partitions,
     description="Accuracy of past forecasts against the actuals that arrived: per item and "
     "for the portfolio, by lag (1/7/14/28 days), over the last 28 days: WAPE, bias, MASE, "
-    "80% interval coverage, and the seasonal naive's WAPE for comparison. The trend over "
+    "80% and 95% interval coverage, and the seasonal naive's WAPE for comparison. The trend over "
     "runs shows as a table and a plot.",
 )
 def forecast_accuracy(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -330,8 +332,10 @@ def forecast_accuracy(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     if not trend.empty:
         latest = trend[trend["scored_date"] == trend["scored_date"].max()]
         for row in latest.itertuples(index=False):
-            if row.wape is not None and row.wape == row.wape:
-                metadata[f"portfolio_wape_lag_{row.lag_days}"] = float(round(row.wape, 4))
+            for name, value in (("wape", row.wape), ("coverage", row.coverage),
+                                ("coverage_95", row.coverage_95)):
+                if value is not None and value == value:
+                    metadata[f"portfolio_{name}_lag_{row.lag_days}"] = float(round(value, 4))
         png = acc.trend_chart(trend, warehouse.settings.data_dir / "charts" / "accuracy"
                               / f"{as_of.isoformat()}.png")
         metadata["trend"] = dg.MetadataValue.md(acc.trend_markdown(trend, png))

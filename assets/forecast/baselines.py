@@ -19,6 +19,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from assets.forecast.intervals import bounds, calibrate, offsets
+
 SEASON_LENGTH = 7
 SEASONAL_WEEKS = 4
 MOVING_AVERAGE_DAYS = 28
@@ -29,7 +31,11 @@ NEW_ITEM_MIN_DAYS = 56
 DEAD_ITEM_DAYS = 90
 
 METHODS = ("seasonal_naive", "moving_average", "croston_sba")
-FORECAST_COLUMNS = ["target_date", "horizon_day", "yhat", "yhat_lower", "yhat_upper"]
+FORECAST_COLUMNS = ["target_date", "horizon_day", "yhat", "yhat_lower", "yhat_upper",
+                    "yhat_lower_95", "yhat_upper_95"]
+# Days ahead whose in-sample residuals calibrate the interval: one per horizon bucket of
+# intervals.HORIZON_BUCKETS up to four weeks; later days grow from the 28-day widths.
+RESIDUAL_LAGS = (1, 7, 14, 28)
 
 _BASELINE_FOR_CLASS = {
     "smooth": "seasonal_naive",
@@ -132,23 +138,21 @@ def forecast_baseline(
     history: pd.Series,
     horizon: int,
     method: str = "seasonal_naive",
-    interval: float = 0.8,
     censored: pd.Series | None = None,
     as_of: date | None = None,
 ) -> pd.DataFrame:
     """Forecast ``horizon`` days of demand after the last observed day.
 
-    The interval comes from the empirical quantiles of the in-sample one-step residuals
-    (observed days only), added to the point forecast; it is the same width for every
-    horizon day and always contains ``yhat``. Everything is clamped at 0. With fewer
-    than two residuals the interval collapses onto ``yhat``.
+    The 80% and 95% intervals come from the in-sample residuals of the method's own
+    forecasts made 1, 7, 14 and 28 days ahead (observed days only), calibrated per horizon
+    bucket like a selected model's backtest errors (``intervals.calibrate``: finite-sample
+    quantiles, widths non-decreasing, growing with sqrt(days / 28) after four weeks). The
+    bounds contain ``yhat`` and are clamped at 0; without residuals they collapse onto it.
     """
     if method not in METHODS:
         raise ValueError(f"unknown baseline method {method!r}; expected one of {METHODS}")
     if horizon < 0:
         raise ValueError("horizon must be >= 0")
-    if not 0 < interval < 1:
-        raise ValueError("interval must be strictly between 0 and 1")
 
     demand, observed_mask = _prepare(history, censored, as_of)
     if as_of is not None:
@@ -161,26 +165,41 @@ def forecast_baseline(
 
     observed = demand[observed_mask]
     yhat, fitted = _fit(method, observed, target_days)
-    residuals = (observed - fitted).dropna()
-    if len(residuals) >= 2:
-        tail = (1 - interval) / 2
-        low_q, high_q = np.quantile(residuals.to_numpy(), [tail, 1 - tail])
-    else:
-        low_q = high_q = 0.0
-
     yhat = np.clip(np.nan_to_num(yhat), 0.0, None)
-    lower = np.minimum(np.clip(yhat + low_q, 0.0, None), yhat)
-    upper = np.maximum(np.clip(yhat + high_q, 0.0, None), yhat)
+    errors, steps = _ahead_residuals(method, observed, fitted)
+    calibration = calibrate(errors, steps, "day")
+    steps_ahead = np.arange(1, horizon + 1)
+    if calibration is None:
+        zero = np.zeros(horizon)
+        offs = {k: zero for k in ("lower_80", "upper_80", "lower_95", "upper_95")}
+    else:
+        offs = offsets(calibration, steps_ahead)
     return pd.DataFrame(
-        {
-            "target_date": [d.date() for d in target_days],
-            "horizon_day": np.arange(1, horizon + 1, dtype="int64"),
-            "yhat": yhat,
-            "yhat_lower": lower,
-            "yhat_upper": upper,
-        },
+        {"target_date": [d.date() for d in target_days],
+         "horizon_day": steps_ahead.astype("int64"), "yhat": yhat} | bounds(yhat, offs),
         columns=FORECAST_COLUMNS,
     )
+
+
+def _ahead_residuals(method: str, observed: pd.Series,
+                     fitted: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(residual, days ahead) of the forecasts the method would have made ``RESIDUAL_LAGS``
+    days before each observed day. ``fitted`` is one step ahead; the flat methods' forecast
+    k days ahead is the fitted value k - 1 days earlier, the seasonal naive's drops the
+    weekday's last ceil(k / 7) - 1 occurrences."""
+    if fitted.empty:
+        return np.zeros(0), np.zeros(0, dtype=int)
+    errors, steps = [], []
+    weekday = observed.index.day_of_week
+    for k in RESIDUAL_LAGS:
+        if method == "seasonal_naive":
+            ahead = fitted.groupby(weekday).shift(-(-k // 7) - 1)
+        else:
+            ahead = fitted.shift(k - 1)
+        residuals = (observed - ahead).dropna().to_numpy()
+        errors.append(residuals)
+        steps.append(np.full(len(residuals), k))
+    return np.concatenate(errors), np.concatenate(steps)
 
 
 def classify_demand(history: pd.Series, censored: pd.Series | None = None, as_of: date | None = None) -> str:

@@ -10,8 +10,10 @@ forecast from the history before each window, by every candidate, and scored on 
 window and pooled, with each window's bias. The class's combination (the mean of ETS and
 Theta, or of the moving average, TSB and IMAPA for intermittent demand) is scored from its
 members' backtest forecasts at no extra fit and serves by default; see ``pick_model`` for
-what moves an item off it. The pooled backtest errors of the winner give the item's 80%
-interval (for a combination too: its own errors, not its members').
+what moves an item off it. The backtest errors of the winner (for a combination too: its
+own errors, not its members'), each with the horizon step it was made at, calibrate the
+item's 80% and 95% intervals per horizon bucket (``intervals.calibrate``); the pooled 80%
+pair stays in ``err_low``/``err_high`` for selections read by older code.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ import numpy as np
 import pandas as pd
 
 from assets.forecast.baselines import classify_demand, forecast_baseline
+from assets.forecast.intervals import bounds, calibrate, offsets, scalar_offsets
 from assets.forecast.models import (
     COMBINATIONS,
+    INTERMITTENT_CLASSES,
     MODEL_VERSIONS,
     Series,
     buckets_for_days,
@@ -47,6 +51,7 @@ MIN_WINDOW_POINTS = 7  # a shorter backtest is noise: widen the windows' span in
 COMBINATION_EDGE = 0.20
 MIN_HORIZON_DAYS = 28  # backtest windows cover max(lead time, this)
 BIAS_LIMIT = 0.20  # mean bias beyond which a model leaning one way on every window loses
+CALIBRATION_ORIGINS = 18  # windows of an intermittent item's interval calibration
 
 
 @dataclass
@@ -69,12 +74,15 @@ class Selection:
     wape: float | None
     scores: dict = field(default_factory=dict)
     err_low: float = 0.0  # 10% quantile of backtest errors (actual - forecast), per bucket
-    err_high: float = 0.0  # 90% quantile
+    err_high: float = 0.0  # 90% quantile (both pooled over the horizon; kept for old readers)
     horizon: int = 0
     origins: int = 0
     params: dict = field(default_factory=dict)
     failures: dict = field(default_factory=dict)  # candidate -> error (it did not compete)
     note: str | None = None
+    # 80% and 95% error offsets per horizon bucket (intervals.calibrate); None: stored
+    # before them, or no backtest.
+    interval_errors: dict | None = None
 
 
 def wape(actual: np.ndarray, forecast: np.ndarray) -> float:
@@ -118,7 +126,11 @@ def backtest_origins(n: int, horizon: int, bucket: str, n_origins: int = N_ORIGI
 
 
 def run_backtest(series: Series, candidates, horizon: int, n_origins: int = N_ORIGINS):
-    """{model: (wape, errors, params of the last fit)} and {model: error} of failures."""
+    """{model: (wape, errors, params of the last fit, per-window WAPEs, per-window biases,
+    horizon step of each error, level of each error's window)} and {model: error} of
+    failures. ``errors`` (actual - forecast) hold the observed buckets only, window after
+    window; their steps count from 1, the first bucket after the window's origin; a
+    window's level is ``recent_level`` at its origin."""
     origins = backtest_origins(len(series), horizon, series.bucket, n_origins)
     results, failures = {}, {}
     if not origins:
@@ -145,12 +157,24 @@ def run_backtest(series: Series, candidates, horizon: int, n_origins: int = N_OR
             continue
         fits[name] = (fits[name][0], params)
         a, p, m = np.concatenate(actual), np.concatenate(predicted), np.concatenate(mask)
+        steps = np.concatenate([np.arange(1, len(w) + 1) for w in actual])
+        levels = np.concatenate([np.full(len(w), recent_level(series, o, horizon))
+                                 for o, w in zip(origins, actual, strict=True)])
         # Censored buckets are not demand: score only what was observed.
-        a, p = (a[m], p[m]) if m.any() else (a, p)
+        if m.any():
+            a, p, steps, levels = a[m], p[m], steps[m], levels[m]
         per_origin = [_origin_scores(*w) for w in zip(actual, predicted, mask, strict=True)]
         results[name] = (wape(a, p), a - p, params, [w for w, _ in per_origin],
-                         [b for _, b in per_origin])
+                         [b for _, b in per_origin], steps, levels)
     return results, failures, origins
+
+
+def recent_level(series: Series, upto: int, buckets: int) -> float:
+    """Mean demand per bucket over the ``buckets`` before ``upto``: the level intervals
+    scale with (see ``intervals.calibrate``). The demand seen, not a model's forecast,
+    which can collapse to zero in one window."""
+    recent = series.values[max(0, upto - max(buckets, 1)):upto]
+    return float(recent.mean()) if len(recent) else 0.0
 
 
 def _origin_scores(actual, predicted, mask) -> tuple[float, float]:
@@ -223,17 +247,45 @@ def select_model(history: pd.Series, censored: pd.Series | None, as_of: date, le
     score, errors, params = results[best][:3]
     tail = (1 - INTERVAL) / 2
     low, high = (np.quantile(errors, [tail, 1 - tail]) if len(errors) >= 2 else (0.0, 0.0))
+    calibration = _calibration(series, demand_class, best, results[best], origins, horizon,
+                               config.n_origins)
     if best == "prophet" and prior_params:
         params = params or prior_params
     return Selection(best, MODEL_VERSIONS[best], demand_class, float(score),
                      scores={n: round(float(r[0]), 6) for n, r in results.items()},
                      err_low=float(low), err_high=float(high), horizon=horizon,
-                     origins=len(origins), params=params, failures=failures)
+                     origins=len(origins), params=params, failures=failures,
+                     interval_errors=calibration)
+
+
+def _calibration(series: Series, demand_class: str, best: str, result: tuple,
+                 origins: list[int], horizon: int, n_origins: int) -> dict | None:
+    """The per-horizon interval errors of the selected model (``intervals.calibrate``).
+
+    Intermittent demand's tails are a few orders: its (cheap) models are backtested again
+    on ``CALIBRATION_ORIGINS`` windows, about a year and a half of errors instead of half a
+    year. Smooth and erratic demand varies with its level (the errors grow with a trend or
+    a season), so its widths follow the level; an intermittent item's order sizes do not
+    shrink when orders come less often, so its widths stay as measured.
+    """
+    errors, steps, levels = result[1], result[5], result[6]
+    if (demand_class in INTERMITTENT_CLASSES and best != "prophet"
+            and n_origins < CALIBRATION_ORIGINS):
+        more, _, more_origins = run_backtest(series, [best], horizon, CALIBRATION_ORIGINS)
+        if best in more and len(more_origins) > len(origins):
+            errors, steps, levels = more[best][1], more[best][5], more[best][6]
+            origins = more_origins
+    # An all-censored backtest is scored on every bucket (see run_backtest); an interval
+    # is calibrated on observed demand only.
+    if not any(series.observed[o:o + horizon].any() for o in origins):
+        return None
+    return calibrate(errors, steps, series.bucket,
+                     levels=None if demand_class in INTERMITTENT_CLASSES else levels)
 
 
 @dataclass
 class ItemForecast:
-    frame: pd.DataFrame  # target_date, horizon_day, yhat, yhat_lower, yhat_upper
+    frame: pd.DataFrame  # target_date, horizon_day, yhat, yhat_lower/_upper (80%), *_95
     model_name: str
     model_version: str
     demand_class: str
@@ -245,7 +297,9 @@ def forecast_item(history: pd.Series, censored: pd.Series | None, as_of: date,
                   selection: Selection | None, config: ForecastConfig,
                   warm_params: dict | None = None) -> ItemForecast:
     """The nightly forecast of one item with its selected model (refit on all history,
-    warm-started from its previous parameters), interval from the backtest errors."""
+    warm-started from its previous parameters), 80% and 95% intervals from the backtest
+    errors of each horizon step (a selection stored without them: its pooled 80% pair on
+    every step, see ``intervals.scalar_offsets``)."""
     horizon = config.horizon_days
     if selection is None or selection.model_name not in MODEL_VERSIONS:
         demand_class = classify_demand(history, censored=censored, as_of=as_of)
@@ -266,14 +320,19 @@ def forecast_item(history: pd.Series, censored: pd.Series | None, as_of: date,
     if warm_params:
         params.update(warm_params)
     yhat_b, new_params = forecast_model(selection.model_name, series, h, params)
-    low_b = np.clip(yhat_b + selection.err_low, 0.0, None)
-    high_b = np.clip(yhat_b + selection.err_high, 0.0, None)
-    yhat = to_daily(series, yhat_b, as_of, horizon)
-    lower = np.minimum(to_daily(series, low_b, as_of, horizon), yhat)
-    upper = np.maximum(to_daily(series, high_b, as_of, horizon), yhat)
+    # Bounds per bucket step (step 1 = the first forecast bucket, as in the backtest), then
+    # spread over the days like the point forecast: a week's bounds on its seven days.
+    calibration = selection.interval_errors
+    offs = (offsets(calibration, np.arange(1, h + 1),
+                    level=recent_level(series, len(series), int(calibration["last_step"])))
+            if calibration else
+            scalar_offsets(selection.err_low, selection.err_high, h))
+    bands = bounds(yhat_b, offs)
     days = pd.date_range(pd.Timestamp(as_of) + pd.Timedelta(days=1), periods=horizon, freq="D")
     frame = pd.DataFrame({"target_date": [d.date() for d in days],
                           "horizon_day": np.arange(1, horizon + 1, dtype="int64"),
-                          "yhat": yhat, "yhat_lower": lower, "yhat_upper": upper})
+                          "yhat": to_daily(series, yhat_b, as_of, horizon)}
+                         | {name: to_daily(series, values, as_of, horizon)
+                            for name, values in bands.items()})
     return ItemForecast(frame, selection.model_name, selection.model_version,
                         selection.demand_class, new_params)

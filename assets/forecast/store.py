@@ -22,7 +22,8 @@ from assets.forecast.models import MODEL_TYPES, MODEL_VERSIONS
 from resources.frames import copy_in, copy_out, read_frame
 
 SELECTION_FIELDS = ("model_name", "model_version", "demand_class", "wape", "scores", "err_low",
-                    "err_high", "horizon", "origins", "failures", "note")
+                    "err_high", "horizon", "origins", "failures", "note", "interval_errors")
+_JSON_FIELDS = ("scores", "failures", "interval_errors")
 
 
 def shard_sql(shards: int, shard: int) -> sql.Composable:
@@ -138,8 +139,7 @@ def save_selections(conn, run_id: str, as_of: date, bucket: str, selections: dic
     for (item_id, location_id), s in selections.items():
         rows.append({"run_id": run_id, "as_of": as_of, "item_id": item_id,
                      "location_id": location_id, "bucket": bucket, "reason": reason,
-                     **{k: (json.dumps(s[k]) if k in ("scores", "failures") else s[k])
-                        for k in SELECTION_FIELDS}})
+                     **{k: _selection_value(k, s.get(k)) for k in SELECTION_FIELDS}})
     if not rows:
         return 0
     frame = pd.DataFrame(rows)
@@ -147,6 +147,13 @@ def save_selections(conn, run_id: str, as_of: date, bucket: str, selections: dic
     save_params(conn, run_id, {key: (s["model_name"], s.get("params"))
                                for key, s in selections.items()})
     return len(rows)
+
+
+def _selection_value(name: str, value):
+    """JSON text for the jsonb fields; a missing one (no per-horizon errors) stays null."""
+    if name in _JSON_FIELDS:
+        return None if value is None else json.dumps(value)
+    return value
 
 
 def save_params(conn, run_id: str, params: dict) -> None:
@@ -232,8 +239,8 @@ def register_models(conn, served: Counter, run_id: str, metrics: dict | None = N
 
 # ---------------------------------------------------------------------------- forecasts
 FORECAST_COLUMNS = ["run_id", "forecast_date", "item_id", "location_id", "target_date",
-                    "horizon_day", "yhat", "yhat_lower", "yhat_upper", "model_name",
-                    "model_version"]
+                    "horizon_day", "yhat", "yhat_lower", "yhat_upper", "yhat_lower_95",
+                    "yhat_upper_95", "model_name", "model_version"]
 
 
 FORECAST_KEY = ("forecast_date", "item_id", "location_id")
@@ -306,11 +313,11 @@ def forecast_items(conn, as_of: date) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------- accuracy
 # Per item x location x lag over the window: the sums accuracy.metrics_frame turns into
-# WAPE, bias, MASE, coverage and the seasonal naive's WAPE (see accuracy.py).
+# WAPE, bias, MASE, 80% and 95% coverage and the seasonal naive's WAPE (see accuracy.py).
 SCORE_SQL = """
 with f as (
     select item_id, location_id, target_date, target_date - forecast_date as lag, yhat,
-           yhat_lower, yhat_upper, model_name
+           yhat_lower, yhat_upper, yhat_lower_95, yhat_upper_95, model_name
     from forecast.forecasts
     where target_date between %(start)s and %(as_of)s
       and target_date - forecast_date in ({lags})
@@ -342,6 +349,11 @@ select j.item_id, j.location_id, j.lag as lag_days,
        sum(yhat - actual) as bias_sum,
        avg(abs(actual - yhat)) as mae,
        avg(case when actual between yhat_lower and yhat_upper then 1.0 else 0.0 end) as coverage,
+       -- forecasts made before the wider band existed have none: null, not a miss
+       avg(case when yhat_lower_95 is null or yhat_upper_95 is null then null
+                when actual between yhat_lower_95 and yhat_upper_95 then 1.0 else 0.0 end)
+           as coverage_95,
+       count(yhat_lower_95 + yhat_upper_95) as observations_95,
        sum(abs(actual - coalesce(naive, 0))) as naive_err,
        count(*) as observations,
        (array_agg(model_name order by target_date desc))[1] as model_name,
@@ -351,8 +363,8 @@ group by j.item_id, j.location_id, j.lag
 """
 
 ACCURACY_COLUMNS = ["scored_date", "item_id", "location_id", "lag_days", "window_start",
-                    "model_name", "wape", "bias", "mase", "coverage", "baseline_wape",
-                    "actual_total", "observations", "run_id"]
+                    "model_name", "wape", "bias", "mase", "coverage", "coverage_95",
+                    "baseline_wape", "actual_total", "observations", "run_id"]
 
 
 def accuracy_sums(conn, start: date, as_of: date, lags: tuple[int, ...]) -> pd.DataFrame:
@@ -375,7 +387,8 @@ def replace_accuracy(conn, as_of: date, frame: pd.DataFrame) -> int:
 
 def portfolio_trend(conn, as_of: date, days: int = 90) -> pd.DataFrame:
     return copy_out(conn, "select scored_date, lag_days, wape, bias, mase, coverage, "
-                          "baseline_wape, observations from forecast.forecast_accuracy "
+                          "coverage_95, baseline_wape, observations "
+                          "from forecast.forecast_accuracy "
                           "where item_id is null and scored_date <= %(as_of)s and "
                           "scored_date > %(as_of)s::date - %(days)s order by 1, 2",
                     {"as_of": as_of, "days": days})

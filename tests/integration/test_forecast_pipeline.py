@@ -158,6 +158,10 @@ class FirstNight:
     stockout_alerts: list[tuple]  # type, item, status, details, chart's first 8 bytes
     first_short: date | None  # STOCKOUT's first projected shortage on D1
     accuracy_rows: int
+    # D1's forecasts: rows, rows with a 95% band, rows whose 95% band holds the 80% one
+    bands: tuple
+    steady_widths: list[tuple]  # STEADY: (horizon day, 80% width, 95% width), days 1 and 90
+    interval_errors: dict | None  # STEADY's selection's per-horizon errors
 
 
 def chart_header(path: str | None) -> bytes | None:
@@ -202,6 +206,16 @@ def first_night(wh) -> FirstNight:
                           "item_id = %s and forecast_date = %s and projected_on_hand < 0",
                       (STOCKOUT, D1))[0][0],
         accuracy_rows=q(wh, "select count(*) from forecast.forecast_accuracy")[0][0],
+        bands=q(wh, "select count(*), count(yhat_lower_95 + yhat_upper_95), "
+                    "count(*) filter (where yhat_lower_95 <= yhat_lower and "
+                    "yhat_upper <= yhat_upper_95 and yhat_lower_95 >= 0) "
+                    "from forecast.forecasts where forecast_date = %s", (D1,))[0],
+        steady_widths=q(wh, "select horizon_day, yhat_upper - yhat_lower, "
+                            "yhat_upper_95 - yhat_lower_95 from forecast.forecasts "
+                            "where item_id = %s and forecast_date = %s and horizon_day in "
+                            "(1, 90) order by 1", (STEADY, D1)),
+        interval_errors=q(wh, "select interval_errors from ml.model_selections "
+                              "where item_id = %s order by id desc limit 1", (STEADY,))[0][0],
     )
 
 
@@ -210,7 +224,8 @@ class SecondNight:
     """D2's nightly run: D2's actuals score D1's forecast."""
 
     accuracy_meta: dict
-    accuracy: list[tuple]  # item (None: the portfolio, last), lag, wape, coverage, observations
+    # item (None: the portfolio, last), lag, wape, coverage, observations, coverage_95
+    accuracy: list[tuple]
     steady_selections: int
 
 
@@ -219,8 +234,8 @@ def second_night(wh, first_night) -> SecondNight:
     result = run(wh, NIGHTLY, D2)
     return SecondNight(
         accuracy_meta=metadata(result, "forecast/forecast_accuracy"),
-        accuracy=q(wh, "select item_id, lag_days, wape, coverage, observations from "
-                       "forecast.forecast_accuracy where scored_date = %s "
+        accuracy=q(wh, "select item_id, lag_days, wape, coverage, observations, coverage_95 "
+                       "from forecast.forecast_accuracy where scored_date = %s "
                        "order by item_id nulls last", (D2,)),
         steady_selections=q(wh, "select count(*) from ml.model_selections where item_id = %s",
                             (STEADY,))[0][0],
@@ -366,6 +381,25 @@ def test_accuracy_rows_appear_once_later_actuals_arrive(first_night, second_nigh
     assert "portfolio_wape_lag_1" in meta and "data:image/png;base64" in meta["trend"]
     # The nightly reused the stored selections: no new cold-start choice for old items.
     assert second_night.steady_selections == 1
+
+
+def test_forecasts_carry_a_95_band_around_the_80_one_widening_with_the_horizon(first_night):
+    rows, with_95, nested = first_night.bands
+    assert rows > 0 and with_95 == rows and nested == rows
+    (day1, width1, width1_95), (day90, width90, width90_95) = first_night.steady_widths
+    assert (day1, day90) == (1, 90)
+    assert width90 > width1 and width90_95 > width1_95 >= width1
+    calibration = first_night.interval_errors
+    assert calibration["last_step"] == 28 and calibration["steps"][0] == 1
+    assert len(calibration["upper_95"]) == len(calibration["steps"])
+
+
+def test_accuracy_scores_the_coverage_of_both_bands(second_night):
+    rows = second_night.accuracy
+    assert all(r[5] is not None and 0 <= r[5] <= 1 for r in rows)
+    assert all(r[5] >= r[3] for r in rows)  # the 95% band holds the 80% one
+    assert "portfolio_coverage_95_lag_1" in second_night.accuracy_meta
+    assert "coverage_95" in second_night.accuracy_meta["trend"]
 
 
 def test_a_covering_receipt_resolves_the_stockout_on_the_next_run(third_night):

@@ -84,36 +84,52 @@ def test_croston_sba_on_known_intermittent_series():
     assert fc["yhat"].iloc[0] == pytest.approx(1.8272727, rel=1e-6)
 
 
-def test_interval_contains_yhat_is_clamped_at_zero_and_widens_with_coverage():
+def test_baseline_bands_contain_yhat_are_clamped_at_zero_and_95_holds_80():
     rng = np.random.default_rng(7)
     history = daily(rng.poisson(3, 120))
-    narrow = forecast_baseline(history, horizon=7, interval=0.5)
-    wide = forecast_baseline(history, horizon=7, interval=0.95)
-
-    for fc in (narrow, wide):
-        assert (fc["yhat_lower"] >= 0).all()
+    for method in ("seasonal_naive", "moving_average", "croston_sba"):
+        fc = forecast_baseline(history, horizon=90, method=method)
+        assert (fc["yhat_lower_95"] >= 0).all()
+        assert (fc["yhat_lower_95"] <= fc["yhat_lower"]).all()
         assert (fc["yhat_lower"] <= fc["yhat"]).all()
         assert (fc["yhat"] <= fc["yhat_upper"]).all()
-    assert (wide["yhat_upper"] - wide["yhat_lower"] > narrow["yhat_upper"] - narrow["yhat_lower"]).all()
+        assert (fc["yhat_upper"] <= fc["yhat_upper_95"]).all()
+        assert (fc["yhat_upper_95"] - fc["yhat_lower_95"]
+                > fc["yhat_upper"] - fc["yhat_lower"]).any()
     intermittent = forecast_baseline(daily([0, 0, 9, 0, 0, 0, 7, 0] * 10), 3, "croston_sba")
     assert (intermittent["yhat_lower"] == 0).all()
 
 
-def test_interval_is_empirical_quantile_of_one_step_residuals():
+def test_baseline_interval_widens_with_the_horizon():
+    # A random walk: the moving average's error grows with the days ahead, and so do the
+    # k-step residuals the interval comes from; past four weeks it keeps growing.
+    rng = np.random.default_rng(3)
+    history = daily(np.clip(50 + np.cumsum(rng.normal(0, 2, 400)), 0, None))
+    fc = forecast_baseline(history, horizon=90, method="moving_average")
+    width = (fc["yhat_upper"] - fc["yhat_lower"]).to_numpy()
+    width_95 = (fc["yhat_upper_95"] - fc["yhat_lower_95"]).to_numpy()
+    assert (np.diff(width) >= -1e-9).all() and (np.diff(width_95) >= -1e-9).all()
+    assert width[27] > 1.5 * width[0]
+    assert width[89] > width[27]
+
+
+def test_interval_is_the_finite_sample_quantile_of_one_step_residuals():
     # Moving average of an alternating 0/10 series: after the 28-day warm-up every
-    # residual is exactly -5 or +5, so the 10% / 90% quantiles are -5 / +5.
+    # residual is exactly -5 or +5, so the 80% band is -5 / +5 around the forecast of 5;
+    # the 95% one reaches into the few larger residuals of the warm-up.
     history = daily([0, 10] * 200)
-    fc = forecast_baseline(history, horizon=1, method="moving_average", interval=0.8)
+    fc = forecast_baseline(history, horizon=1, method="moving_average")
     assert fc["yhat"].iloc[0] == pytest.approx(5.0)
     assert fc["yhat_lower"].iloc[0] == pytest.approx(0.0, abs=0.01)
     assert fc["yhat_upper"].iloc[0] == pytest.approx(10.0, abs=0.01)
+    assert 10.0 <= fc["yhat_upper_95"].iloc[0] < 10.5
 
 
 def test_constant_series_has_a_zero_width_interval():
     fc = forecast_baseline(daily([6.0] * 60), horizon=3)
     assert fc["yhat"].tolist() == pytest.approx([6.0] * 3)
-    assert (fc["yhat_lower"] == fc["yhat"]).all()
-    assert (fc["yhat_upper"] == fc["yhat"]).all()
+    for column in ("yhat_lower", "yhat_upper", "yhat_lower_95", "yhat_upper_95"):
+        assert (fc[column] == fc["yhat"]).all()
 
 
 @pytest.mark.parametrize("method", ["seasonal_naive", "moving_average", "croston_sba"])
@@ -123,7 +139,8 @@ def test_empty_and_all_zero_history_forecast_zeros(method):
 
     for fc in (empty, zeros):
         assert len(fc) == 4
-        assert (fc[["yhat", "yhat_lower", "yhat_upper"]] == 0).all().all()
+        assert (fc[["yhat", "yhat_lower", "yhat_upper", "yhat_lower_95",
+                    "yhat_upper_95"]] == 0).all().all()
     assert empty["target_date"].iloc[0] == date(2026, 3, 2)
 
 
@@ -138,8 +155,6 @@ def test_zero_horizon_and_bad_arguments():
     assert forecast_baseline(daily([1, 2, 3]), 0).empty
     with pytest.raises(ValueError, match="unknown baseline method"):
         forecast_baseline(daily([1, 2, 3]), 3, method="prophet")
-    with pytest.raises(ValueError):
-        forecast_baseline(daily([1, 2, 3]), 3, interval=1.5)
     with pytest.raises(ValueError):
         forecast_baseline(daily([1, 2, 3]), -1)
 
