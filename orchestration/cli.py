@@ -244,7 +244,6 @@ def main(argv: list[str] | None = None) -> int:
     except ServiceError as exc:
         if verbose:
             traceback.print_exc()
-        exc = _as_database_unavailable(exc) or exc
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code
     except click.exceptions.Abort:

@@ -119,6 +119,7 @@ def _scan(context, landing, previous, seen, requests, new_keys, observations, no
             requests.append(dg.RunRequest(
                 run_key=sha256, partition_key=sha256,
                 asset_selection=[raw_asset_key(export), BATCHES_KEY],
+                asset_check_keys=[],  # dbt's source tests run with the dbt build
                 run_config=run_config_for(path, export),
                 tags={"forgecast/file": rel, EXPORT_TAG: export_tag,
                       # A rejected file fails its run; retrying would reject it again.
