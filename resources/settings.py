@@ -68,6 +68,20 @@ class Settings(BaseSettings):
         1.2, gt=0, description="Forecast degraded: WAPE above this times the naive baseline's.")
     alert_late_supply_days: int = Field(
         3, ge=0, description="An open order this many days past its due date raises late_supply.")
+    alert_anomaly_rule: str = Field(
+        "tracking_signal", pattern="^(tracking_signal|cusum|m_of_n_95|last_day_80)$",
+        description="Demand-anomaly rule (assets/alerts/anomaly.py; chosen by bench/alerts.py).")
+    alert_anomaly_ts_limit: float = Field(
+        3.5, gt=0, description="Tracking signal (sd units) at which demand has changed.")
+    alert_anomaly_window_days: int = Field(
+        7, ge=2, le=28, description="Days the tracking signal sums at least (slow movers more).")
+    alert_anomaly_m: int = Field(3, ge=1, description="m_of_n_95: days outside the 95% bound...")
+    alert_anomaly_n: int = Field(5, ge=1, description="... of the last n days.")
+    alert_anomaly_hold_days: int = Field(
+        7, ge=1, description="A demand anomaly stays open this many days after it last held.")
+    alert_anomaly_value_floor: float = Field(
+        250.0, ge=0, description="Demand anomaly only when shifted units x 28 days x unit "
+        "cost reach this (currency units).")
     timezone: str = Field("UTC", description="Time zone of the nightly schedule and partitions.")
     partitions_start: str = Field("2024-01-01", description="First daily partition (YYYY-MM-DD).")
     nightly_cron: str = Field("0 2 * * *", description="Nightly schedule (cron).")

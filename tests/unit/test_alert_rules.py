@@ -53,7 +53,7 @@ def by_type(alerts: list[Alert]) -> dict[str, Alert]:
 
 def test_stockout_within_lead_time_is_high_with_order_by_and_shortfall():
     # 100 on hand, 14/day from today: 100 - 14 * (d + 1) < 0 first at d = 7 (2026-03-09).
-    alerts = by_type(evaluate_item_alerts(BOLT, projection(100, 14), None, None, TODAY))
+    alerts = by_type(evaluate_item_alerts(BOLT, projection(100, 14), None, TODAY))
 
     stockout = alerts["stockout"]
     assert stockout.severity == "high"  # 7 days > half of the 10-day lead time
@@ -69,14 +69,14 @@ def test_stockout_within_lead_time_is_high_with_order_by_and_shortfall():
 
 
 def test_stockout_within_half_the_lead_time_is_critical():
-    alerts = by_type(evaluate_item_alerts(BOLT, projection(100, 30), None, None, TODAY))
+    alerts = by_type(evaluate_item_alerts(BOLT, projection(100, 30), None, TODAY))
     assert alerts["stockout"].severity == "critical"
     assert alerts["stockout"].details["days_until_stockout"] == 3
 
 
 def test_stockout_beyond_lead_time_is_not_an_alert_but_safety_stock_is():
     # 100 - 8 * (d + 1): never negative within 10 days (min 12), below 40 from d = 7.
-    alerts = by_type(evaluate_item_alerts(BOLT, projection(100, 8), None, None, TODAY))
+    alerts = by_type(evaluate_item_alerts(BOLT, projection(100, 8), None, TODAY))
     assert "stockout" not in alerts
     below = alerts["below_safety_stock"]
     assert below.severity == "medium"
@@ -88,22 +88,22 @@ def test_stockout_beyond_lead_time_is_not_an_alert_but_safety_stock_is():
 def test_no_safety_stock_no_safety_stock_alert():
     item = replace(BOLT, safety_stock=0)
     assert "below_safety_stock" not in by_type(
-        evaluate_item_alerts(item, projection(100, 8), None, None, TODAY)
+        evaluate_item_alerts(item, projection(100, 8), None, TODAY)
     )
 
 
 def test_rows_before_today_are_ignored():
     proj = projection(100, 14)
     later = TODAY + timedelta(days=12)  # the whole stockout is "in the past" from here
-    alerts = by_type(evaluate_item_alerts(BOLT, proj.iloc[:8], None, None, later))
+    alerts = by_type(evaluate_item_alerts(BOLT, proj.iloc[:8], None, later))
     assert "stockout" not in alerts
 
 
 def test_pessimistic_policy_uses_the_upper_path():
     proj = projection(100, 8, upper=12)  # expected never < 0 in 10 days; upper at d = 8
-    plain = by_type(evaluate_item_alerts(BOLT, proj, None, None, TODAY))
+    plain = by_type(evaluate_item_alerts(BOLT, proj, None, TODAY))
     careful = by_type(
-        evaluate_item_alerts(BOLT, proj, None, None, TODAY, AlertPolicy(use_pessimistic_projection=True))
+        evaluate_item_alerts(BOLT, proj, None, TODAY, AlertPolicy(use_pessimistic_projection=True))
     )
     assert "stockout" not in plain
     assert careful["stockout"].details["stockout_date"] == "2026-03-10"
@@ -112,14 +112,14 @@ def test_pessimistic_policy_uses_the_upper_path():
 
 def test_zero_lead_time_still_checks_tomorrow():
     item = replace(BOLT, lead_time_days=0)
-    alerts = by_type(evaluate_item_alerts(item, projection(15, 10), None, None, TODAY))
+    alerts = by_type(evaluate_item_alerts(item, projection(15, 10), None, TODAY))
     assert alerts["stockout"].details["stockout_date"] == "2026-03-03"
     assert alerts["stockout"].severity == "high"
 
 
 def test_excess_when_cover_exceeds_threshold():
     item = replace(BOLT, on_hand=2000.0, avg_daily_demand=5.0)  # 400 days of cover
-    excess = by_type(evaluate_item_alerts(item, projection(2000, 5), None, None, TODAY))["excess"]
+    excess = by_type(evaluate_item_alerts(item, projection(2000, 5), None, TODAY))["excess"]
     assert excess.severity == "low"
     assert excess.details["days_of_cover"] == pytest.approx(400)
     assert excess.details["excess_qty"] == pytest.approx(2000 - 180 * 5)
@@ -128,42 +128,64 @@ def test_excess_when_cover_exceeds_threshold():
 
 def test_excess_threshold_is_exclusive_and_configurable():
     item = replace(BOLT, on_hand=900.0, avg_daily_demand=5.0)  # exactly 180 days
-    assert "excess" not in by_type(evaluate_item_alerts(item, None, None, None, TODAY))
+    assert "excess" not in by_type(evaluate_item_alerts(item, None, None, TODAY))
     strict = AlertPolicy(excess_cover_days=90)
-    alerts = by_type(evaluate_item_alerts(item, None, None, None, TODAY, strict))
+    alerts = by_type(evaluate_item_alerts(item, None, None, TODAY, strict))
     assert alerts["excess"].details["excess_qty"] == pytest.approx(450)
 
 
 def test_stock_without_demand_is_all_excess_unless_disabled():
     item = replace(BOLT, on_hand=50.0, avg_daily_demand=0.0, unit_cost=None)
-    excess = by_type(evaluate_item_alerts(item, None, None, None, TODAY))["excess"]
+    excess = by_type(evaluate_item_alerts(item, None, None, TODAY))["excess"]
     assert excess.details["days_of_cover"] is None
     assert excess.details["excess_qty"] == pytest.approx(50)
     assert excess.details["excess_value"] is None
     off = AlertPolicy(excess_when_no_demand=False)
-    assert evaluate_item_alerts(item, None, None, None, TODAY, off) == []
+    assert evaluate_item_alerts(item, None, None, TODAY, off) == []
 
 
-@pytest.mark.parametrize(
-    ("actual", "direction"), [(31.0, "above"), (2.0, "below"), (12.0, None), (None, None)]
-)
-def test_demand_anomaly_outside_last_interval(actual, direction):
-    alerts = by_type(evaluate_item_alerts(BOLT, None, actual, (6.0, 18.0), TODAY))
+def recent_days(level_after: float, days: int = 63, shifted: int = 7) -> pd.DataFrame:
+    """Lag-1 forecasts of 12 a day (80% interval 6-18) and actuals alternating 10 / 14
+    (noise), the last ``shifted`` days at ``level_after``; the last day is yesterday."""
+    actual = [10.0, 14.0] * (days // 2) + [10.0] * (days % 2)
+    actual[days - shifted:] = [level_after] * shifted
+    return pd.DataFrame({"target_date": [TODAY - timedelta(days=days - i) for i in range(days)],
+                         "actual": actual, "yhat": 12.0, "yhat_lower": 6.0, "yhat_upper": 18.0})
+
+
+@pytest.mark.parametrize(("level", "direction"), [(20.0, "up"), (5.0, "down"), (12.0, None)])
+def test_a_week_of_demand_off_the_forecast_is_one_anomaly_with_direction_and_size(level,
+                                                                                  direction):
+    alerts = by_type(evaluate_item_alerts(BOLT, None, recent_days(level), TODAY))
     if direction is None:
         assert "demand_anomaly" not in alerts
-    else:
-        anomaly = alerts["demand_anomaly"]
-        assert anomaly.severity == "medium"
-        assert anomaly.details["direction"] == direction
-        assert anomaly.details["expected_upper"] == 18.0
+        return
+    anomaly = alerts["demand_anomaly"]
+    assert anomaly.severity == "medium"
+    assert anomaly.details["direction"] == direction
+    assert anomaly.details["shift_pct"] == pytest.approx(100 * (level - 12) / 12, abs=0.05)
+    assert anomaly.details["since"] == (TODAY - timedelta(days=7)).isoformat()
+    # 2.5 a unit x 28 days x the shift a day.
+    assert anomaly.details["value_at_stake"] == pytest.approx(2.5 * 28 * abs(level - 12))
 
 
-def test_anomaly_needs_an_interval():
-    assert evaluate_item_alerts(BOLT, None, 500.0, None, TODAY) == []
+def test_one_day_outside_the_interval_is_no_anomaly_any_more():
+    assert "demand_anomaly" not in by_type(
+        evaluate_item_alerts(BOLT, None, recent_days(31.0, shifted=1), TODAY))
+
+
+def test_anomaly_needs_recent_days():
+    assert evaluate_item_alerts(BOLT, None, None, TODAY) == []
+
+
+def test_a_change_below_the_value_floor_is_no_anomaly():
+    cheap = replace(BOLT, unit_cost=0.01)
+    assert "demand_anomaly" not in by_type(
+        evaluate_item_alerts(cheap, None, recent_days(20.0), TODAY))
 
 
 def test_healthy_item_has_no_alerts():
-    assert evaluate_item_alerts(BOLT, projection(400, 5), 12.0, (6.0, 18.0), TODAY) == []
+    assert evaluate_item_alerts(BOLT, projection(400, 5), recent_days(12.0), TODAY) == []
 
 
 def test_severity_ordering():
@@ -194,7 +216,7 @@ def order(ref: str, day: int, qty: float, firm: bool, kind: str = "production") 
 def test_a_firm_production_order_that_covers_the_gap_raises_no_stockout():
     orders = [order("1000123", 5, 200.0, True)]
     proj = supply_projection(100, 14, pd.DataFrame(orders))
-    alerts = by_type(evaluate_item_alerts(BOLT, proj, None, None, TODAY,
+    alerts = by_type(evaluate_item_alerts(BOLT, proj, None, TODAY,
                                           supply=SupplyContext(tuple(orders))))
     assert "stockout" not in alerts
 
@@ -202,7 +224,7 @@ def test_a_firm_production_order_that_covers_the_gap_raises_no_stockout():
 def test_a_stockout_planned_orders_would_clear_is_one_step_lower_and_names_them():
     orders = [order("PL-77", 5, 200.0, False, "planned")]
     proj = supply_projection(100, 14, pd.DataFrame(orders))
-    alerts = by_type(evaluate_item_alerts(BOLT, proj, None, None, TODAY,
+    alerts = by_type(evaluate_item_alerts(BOLT, proj, None, TODAY,
                                           supply=SupplyContext(tuple(orders))))
     stockout = alerts["stockout"]
     assert stockout.severity == "medium"  # high on firm supply, lowered one step
@@ -216,18 +238,18 @@ def test_below_safety_stock_that_planned_orders_fix_is_low():
     item = replace(BOLT, safety_stock=60.0)
     orders = [order("PL-79", 3, 200.0, False, "planned")]
     proj = supply_projection(100, 5, pd.DataFrame(orders))
-    below = by_type(evaluate_item_alerts(item, proj, None, None, TODAY,
+    below = by_type(evaluate_item_alerts(item, proj, None, TODAY,
                                          supply=SupplyContext(tuple(orders))))
     assert below["below_safety_stock"].severity == "low"
     assert below["below_safety_stock"].details["covered_by_planned"] is True
-    firm = by_type(evaluate_item_alerts(item, supply_projection(100, 5, None), None, None, TODAY))
+    firm = by_type(evaluate_item_alerts(item, supply_projection(100, 5, None), None, TODAY))
     assert firm["below_safety_stock"].severity == "medium"
 
 
 def test_planned_orders_too_small_leave_the_stockout_at_full_severity():
     orders = [order("PL-78", 5, 20.0, False, "planned")]
     proj = supply_projection(100, 14, pd.DataFrame(orders))
-    stockout = by_type(evaluate_item_alerts(BOLT, proj, None, None, TODAY,
+    stockout = by_type(evaluate_item_alerts(BOLT, proj, None, TODAY,
                                             supply=SupplyContext(tuple(orders))))["stockout"]
     assert stockout.severity == "high" and stockout.details["covered_by_planned"] is False
 
@@ -244,7 +266,7 @@ def test_a_component_stockout_names_the_parent_order_first_by_date():
     forecast = pd.DataFrame({"target_date": [TODAY + timedelta(days=i) for i in range(30)],
                              "yhat": 1.0, "yhat_upper": 1.0})
     proj = project_inventory(100, forecast, None, issues)
-    stockout = by_type(evaluate_item_alerts(BOLT, proj, None, None, TODAY,
+    stockout = by_type(evaluate_item_alerts(BOLT, proj, None, TODAY,
                                             supply=SupplyContext((), pegs)))["stockout"]
     assert stockout.details["stockout_date"] == (TODAY + timedelta(days=4)).isoformat()
     assert [p["peg_reference"] for p in stockout.details["pegs"]] == ["1000555",
@@ -255,7 +277,7 @@ def test_a_component_stockout_names_the_parent_order_first_by_date():
 def test_late_firm_orders_raise_one_late_supply_alert():
     orders = [order("4500001", -10, 50.0, True, "purchase"), order("1000124", -5, 80.0, True),
               order("1000125", -2, 80.0, True), order("PL-1", -9, 10.0, False, "planned")]
-    alerts = by_type(evaluate_item_alerts(BOLT, projection(1000, 1), None, None, TODAY,
+    alerts = by_type(evaluate_item_alerts(BOLT, projection(1000, 1), None, TODAY,
                                           supply=SupplyContext(tuple(orders))))
     late = alerts["late_supply"]
     # Due 10 and 5 days before today are late (> 3 days past due as of yesterday); two
@@ -263,11 +285,11 @@ def test_late_firm_orders_raise_one_late_supply_alert():
     assert [o["reference"] for o in late.details["late_orders"]] == ["4500001", "1000124"]
     assert late.details["max_days_late"] == 9
     assert late.severity == "low"  # plenty of stock: a follow-up, not an interruption
-    short = by_type(evaluate_item_alerts(BOLT, projection(100, 14), None, None, TODAY,
+    short = by_type(evaluate_item_alerts(BOLT, projection(100, 14), None, TODAY,
                                          supply=SupplyContext(tuple(orders))))
     assert short["late_supply"].severity == "medium" and "stockout" in short
     assert "4500001" in late.message and "1 more" in late.message
-    quiet = evaluate_item_alerts(BOLT, projection(1000, 1), None, None, TODAY,
+    quiet = evaluate_item_alerts(BOLT, projection(1000, 1), None, TODAY,
                                  AlertPolicy(late_supply_days=30),
                                  supply=SupplyContext(tuple(orders)))
     assert "late_supply" not in by_type(quiet)
