@@ -34,6 +34,7 @@ Scoring (an item-location's label is its planted event; the rest are clean):
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 import sys
 import tempfile
@@ -201,6 +202,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--history", type=int, default=365)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rules", default="",
+                        help="score only candidate rules whose name contains this")
     parser.add_argument("--cache", type=Path, default=None,
                         help="keep the replay here (pickle) and reuse it for re-scoring")
     return parser.parse_args()
@@ -233,12 +236,15 @@ def main() -> None:
     started = time.monotonic()
     f, state, first, last = prepare(args)
     print(f"replay: {state['seconds']:.0f}s; models selected {dict(state['models'])}", flush=True)
+    candidates = {k: v for k, v in CANDIDATES.items() if args.rules in k}
     flags = anomaly_flags(f, state["fc"], state["keys"], first - 14, last, args.workers,
-                          CANDIDATES)
-    report(f, state, flags, first, last, CANDIDATES)
-    print(f"\ntotal {time.monotonic() - started:.0f}s (replay {state['seconds']:.0f}s, "
+                          candidates)
+    report(f, state, flags, first, last, candidates)
+    cpu = os.times()
+    print(f"\ntotal {time.monotonic() - started:.0f}s wall (replay {state['seconds']:.0f}s), "
+          f"{cpu.user + cpu.system + cpu.children_user + cpu.children_system:.0f}s CPU; "
           f"{args.items} items, {args.days} scored + {args.warmup} warm-up days, "
-          f"{args.workers} workers)")
+          f"{args.workers} workers, load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
