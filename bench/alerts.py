@@ -65,14 +65,16 @@ CANDIDATES = {
     "last_day_80, no floor (before)": AnomalyPolicy(rule="last_day_80", value_floor=0.0),
     "last_day_80": AnomalyPolicy(rule="last_day_80"),
     "m_of_n_95 3/5": AnomalyPolicy(rule="m_of_n_95", m=3, n=5, hold_days=7),
-    "m_of_n_95 4/7": AnomalyPolicy(rule="m_of_n_95", m=4, n=7, hold_days=7),
-    "tracking_signal k3": AnomalyPolicy(ts_limit=3.0, hold_days=7, echo_ratio=2.0),
-    "tracking_signal k3.5": AnomalyPolicy(ts_limit=3.5, hold_days=7, echo_ratio=2.0),
-    "tracking_signal k4": AnomalyPolicy(ts_limit=4.0, hold_days=7, echo_ratio=2.0),
-    "tracking_signal k3.5 no echo check": AnomalyPolicy(ts_limit=3.5, hold_days=7),
-    "tracking_signal k3.5 no hold": AnomalyPolicy(ts_limit=3.5, echo_ratio=2.0),
+    "m_of_n_95 2/7": AnomalyPolicy(rule="m_of_n_95", m=2, n=7, hold_days=7),
+    "tracking_signal k2.5 (chosen: the default)": AnomalyPolicy(),
+    "tracking_signal k3": AnomalyPolicy(ts_limit=3.0),
+    "tracking_signal k3.5": AnomalyPolicy(ts_limit=3.5),
+    "tracking_signal k2.5 no echo check": AnomalyPolicy(echo_ratio=0.0),
+    "tracking_signal k2.5 no hold": AnomalyPolicy(hold_days=1),
+    "tracking_signal k2.5 w14": AnomalyPolicy(ts_window=14),
+    "cusum k0.5 h4": AnomalyPolicy(rule="cusum", cusum_k=0.5, cusum_h=4.0, echo_ratio=2.0),
     "cusum k0.5 h5": AnomalyPolicy(rule="cusum", cusum_k=0.5, cusum_h=5.0, echo_ratio=2.0),
-    "cusum k0.5 h8": AnomalyPolicy(rule="cusum", cusum_k=0.5, cusum_h=8.0, echo_ratio=2.0),
+    "cusum k1 h3": AnomalyPolicy(rule="cusum", cusum_k=1.0, cusum_h=3.0, echo_ratio=2.0),
 }
 
 

@@ -131,8 +131,8 @@ def report(f, state: dict, flags: dict, first: int, last: int, candidates: dict)
         detail[name] = (s.pop("_by_kind"), s.pop("_by_class"))
         rows.append({"anomaly rule": name, **s})
     table = pd.DataFrame(rows)
-    print("\nDemand anomaly per candidate rule (value floor "
-          f"{next(iter(candidates.values())).value_floor:g} on all)")
+    floors = sorted({p.value_floor for p in candidates.values()})
+    print(f"\nDemand anomaly per candidate rule (value floor {floors[-1]:g} unless named)")
     print(table.to_markdown(index=False, floatfmt=".3f"))
     print("\nrecall within 7 days by kind / by demand class (level shifts):")
     for name, (kinds, classes) in detail.items():

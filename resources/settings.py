@@ -72,7 +72,7 @@ class Settings(BaseSettings):
         "tracking_signal", pattern="^(tracking_signal|cusum|m_of_n_95|last_day_80)$",
         description="Demand-anomaly rule (assets/alerts/anomaly.py; chosen by bench/alerts.py).")
     alert_anomaly_ts_limit: float = Field(
-        3.5, gt=0, description="Tracking signal (sd units) at which demand has changed.")
+        2.5, gt=0, description="Tracking signal (sd units) at which demand has changed.")
     alert_anomaly_window_days: int = Field(
         7, ge=2, le=28, description="Days the tracking signal sums at least (slow movers more).")
     alert_anomaly_m: int = Field(3, ge=1, description="m_of_n_95: days outside the 95% bound...")

@@ -19,10 +19,12 @@ Candidate rules (``AnomalyPolicy.rule``):
 * ``last_day_80``: the as-of day outside the 80% interval (the rule before issue 14; for
   comparison only);
 * ``m_of_n_95``: at least ``m`` of the last ``n`` days outside the 95% bound, same side;
-* ``tracking_signal``: the sum of the last ``ts_window`` days' errors (actual - forecast)
-  over the mean absolute error of the ``mad_days`` before them, beyond +-``ts_limit``. The
-  window's single largest error is left out of the sum, so one day (an entry error, one
-  big order) never decides it;
+* ``tracking_signal``: the sum of the last ``ts_window`` days' errors (actual - forecast;
+  the window widened for slow movers until ``min_expected`` units were forecast in it)
+  over the error sd (from the mean absolute error of the ``mad_days`` before the window,
+  at least Poisson's) x sqrt(days), beyond +-``ts_limit``: the classic tracking signal in
+  sd units, so one limit fits every window length. Each day counts at most ``ts_cap`` sd,
+  so one day (an entry error, one big order) never decides it;
 * ``cusum``: two-sided CUSUM of the errors in units of that scale (each day capped at
   +-``cusum_cap``), reset ``cusum_days`` ago, beyond ``cusum_h`` with slack ``cusum_k``.
 
@@ -52,16 +54,17 @@ class AnomalyPolicy:
     ts_window: int = 7  # tracking_signal: days summed at least ...
     ts_max_window: int = 28  # ... widened up to this until the forecast expects
     min_expected: float = 10.0  # this many units in the window (slow movers)
-    ts_limit: float = 3.0
+    ts_limit: float = 2.5  # chosen on bench/alerts.py (docs/performance.md)
+    ts_cap: float = 2.5  # ... each day's error capped at this many sd
     mad_days: int = 56  # the scale: mean |error| of this many days before the window
     cusum_k: float = 0.5  # cusum: slack per day, in sd units
     cusum_h: float = 5.0
     cusum_days: int = 28
     cusum_cap: float = 3.0
-    hold_days: int = 1  # a verdict holds this many as-of days after the rule last fired
+    hold_days: int = 7  # a verdict holds this many as-of days after the rule last fired
     # A change against the sign of one earlier day's error this many times the window's
     # sum is that day's echo in the forecast (a moving average carries a spike for weeks).
-    echo_ratio: float = 0.0  # 0: off
+    echo_ratio: float = 2.0  # 0: off
     min_days: int = 3  # observed days a window needs to say anything
     value_floor: float = 250.0  # currency units at stake
     value_days: int = 28  # how long a change is assumed to last when valuing it
@@ -159,20 +162,24 @@ def _days(recent: pd.DataFrame) -> _Days:
     order = np.argsort(day[keep], kind="stable")
     data = _Days(*(c[keep][order] for c in (day, actual, yhat, lower, upper, lower95, upper95)))
     # One row per day: the last one given wins.
-    last = np.r_[data.day[1:] != data.day[:-1], True]
+    last = np.r_[data.day[1:] != data.day[:-1], True][:data.day.size]
     return _Days(*(getattr(data, f)[last] for f in _Days.__dataclass_fields__))
 
 
 def _sd(d: _Days, start: int, policy: AnomalyPolicy) -> float:
     """Error sd from the mean absolute error of the ``mad_days`` before ``start``; the
-    window's own when fewer than ``min_days`` of them were observed. 0: every error 0.
-    The single largest error is left out: one spike would blunt the rule for weeks."""
+    window's own when fewer than ``min_days`` of them were observed. The single largest
+    error is left out (one spike would blunt the rule for weeks), and the sd is at least
+    Poisson's, sqrt(the mean forecast): a series that was flat by chance has no sd of 0.
+    0: nothing was forecast and every error was 0."""
     ref = (d.day < start) & (d.day >= start - policy.mad_days)
     if ref.sum() < policy.min_days:
         ref = d.day >= start
     errors = np.sort(np.abs(d.error[ref]))
     errors = errors[:-1] if errors.size > policy.min_days else errors
-    return float(errors.mean()) * MAD_TO_SD if errors.size else 0.0
+    if not errors.size:
+        return 0.0
+    return max(float(errors.mean()) * MAD_TO_SD, float(np.sqrt(max(d.yhat[ref].mean(), 0.0))))
 
 
 def _tracking_signal(d: _Days, as_of: int, policy: AnomalyPolicy):
@@ -185,13 +192,15 @@ def _tracking_signal(d: _Days, as_of: int, policy: AnomalyPolicy):
     start = max(start, as_of - policy.ts_max_window + 1)
     inside = d.day >= start
     errors = d.error[inside]
-    if errors.size < policy.min_days:
-        return None
-    total = float(errors.sum() - errors[np.argmax(np.abs(errors))])  # one day never decides
     sd = _sd(d, start, policy)
-    if total == 0 or sd <= 0:
+    if errors.size < policy.min_days or sd <= 0:
         return None
-    return total / (sd * np.sqrt(errors.size - 1)), policy.ts_limit, start
+    # Each day counts at most ts_cap sd: one day (an entry error, one big order) never
+    # decides, however large.
+    total = float(np.clip(errors, -policy.ts_cap * sd, policy.ts_cap * sd).sum())
+    if total == 0:
+        return None
+    return total / (sd * np.sqrt(errors.size)), policy.ts_limit, start
 
 
 def _cusum(d: _Days, as_of: int, policy: AnomalyPolicy):
