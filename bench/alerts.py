@@ -62,19 +62,22 @@ END = date(2025, 6, 30)
 LAGS = (1, 7, 28)
 CHANGES = ("level_up", "level_down", "trend_break", "promotion", "discontinue")
 CANDIDATES = {
-    "last_day_80, no floor (before)": AnomalyPolicy(rule="last_day_80", value_floor=0.0),
-    "last_day_80": AnomalyPolicy(rule="last_day_80"),
-    "m_of_n_95 3/5": AnomalyPolicy(rule="m_of_n_95", m=3, n=5, hold_days=7),
-    "m_of_n_95 2/7": AnomalyPolicy(rule="m_of_n_95", m=2, n=7, hold_days=7),
+    # The rule before issue 14: one day, no hold, no echo check (and no floor).
+    "last_day_80, no floor (before)": AnomalyPolicy(rule="last_day_80", value_floor=0.0,
+                                                    hold_days=1, echo_ratio=0.0),
+    "last_day_80": AnomalyPolicy(rule="last_day_80", hold_days=1, echo_ratio=0.0),
+    "m_of_n_95 3/5": AnomalyPolicy(rule="m_of_n_95", m=3, n=5),
+    "m_of_n_95 2/7": AnomalyPolicy(rule="m_of_n_95", m=2, n=7),
     "tracking_signal k2.5 (chosen: the default)": AnomalyPolicy(),
     "tracking_signal k3": AnomalyPolicy(ts_limit=3.0),
     "tracking_signal k3.5": AnomalyPolicy(ts_limit=3.5),
     "tracking_signal k2.5 no echo check": AnomalyPolicy(echo_ratio=0.0),
     "tracking_signal k2.5 no hold": AnomalyPolicy(hold_days=1),
     "tracking_signal k2.5 w14": AnomalyPolicy(ts_window=14),
-    "cusum k0.5 h4": AnomalyPolicy(rule="cusum", cusum_k=0.5, cusum_h=4.0, echo_ratio=2.0),
-    "cusum k0.5 h5": AnomalyPolicy(rule="cusum", cusum_k=0.5, cusum_h=5.0, echo_ratio=2.0),
-    "cusum k1 h3": AnomalyPolicy(rule="cusum", cusum_k=1.0, cusum_h=3.0, echo_ratio=2.0),
+    # CUSUM holds by itself (its sum decays slowly): no extra hold.
+    "cusum k0.5 h4": AnomalyPolicy(rule="cusum", cusum_k=0.5, cusum_h=4.0, hold_days=1),
+    "cusum k0.5 h5": AnomalyPolicy(rule="cusum", cusum_k=0.5, cusum_h=5.0, hold_days=1),
+    "cusum k1 h3": AnomalyPolicy(rule="cusum", cusum_k=1.0, cusum_h=3.0, hold_days=1),
 }
 
 
