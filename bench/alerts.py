@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
+import shutil
 import sys
 import tempfile
 import time
@@ -221,6 +222,7 @@ def prepare(args) -> tuple[DemoFrames, dict, int, int]:
     print(f"demo: {args.items} items, planted {summary.planted}, built shortages "
           f"{summary.runs_short}, {summary.component_runs_short}", flush=True)
     f = load(out)
+    shutil.rmtree(out)  # read whole: the frames are all the replay needs
     n = len(f.days)
     last = n - 2  # the last as-of day with an actual after it
     first = last - args.days - args.warmup + 1
