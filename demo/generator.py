@@ -72,6 +72,15 @@ from demo.patterns import (
     make_item,
     make_series,
 )
+from demo.planting import (
+    ELIGIBLE,
+    Label,
+    PlantPlan,
+    deal_events,
+    plant_demand,
+    plant_entry_error,
+    write_labels,
+)
 from demo.supply import (
     DUE,
     FIRM,
@@ -103,13 +112,18 @@ class DemoSummary:
     # (SKU, MATNR, WERKS, AUFNR) of the component built to run short because the parent's
     # firm production order AUFNR, starting inside its lead time, needs more than it has
     component_runs_short: tuple[str, str, str, str] | None = None
+    # Planted events (``plant=PlantPlan()``): kind -> count, and the labels file relative
+    # to the output folder (see ``demo.planting``); empty / None when nothing was planted.
+    planted: dict[str, int] = field(default_factory=dict)
+    labels_file: str | None = None
 
 
 class _Generator(OdooExports):
     """Turns chunks of items into rows of every export, keeping the running numbers."""
 
     def __init__(self, out: dict[tuple[str, str], ExportWriter], cal: Calendar, seed: int,
-                 fault_rate: float, showcase_idx: int | None = None) -> None:
+                 fault_rate: float, showcase_idx: int | None = None,
+                 plant: PlantPlan | None = None, events: dict[int, str] | None = None) -> None:
         self.out = out
         self.cal = cal
         self.seed = seed
@@ -119,6 +133,9 @@ class _Generator(OdooExports):
         self.showcase_idx = showcase_idx  # the item built to run out (see run_short)
         self.runs_short: tuple[str, str, str] | None = None
         self.component_runs_short: tuple[str, str, str, str] | None = None
+        self.plant = plant
+        self.events = events or {}  # item index -> planted event kind
+        self.labels: list[Label] = []
         # Month starts as day offsets; the first is the start of the month the history
         # begins in (possibly before day 0), so every item has a cost from the first day.
         self.month_starts = [k for k in range(cal.n_days) if cal.iso[k].endswith("-01")]
@@ -134,6 +151,7 @@ class _Generator(OdooExports):
         series = [s for it in items for s in make_series(it, self.seed, self.cal)]
         per_unit = per_unit_matrix(series, bom)
         size_components(series, per_unit, self.seed)
+        errors = self._plant_demand(series) if self.plant else []
         for s in series:
             s.late_ok = s.late_ok and s.item.idx != self.showcase_idx
         res = simulate(series, self.cal, per_unit)
@@ -148,6 +166,10 @@ class _Generator(OdooExports):
         none = np.zeros((0, 5), dtype=np.int64)
         orders = {k: orders_of(s, k, res, plans.get(k, none), self.cal, cut=k == showcase)
                   for k, s in enumerate(series) if s.item.manufactured}
+        for k in errors:  # after the simulation: a wrong posting, not demand
+            label = plant_entry_error(series[k], res.issued[:, k], self.seed, self.cal,
+                                      self.plant)
+            self.labels += [label] if label else []
 
         for it in items:
             self.valuation(it)
@@ -180,6 +202,33 @@ class _Generator(OdooExports):
                 self.odoo_moves(s, k, res, orders.get(k), names.get(k),
                                 self._consumed_by(k, per_unit, orders, names))
         self.supply.sap_transfers(series, transfers, self.seed)
+
+    def _plant_demand(self, series: list[Series]) -> list[int]:
+        """Plant each item's event into its first stocking point (``demo.planting``),
+        after the planner sized it; returns the series that get an entry error later."""
+        errors, done, pending = [], set(), []
+        for k, s in enumerate(series):
+            if s.item.idx in done:
+                continue
+            done.add(s.item.idx)
+            kind = self.events.get(s.item.idx)
+            if (s.item.idx == self.showcase_idx
+                    or not s.demand[:self.cal.n_days - self.plant.window_days].any()):
+                # The showcase shortage stays as built; a component its parents consume
+                # whole has no demand of its own to change: the event goes to the
+                # chunk's next clean eligible item.
+                pending += [kind] if kind else []
+                continue
+            if not kind and pending and s.item.profile.pattern in ELIGIBLE:
+                kind = pending.pop(0)
+            if not kind:
+                continue
+            if kind == "entry_error":
+                errors.append(k)
+                continue
+            label = plant_demand(s, kind, self.seed, self.cal, self.plant)
+            self.labels += [label] if label else []
+        return errors
 
     def _run_showcase_short(self, series: list[Series], res: SimResult) -> int | None:
         """The showcase item (the first smooth SAP-only item) runs out inside its lead time
@@ -326,13 +375,17 @@ def _odoo_ids(seed: int, systems: list[str]) -> list[int]:
 # ----------------------------------------------------------------------------- public API
 def generate_demo_data(out_dir: Path, *, items: int = 200, days: int = 365, seed: int = 42,
                        end_date: date | None = None, fault_rate: float = 0.002,
-                       progress: Callable[[str], None] | None = None) -> DemoSummary:
+                       progress: Callable[[str], None] | None = None,
+                       plant: PlantPlan | None = None) -> DemoSummary:
     """Write demo exports for ``items`` items over ``days`` days ending at ``end_date``
-    (default yesterday) into the landing-zone layout under ``out_dir``."""
+    (default yesterday) into the landing-zone layout under ``out_dir``; with ``plant``,
+    labelled events too (``demo.planting``), labels beside the exports."""
     if items < 1 or days < 1:
         raise ValueError("items and days must be at least 1")
     if not 0 <= fault_rate < 1:
         raise ValueError("fault_rate must be in [0, 1)")
+    if plant is not None and days <= plant.window_days:
+        raise ValueError(f"planting events needs more than {plant.window_days} days")
     seed %= 1 << 64  # numpy seed sequences take non-negative entropy only
     end = end_date or date.today() - timedelta(days=1)
     start = end - timedelta(days=days - 1)
@@ -350,7 +403,8 @@ def generate_demo_data(out_dir: Path, *, items: int = 200, days: int = 365, seed
             writers[source, entity] = ExportWriter(root, source, entity, ext)
         showcase = next((i for i in range(items)
                          if systems[i] == "sap" and patterns[i] == "smooth"), None)
-        gen = _Generator(writers, cal, seed, fault_rate, showcase)
+        events = deal_events(seed, patterns, plant) if plant else None
+        gen = _Generator(writers, cal, seed, fault_rate, showcase, plant, events)
         for lo in range(0, items, CHUNK_ITEMS):
             hi = min(items, lo + CHUNK_ITEMS)
             gen.chunk([make_item(i, seed, systems[i], patterns[i], odoo_ids[i], days)
@@ -362,6 +416,9 @@ def generate_demo_data(out_dir: Path, *, items: int = 200, days: int = 365, seed
         for w in writers.values():
             w.close(ok)
 
+    labels_file = None
+    if plant is not None:
+        labels_file = write_labels(root, gen.labels + _shortage_labels(gen, cal))
     return DemoSummary(
         files={w.rel: w.rows for w in writers.values()},
         items=items, days=days, start_date=start, end_date=end,
@@ -370,4 +427,20 @@ def generate_demo_data(out_dir: Path, *, items: int = 200, days: int = 365, seed
         systems={s: systems.count(s) for s in ("sap", "odoo", "both")},
         runs_short=gen.runs_short,
         component_runs_short=gen.component_runs_short,
+        planted=_counts(gen.labels) if plant else {},
+        labels_file=labels_file,
     )
+
+
+def _shortage_labels(gen: _Generator, cal: Calendar) -> list[Label]:
+    """The demo's two built shortages as labels on the last day (SAP plants)."""
+    built = [x for x in (gen.runs_short, gen.component_runs_short) if x]
+    return [Label(sku, "sap", f"sap:{werks}", cal.iso[cal.n_days - 1], "shortage", 0.0,
+                  "") for sku, _, werks, *_ in built]
+
+
+def _counts(labels: list[Label]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for label in labels:
+        out[label.kind] = out.get(label.kind, 0) + 1
+    return out

@@ -108,17 +108,23 @@ def config_cmd() -> None:
 @click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default yesterday).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Output directory (default: the landing zone).")
-def demo_data_cmd(items, days, seed, fault_rate, end_date, out) -> None:
+@click.option("--plant-events", is_flag=True,
+              help="Plant labelled demand events; labels to <out>/ground_truth/labels.csv.")
+def demo_data_cmd(items, days, seed, fault_rate, end_date, out, plant_events) -> None:
     """Write realistic SAP, Odoo and accounting exports (deterministic per seed)."""
     from demo.generator import generate_demo_data
+    from demo.planting import PlantPlan
 
     out = out or get_settings().resolved_landing_dir
     summary = generate_demo_data(out, items=items, days=days, seed=seed, fault_rate=fault_rate,
                                  end_date=end_date.date() if end_date else None,
-                                 progress=lambda msg: click.echo(msg, err=True))
+                                 progress=lambda msg: click.echo(msg, err=True),
+                                 plant=PlantPlan() if plant_events else None)
     click.echo(format_table(["file", "rows"], sorted(summary.files.items())))
     click.echo(f"{summary.items} items, {summary.start_date} .. {summary.end_date}, "
                f"faults: {summary.faults}  -> {out}")
+    if summary.labels_file:
+        click.echo(f"planted {summary.planted}; labels: {out / summary.labels_file}")
 
 
 # ----------------------------------------------------------------------------- demo

@@ -74,6 +74,20 @@ class Settings(BaseSettings):
     alert_rate_jump_factor: float = Field(
         2.0, gt=1, description="Warn when the open alerts per 1,000 item-locations grow more "
         "than this many times night over night.")
+    alert_anomaly_rule: str = Field(
+        "tracking_signal", pattern="^(tracking_signal|cusum|m_of_n_95|last_day_80)$",
+        description="Demand-anomaly rule (assets/alerts/anomaly.py; chosen by bench/alerts.py).")
+    alert_anomaly_ts_limit: float = Field(
+        2.5, gt=0, description="Tracking signal (sd units) at which demand has changed.")
+    alert_anomaly_window_days: int = Field(
+        7, ge=2, le=28, description="Days the tracking signal sums at least (slow movers more).")
+    alert_anomaly_m: int = Field(3, ge=1, description="m_of_n_95: days outside the 95% bound...")
+    alert_anomaly_n: int = Field(5, ge=1, description="... of the last n days.")
+    alert_anomaly_hold_days: int = Field(
+        7, ge=1, description="A demand anomaly stays open this many days after it last held.")
+    alert_anomaly_value_floor: float = Field(
+        250.0, ge=0, description="Demand anomaly only when shifted units x 28 days x unit "
+        "cost reach this (currency units).")
     timezone: str = Field("UTC", description="Time zone of the nightly schedule and partitions.")
     partitions_start: str = Field("2024-01-01", description="First daily partition (YYYY-MM-DD).")
     raw_retention_days: int = Field(

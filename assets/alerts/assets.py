@@ -16,6 +16,7 @@ from datetime import timedelta
 import dagster as dg
 
 from assets.alerts import budget, store
+from assets.alerts.anomaly import AnomalyPolicy
 from assets.alerts.charts import alert_chart_jobs, render_charts
 from assets.alerts.lifecycle import diff_alerts, needs_chart
 from assets.alerts.rules import AlertPolicy, evaluate_portfolio
@@ -38,11 +39,12 @@ FORECAST_ALERTS = dg.AssetKey(["alerts", "forecast_alerts"])
     "(medium; high under half of it) to a stockout inside the lead time on firm supply "
     "(critical; stockout date, order-by date, shortfall, the parent orders consuming a "
     "component); one step less severe when planned orders would cover it. Excess cover "
-    "worth at least a value floor, open orders late past their due date, demand outside "
-    "the forecast interval, forecast accuracy worse than the seasonal naive; a stockout "
-    "inhibits the same item-location's anomaly and excess. One row per type + item + "
-    "location with a PNG chart; every raise, escalation, de-escalation, resolution and "
-    "reopening kept in alert_events; the night's alert budget in the metadata.",
+    "worth at least a value floor, open orders late past their due date, a demand change "
+    "worth a look (tracking signal of the lag-1 forecast errors above a value floor), "
+    "forecast accuracy worse than the seasonal naive; a stockout inhibits the same "
+    "item-location's anomaly and excess. One row per type + item + location with a PNG "
+    "chart; every raise, escalation, de-escalation, resolution and reopening kept in "
+    "alert_events; the night's alert budget in the metadata.",
 )
 def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     started = time.monotonic()
@@ -57,9 +59,11 @@ def forecast_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         items = store.item_context(conn, as_of)
         projection = store.projection(conn, as_of)
         by_key = dict(tuple(projection.groupby(["item_id", "location_id"])))
+        policy = alert_policy(warehouse.settings)
         current = evaluate_portfolio(items, by_key, store.latest_accuracy(conn, as_of),
-                                     as_of + timedelta(days=1), alert_policy(warehouse.settings),
-                                     store.supply_context(conn, as_of))
+                                     as_of + timedelta(days=1), policy,
+                                     store.supply_context(conn, as_of),
+                                     store.recent_days(conn, as_of, anomaly_lookback(policy)))
         stored = store.open_alerts(conn)
         reopenable = store.resolved_keys(conn, [a.dedup_key for a in current
                                                 if a.dedup_key not in stored])
@@ -127,10 +131,23 @@ def alert_rate_jump(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 
 def alert_policy(settings: Settings) -> AlertPolicy:
+    anomaly = AnomalyPolicy(rule=settings.alert_anomaly_rule,
+                            ts_limit=settings.alert_anomaly_ts_limit,
+                            ts_window=settings.alert_anomaly_window_days,
+                            m=settings.alert_anomaly_m, n=settings.alert_anomaly_n,
+                            hold_days=settings.alert_anomaly_hold_days,
+                            value_floor=settings.alert_anomaly_value_floor)
     return AlertPolicy(excess_cover_days=settings.alert_excess_cover_days,
                        excess_min_value=settings.alert_excess_min_value,
                        degraded_ratio=settings.alert_degraded_ratio,
-                       late_supply_days=settings.alert_late_supply_days)
+                       late_supply_days=settings.alert_late_supply_days, anomaly=anomaly)
+
+
+def anomaly_lookback(policy: AlertPolicy) -> int:
+    """Days of history the anomaly rule reads: its longest window, the scale before it
+    and the days it holds a verdict."""
+    a = policy.anomaly
+    return max(a.ts_max_window, a.cusum_days, a.n) + a.mad_days + a.hold_days
 
 
 def _draw_charts(conn, settings: Settings, as_of, alerts, items, projections) -> dict:

@@ -15,6 +15,8 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from assets.alerts.anomaly import AnomalyPolicy, detect_anomaly
+
 SEVERITIES = ("low", "medium", "high", "critical")
 # Types that became one: the ``shortage`` family (below safety stock up to a stockout)
 # replaced them; user input (the CLI's --alert-type) still accepts the old names.
@@ -65,6 +67,8 @@ class AlertPolicy:
     late_supply_days: int = 3
     # Orders and pegs named in an alert's message and details.
     max_listed: int = 5
+    # Demand anomaly: which rule, its thresholds and the value floor (see anomaly.py).
+    anomaly: AnomalyPolicy = AnomalyPolicy()
 
 
 @dataclass(frozen=True)
@@ -273,24 +277,23 @@ def _excess_alert(item: ItemContext, policy: AlertPolicy) -> Alert | None:
     return Alert("excess", "low", item.item_id, item.location_id, message, details)
 
 
-def _anomaly_alert(item, recent_actual, last_interval) -> Alert | None:
-    if recent_actual is None or last_interval is None:
+def _anomaly_alert(item, recent: pd.DataFrame | None, today: date, policy: AlertPolicy
+                   ) -> Alert | None:
+    """A demand change worth a look (``anomaly.detect_anomaly`` on the item-location's
+    recent days up to yesterday, the last day with actuals)."""
+    verdict = detect_anomaly(recent, item.unit_cost, policy.anomaly,
+                             as_of=today - timedelta(days=1))
+    if verdict is None:
         return None
-    lower, upper = (float(v) for v in last_interval)
-    if lower <= recent_actual <= upper:
-        return None
-    direction = "above" if recent_actual > upper else "below"
-    details = {
-        "sku": item.sku,
-        "item_name": item.name,
-        "actual": _qty(recent_actual),
-        "expected_lower": _qty(lower),
-        "expected_upper": _qty(upper),
-        "direction": direction,
-    }
+    details = {"sku": item.sku, "item_name": item.name, **verdict.details()}
+    size = ("" if verdict.shift_pct is None else f" {verdict.shift_pct:+.0f}%")
+    value = ("" if verdict.value_at_stake is None
+             else f"; about {verdict.value_at_stake:,.0f} at stake over "
+                  f"{policy.anomaly.value_days} days")
     message = (
-        f"{_label(item)}: latest demand {recent_actual:.0f} is {direction} the expected "
-        f"range {lower:.0f}-{upper:.0f}"
+        f"{_label(item)}: demand {verdict.direction}{size} against the forecast since "
+        f"{verdict.since.isoformat()} ({verdict.shift_per_day:+.1f} units a day over "
+        f"{verdict.days} days){value}"
     )
     return Alert("demand_anomaly", "medium", item.item_id, item.location_id, message, details)
 
@@ -354,8 +357,7 @@ def _degraded_alert(item, accuracy: dict | None, policy: AlertPolicy) -> Alert |
 def evaluate_item_alerts(
     item: ItemContext,
     projection: pd.DataFrame,
-    recent_actual: float | None,
-    last_interval: tuple[float, float] | None,
+    recent: pd.DataFrame | None,
     today: date,
     policy: AlertPolicy = AlertPolicy(),  # noqa: B008 - frozen, safe as a default
     accuracy: dict | None = None,
@@ -363,8 +365,8 @@ def evaluate_item_alerts(
 ) -> list[Alert]:
     """All alerts that currently hold for one item at one location.
 
-    ``projection`` comes from ``project_inventory``; ``recent_actual`` is the latest
-    day's actual demand and ``last_interval`` the (lower, upper) forecast for that day;
+    ``projection`` comes from ``project_inventory``; ``recent`` the item-location's
+    recent days (actual, lag-1 forecast and bounds; see ``anomaly.detect_anomaly``);
     ``accuracy`` the item's latest forecast_accuracy row (forecast degraded); ``supply``
     its open orders and the dependent demand pegged to it. A stockout inhibits the
     item-location's demand anomaly and excess (its details list which).
@@ -374,7 +376,7 @@ def evaluate_item_alerts(
     shortage = None
     if window is not None and not window.empty:
         shortage = _shortage_alert(item, window, today, policy, supply)
-    others = [_excess_alert(item, policy), _anomaly_alert(item, recent_actual, last_interval)]
+    others = [_excess_alert(item, policy), _anomaly_alert(item, recent, today, policy)]
     if shortage is not None:
         alerts.append(shortage)
         if shortage.details["condition"] == "stockout":
@@ -398,11 +400,11 @@ def evaluate_item_alerts(
 
 def evaluate_portfolio(items: pd.DataFrame, projections: dict, accuracy: dict, today: date,
                        policy: AlertPolicy = AlertPolicy(),  # noqa: B008 - frozen
-                       supply: dict | None = None) -> list[Alert]:
+                       supply: dict | None = None, recent: dict | None = None) -> list[Alert]:
     """``evaluate_item_alerts`` for every row of ``items`` (the item context: item,
-    stock, recent demand, last interval), with its projection, accuracy and supply context
+    stock, recent demand), with its projection, accuracy, supply context and recent days
     looked up by ``(item_id, location_id)``."""
-    supply = supply or {}
+    supply, recent = supply or {}, recent or {}
     current: list[Alert] = []
     for row in items.itertuples(index=False):
         item = ItemContext(row.item_id, row.sku, row.name, row.location_id,
@@ -410,10 +412,7 @@ def evaluate_portfolio(items: pd.DataFrame, projections: dict, accuracy: dict, t
                            float(row.reorder_point),
                            None if row.unit_cost is None else float(row.unit_cost),
                            float(row.on_hand), float(row.avg_daily_demand))
-        interval = (None if row.yhat_lower is None
-                    else (float(row.yhat_lower), float(row.yhat_upper)))
-        actual = None if row.last_actual is None else float(row.last_actual)
         key = (row.item_id, row.location_id)
-        current += evaluate_item_alerts(item, projections.get(key), actual, interval, today,
+        current += evaluate_item_alerts(item, projections.get(key), recent.get(key), today,
                                         policy, accuracy.get(key), supply.get(key, NO_SUPPLY))
     return current

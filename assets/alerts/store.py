@@ -27,27 +27,19 @@ with latest_stock as ({LATEST_ON_HAND_SQL}
     -- out of the demand it is forecast from (its parents' plan covers it), not out of use.
     select item_id, location_id,
            avg(coalesce(independent_quantity + consumption_quantity, quantity))
-               as avg_daily_demand,
-           sum(quantity) filter (where demand_date = %(as_of)s) as last_actual
+               as avg_daily_demand
     from unified.demand_history where demand_date > %(as_of)s::date - 28
     group by item_id, location_id
-), last_interval as (
-    select distinct on (item_id, location_id) item_id, location_id, yhat_lower, yhat_upper
-    from forecast.forecasts where target_date = %(as_of)s and forecast_date < %(as_of)s
-      and is_current
-    order by item_id, location_id, forecast_date desc
 )
 select p.item_id, p.location_id, i.sku, i.name, coalesce(i.lead_time_days, 0) as lead_time_days,
        coalesce(i.safety_stock, 0) as safety_stock, coalesce(i.reorder_point, 0) as reorder_point,
        i.unit_cost, coalesce(s.on_hand, 0) as on_hand,
-       coalesce(d.avg_daily_demand, 0) as avg_daily_demand, d.last_actual,
-       l.yhat_lower, l.yhat_upper
+       coalesce(d.avg_daily_demand, 0) as avg_daily_demand
 from (select distinct item_id, location_id from forecast.projected_inventory
       where forecast_date = %(as_of)s) p
 join unified.manufacturing_items i on i.item_id = p.item_id
 left join latest_stock s on s.item_id = p.item_id and s.location_id = p.location_id
 left join recent_demand d on d.item_id = p.item_id and d.location_id = p.location_id
-left join last_interval l on l.item_id = p.item_id and l.location_id = p.location_id
 where i.status = 'active'
 """
 
@@ -74,13 +66,40 @@ def newest_projection_date(conn) -> date | None:
 
 
 def item_context(conn, as_of: date) -> pd.DataFrame:
-    """Per projected item-location of ``as_of``: the item, its stock, recent demand and the
-    interval last forecast for ``as_of`` (ITEM_CONTEXT_SQL)."""
+    """Per projected item-location of ``as_of``: the item, its stock and recent demand
+    (ITEM_CONTEXT_SQL)."""
     # Set-wise joins over rows this night just wrote (projections, forecasts) that have no
     # statistics yet: estimated at a few rows, they get nested loops that take minutes at
     # 10,000 items. For the rest of the transaction too (the reads that follow).
     conn.execute("set local enable_nestloop = off")
     return read_frame(conn, ITEM_CONTEXT_SQL, {"as_of": as_of})
+
+
+# Each item-location's recent days for the demand-anomaly rule: the actual (what the
+# forecast reads) and the current forecast made the day before for that day (lag 1) with
+# its 80% and 95% bounds. A day without a lag-1 forecast has none: the rule skips it.
+RECENT_DAYS_SQL = """
+select d.item_id, d.location_id, d.demand_date as target_date, d.quantity as actual,
+       d.is_stockout, f.yhat, f.yhat_lower, f.yhat_upper, f.yhat_lower_95, f.yhat_upper_95
+from unified.demand_history d
+left join forecast.forecasts f
+  on f.item_id = d.item_id and f.location_id = d.location_id
+ and f.target_date = d.demand_date and f.forecast_date = d.demand_date - 1 and f.is_current
+where d.demand_date > %(as_of)s::date - %(days)s and d.demand_date <= %(as_of)s
+order by d.item_id, d.location_id, d.demand_date
+"""
+
+
+def recent_days(conn, as_of: date, days: int) -> dict[tuple[str, str], pd.DataFrame]:
+    """``(item_id, location_id)`` -> its last ``days`` days up to ``as_of``
+    (RECENT_DAYS_SQL), one set-wise read for the portfolio."""
+    frame = copy_out(conn, RECENT_DAYS_SQL, {"as_of": as_of, "days": days})
+    if frame.empty:
+        return {}
+    frame["is_stockout"] = frame["is_stockout"].map({"t": True, "f": False, True: True,
+                                                     False: False})
+    return {(str(item), location): rows.drop(columns=["item_id", "location_id"])
+            for (item, location), rows in frame.groupby(["item_id", "location_id"], sort=False)}
 
 
 def projection(conn, as_of: date) -> pd.DataFrame:

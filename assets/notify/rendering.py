@@ -85,7 +85,8 @@ _HEADLINES = {
     + " on {{ details.stockout_date }}{% else %}Below safety stock: " + _WHAT
     + " from {{ details.first_below_date }}{% endif %}",
     "excess": "Excess stock: " + _WHAT,
-    "demand_anomaly": "Demand anomaly: " + _WHAT + " ({{ details.direction }} expected range)",
+    "demand_anomaly": "Demand change: " + _WHAT + " ({{ details.direction }} since "
+    "{{ details.since }})",
     "late_supply": "Late supply: " + _WHAT + " ({{ details.late_count }} open order"
     "{{ 's' if details.late_count != 1 }} past due)",
 }
@@ -129,11 +130,11 @@ _FACTS: dict[str, list[tuple[str, str]]] = {
         ("Late quantity", "{{ details.late_qty | round(1) }}"),
     ],
     "demand_anomaly": [
-        ("Latest demand", "{{ details.actual | round(1) }}"),
-        (
-            "Expected range",
-            "{{ details.expected_lower | round(1) }} to {{ details.expected_upper | round(1) }}",
-        ),
+        ("Change", "{{ details.shift_per_day | round(1) }} a day against a forecast of "
+                   "{{ details.expected_per_day | round(1) }} ({{ details.shift_pct }}%)"),
+        ("Value at stake", "{{ details.value_at_stake }}"),
+        ("Evidence", "{{ details.evidence_days }} days, {{ details.rule | replace('_', ' ') }} "
+                     "{{ details.statistic | round(1) }} (limit {{ details.limit }})"),
     ],
 }
 _HEADLINE_TEXT = ("{% if event == 'resolved' %}Resolved: {% elif event == 'de-escalated' %}"

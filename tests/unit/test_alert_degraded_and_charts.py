@@ -15,7 +15,7 @@ ITEM = ItemContext(7, "FC-7", "Gear", "sap:1000", 10, 5.0, 20.0, 1.0, 100.0, 1.0
 
 
 def degraded(accuracy, policy=None):
-    alerts = evaluate_item_alerts(ITEM, None, None, None, TODAY, policy or AlertPolicy(), accuracy)
+    alerts = evaluate_item_alerts(ITEM, None, None, TODAY, policy or AlertPolicy(), accuracy)
     return [a for a in alerts if a.alert_type == "accuracy_degraded"]
 
 

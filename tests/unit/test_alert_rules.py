@@ -53,7 +53,7 @@ def by_type(alerts: list[Alert]) -> dict[str, Alert]:
 
 def test_a_stockout_inside_the_lead_time_is_a_critical_shortage_with_order_by_and_shortfall():
     # 100 on hand, 14/day from today: 100 - 14 * (d + 1) < 0 first at d = 7 (2026-03-09).
-    alerts = by_type(evaluate_item_alerts(BOLT, projection(100, 14), None, None, TODAY))
+    alerts = by_type(evaluate_item_alerts(BOLT, projection(100, 14), None, TODAY))
 
     shortage = alerts["shortage"]
     assert shortage.severity == "critical"  # an order placed today arrives too late
@@ -68,7 +68,7 @@ def test_a_stockout_inside_the_lead_time_is_a_critical_shortage_with_order_by_an
     # The safety-stock facts ride along: below 40 from d = 4 (100 - 14 * 5 = 30).
     assert shortage.details["first_below_date"] == "2026-03-06"
     assert shortage.details["qty_to_restore"] == pytest.approx(94)
-    assert [a.alert_type for a in evaluate_item_alerts(BOLT, projection(100, 14), None, None,
+    assert [a.alert_type for a in evaluate_item_alerts(BOLT, projection(100, 14), None,
                                                         TODAY)] == ["shortage"]  # one alert
     assert shortage.dedup_key == "shortage:42:WH-MAIN"
     assert "BLT-M8-30" in shortage.message and "2026-03-09" in shortage.message
@@ -83,7 +83,7 @@ def test_a_stockout_inside_the_lead_time_is_a_critical_shortage_with_order_by_an
     (109, 10, "critical", "stockout"),  # -1: a stockout
 ])
 def test_shortage_severity_at_its_thresholds(on_hand, per_day, severity, condition):
-    alerts = by_type(evaluate_item_alerts(BOLT, projection(on_hand, per_day), None, None, TODAY))
+    alerts = by_type(evaluate_item_alerts(BOLT, projection(on_hand, per_day), None, TODAY))
     if severity is None:
         assert alerts == {}
         return
@@ -93,7 +93,7 @@ def test_shortage_severity_at_its_thresholds(on_hand, per_day, severity, conditi
 
 def test_below_safety_stock_beyond_the_stockout_window_is_a_shortage():
     # 100 - 6 * (d + 1): never negative within 10 days (min 34), below 40 from d = 10.
-    alerts = by_type(evaluate_item_alerts(BOLT, projection(100, 6), None, None, TODAY))
+    alerts = by_type(evaluate_item_alerts(BOLT, projection(100, 6), None, TODAY))
     below = alerts["shortage"]
     assert below.severity == "medium"
     assert below.details["condition"] == "below_safety_stock"
@@ -106,9 +106,9 @@ def test_below_safety_stock_beyond_the_stockout_window_is_a_shortage():
 
 def test_no_safety_stock_no_shortage_until_a_stockout():
     item = replace(BOLT, safety_stock=0)
-    assert "shortage" not in by_type(evaluate_item_alerts(item, projection(100, 8), None, None,
+    assert "shortage" not in by_type(evaluate_item_alerts(item, projection(100, 8), None,
                                                           TODAY))
-    stockout = by_type(evaluate_item_alerts(item, projection(100, 14), None, None, TODAY))
+    stockout = by_type(evaluate_item_alerts(item, projection(100, 14), None, TODAY))
     assert stockout["shortage"].severity == "critical"
     assert "first_below_date" not in stockout["shortage"].details
 
@@ -116,15 +116,15 @@ def test_no_safety_stock_no_shortage_until_a_stockout():
 def test_rows_before_today_are_ignored():
     proj = projection(100, 14)
     later = TODAY + timedelta(days=12)  # the whole stockout is "in the past" from here
-    alerts = by_type(evaluate_item_alerts(BOLT, proj.iloc[:8], None, None, later))
+    alerts = by_type(evaluate_item_alerts(BOLT, proj.iloc[:8], None, later))
     assert "shortage" not in alerts
 
 
 def test_pessimistic_policy_uses_the_upper_path():
     proj = projection(100, 8, upper=12)  # expected never < 0 in 10 days; upper at d = 8
-    plain = by_type(evaluate_item_alerts(BOLT, proj, None, None, TODAY))
+    plain = by_type(evaluate_item_alerts(BOLT, proj, None, TODAY))
     careful = by_type(
-        evaluate_item_alerts(BOLT, proj, None, None, TODAY, AlertPolicy(use_pessimistic_projection=True))
+        evaluate_item_alerts(BOLT, proj, None, TODAY, AlertPolicy(use_pessimistic_projection=True))
     )
     assert plain["shortage"].details["condition"] == "below_safety_stock"
     assert careful["shortage"].details["stockout_date"] == "2026-03-10"
@@ -133,14 +133,14 @@ def test_pessimistic_policy_uses_the_upper_path():
 
 def test_zero_lead_time_still_checks_tomorrow():
     item = replace(BOLT, lead_time_days=0)
-    alerts = by_type(evaluate_item_alerts(item, projection(15, 10), None, None, TODAY))
+    alerts = by_type(evaluate_item_alerts(item, projection(15, 10), None, TODAY))
     assert alerts["shortage"].details["stockout_date"] == "2026-03-03"
     assert alerts["shortage"].severity == "critical"
 
 
 def test_excess_when_cover_exceeds_threshold():
     item = replace(BOLT, on_hand=2000.0, avg_daily_demand=5.0)  # 400 days of cover
-    excess = by_type(evaluate_item_alerts(item, projection(2000, 5), None, None, TODAY))["excess"]
+    excess = by_type(evaluate_item_alerts(item, projection(2000, 5), None, TODAY))["excess"]
     assert excess.severity == "low"
     assert excess.details["days_of_cover"] == pytest.approx(400)
     assert excess.details["excess_qty"] == pytest.approx(2000 - 180 * 5)
@@ -149,20 +149,20 @@ def test_excess_when_cover_exceeds_threshold():
 
 def test_excess_threshold_is_exclusive_and_configurable():
     item = replace(BOLT, on_hand=900.0, avg_daily_demand=5.0)  # exactly 180 days
-    assert "excess" not in by_type(evaluate_item_alerts(item, None, None, None, TODAY))
+    assert "excess" not in by_type(evaluate_item_alerts(item, None, None, TODAY))
     strict = AlertPolicy(excess_cover_days=90)
-    alerts = by_type(evaluate_item_alerts(item, None, None, None, TODAY, strict))
+    alerts = by_type(evaluate_item_alerts(item, None, None, TODAY, strict))
     assert alerts["excess"].details["excess_qty"] == pytest.approx(450)
 
 
 def test_excess_worth_exactly_the_value_floor_is_raised_and_below_it_nothing():
     # 180 days of 5 a day is 900; 400 more at 2.5 is exactly the 1,000 floor.
     at_floor = replace(BOLT, on_hand=1300.0, avg_daily_demand=5.0)
-    assert by_type(evaluate_item_alerts(at_floor, None, None, None, TODAY))["excess"].details[
+    assert by_type(evaluate_item_alerts(at_floor, None, None, TODAY))["excess"].details[
         "excess_value"] == pytest.approx(1000)
     below = replace(at_floor, on_hand=1299.0)  # 997.50
-    assert evaluate_item_alerts(below, None, None, None, TODAY) == []
-    assert evaluate_item_alerts(below, None, None, None, TODAY,
+    assert evaluate_item_alerts(below, None, None, TODAY) == []
+    assert evaluate_item_alerts(below, None, None, TODAY,
                                 AlertPolicy(excess_min_value=500))[0].alert_type == "excess"
 
 
@@ -170,62 +170,84 @@ def test_excess_worth_exactly_the_value_floor_is_raised_and_below_it_nothing():
 def test_excess_without_a_unit_cost_needs_a_week_of_demand(unit_cost):
     # 5 a day: a week is 35 units over the 900 of 180 days' cover.
     at_floor = replace(BOLT, on_hand=935.0, avg_daily_demand=5.0, unit_cost=unit_cost)
-    excess = by_type(evaluate_item_alerts(at_floor, None, None, None, TODAY))["excess"]
+    excess = by_type(evaluate_item_alerts(at_floor, None, None, TODAY))["excess"]
     assert excess.details["excess_qty"] == pytest.approx(35)
     assert excess.details["excess_value"] is None and excess.details["value_at_risk"] is None
-    assert evaluate_item_alerts(replace(at_floor, on_hand=934.0), None, None, None, TODAY) == []
+    assert evaluate_item_alerts(replace(at_floor, on_hand=934.0), None, None, TODAY) == []
 
 
 def test_a_dead_item_with_a_fraction_of_a_unit_raises_no_excess():
     dead = replace(BOLT, on_hand=0.379, avg_daily_demand=0.0, unit_cost=None)
-    assert evaluate_item_alerts(dead, None, None, None, TODAY) == []
+    assert evaluate_item_alerts(dead, None, None, TODAY) == []
     one = replace(dead, on_hand=1.0)  # the floor is at least one unit
-    assert by_type(evaluate_item_alerts(one, None, None, None, TODAY))["excess"]
+    assert by_type(evaluate_item_alerts(one, None, None, TODAY))["excess"]
 
 
 def test_a_stockout_inhibits_the_anomaly_and_the_excess_of_its_item_location():
-    # Projected to run out (14 a day from 100), with an outlier day and stock counted
-    # as excess: the stockout is the one thing to act on.
+    # Projected to run out (14 a day from 100), with demand a week above its forecast and
+    # stock counted as excess: the stockout is the one thing to act on.
     item = replace(BOLT, on_hand=2000.0, avg_daily_demand=5.0)
-    alerts = evaluate_item_alerts(item, projection(100, 14), 31.0, (6.0, 18.0), TODAY)
+    alerts = evaluate_item_alerts(item, projection(100, 14), recent_days(20.0), TODAY)
     assert [a.alert_type for a in alerts] == ["shortage"]
     assert alerts[0].details["inhibited"] == ["demand_anomaly", "excess"]
     # Below safety stock is no stockout: nothing is inhibited.
-    below = by_type(evaluate_item_alerts(item, projection(100, 6), 31.0, (6.0, 18.0), TODAY))
+    below = by_type(evaluate_item_alerts(item, projection(100, 6), recent_days(20.0), TODAY))
     assert set(below) == {"shortage", "demand_anomaly", "excess"}
     assert "inhibited" not in below["shortage"].details
 
 
 def test_stock_without_demand_is_all_excess_unless_disabled():
     item = replace(BOLT, on_hand=50.0, avg_daily_demand=0.0, unit_cost=None)
-    excess = by_type(evaluate_item_alerts(item, None, None, None, TODAY))["excess"]
+    excess = by_type(evaluate_item_alerts(item, None, None, TODAY))["excess"]
     assert excess.details["days_of_cover"] is None
     assert excess.details["excess_qty"] == pytest.approx(50)
     assert excess.details["excess_value"] is None
     off = AlertPolicy(excess_when_no_demand=False)
-    assert evaluate_item_alerts(item, None, None, None, TODAY, off) == []
+    assert evaluate_item_alerts(item, None, None, TODAY, off) == []
 
 
-@pytest.mark.parametrize(
-    ("actual", "direction"), [(31.0, "above"), (2.0, "below"), (12.0, None), (None, None)]
-)
-def test_demand_anomaly_outside_last_interval(actual, direction):
-    alerts = by_type(evaluate_item_alerts(BOLT, None, actual, (6.0, 18.0), TODAY))
+def recent_days(level_after: float, days: int = 63, shifted: int = 7) -> pd.DataFrame:
+    """Lag-1 forecasts of 12 a day (80% interval 6-18) and actuals alternating 10 / 14
+    (noise), the last ``shifted`` days at ``level_after``; the last day is yesterday."""
+    actual = [10.0, 14.0] * (days // 2) + [10.0] * (days % 2)
+    actual[days - shifted:] = [level_after] * shifted
+    return pd.DataFrame({"target_date": [TODAY - timedelta(days=days - i) for i in range(days)],
+                         "actual": actual, "yhat": 12.0, "yhat_lower": 6.0, "yhat_upper": 18.0})
+
+
+@pytest.mark.parametrize(("level", "direction"), [(20.0, "up"), (5.0, "down"), (12.0, None)])
+def test_a_week_of_demand_off_the_forecast_is_one_anomaly_with_direction_and_size(level,
+                                                                                  direction):
+    alerts = by_type(evaluate_item_alerts(BOLT, None, recent_days(level), TODAY))
     if direction is None:
         assert "demand_anomaly" not in alerts
-    else:
-        anomaly = alerts["demand_anomaly"]
-        assert anomaly.severity == "medium"
-        assert anomaly.details["direction"] == direction
-        assert anomaly.details["expected_upper"] == 18.0
+        return
+    anomaly = alerts["demand_anomaly"]
+    assert anomaly.severity == "medium"
+    assert anomaly.details["direction"] == direction
+    assert anomaly.details["shift_pct"] == pytest.approx(100 * (level - 12) / 12, abs=0.05)
+    assert anomaly.details["since"] == (TODAY - timedelta(days=7)).isoformat()
+    # 2.5 a unit x 28 days x the shift a day.
+    assert anomaly.details["value_at_stake"] == pytest.approx(2.5 * 28 * abs(level - 12))
 
 
-def test_anomaly_needs_an_interval():
-    assert evaluate_item_alerts(BOLT, None, 500.0, None, TODAY) == []
+def test_one_day_outside_the_interval_is_no_anomaly_any_more():
+    assert "demand_anomaly" not in by_type(
+        evaluate_item_alerts(BOLT, None, recent_days(31.0, shifted=1), TODAY))
+
+
+def test_anomaly_needs_recent_days():
+    assert evaluate_item_alerts(BOLT, None, None, TODAY) == []
+
+
+def test_a_change_below_the_value_floor_is_no_anomaly():
+    cheap = replace(BOLT, unit_cost=0.01)
+    assert "demand_anomaly" not in by_type(
+        evaluate_item_alerts(cheap, None, recent_days(20.0), TODAY))
 
 
 def test_healthy_item_has_no_alerts():
-    assert evaluate_item_alerts(BOLT, projection(400, 5), 12.0, (6.0, 18.0), TODAY) == []
+    assert evaluate_item_alerts(BOLT, projection(400, 5), recent_days(12.0), TODAY) == []
 
 
 def test_severity_ordering():
@@ -256,7 +278,7 @@ def order(ref: str, day: int, qty: float, firm: bool, kind: str = "production") 
 def test_a_firm_production_order_that_covers_the_gap_raises_no_stockout():
     orders = [order("1000123", 5, 200.0, True)]
     proj = supply_projection(100, 14, pd.DataFrame(orders))
-    alerts = by_type(evaluate_item_alerts(BOLT, proj, None, None, TODAY,
+    alerts = by_type(evaluate_item_alerts(BOLT, proj, None, TODAY,
                                           supply=SupplyContext(tuple(orders))))
     # Day 4 dips to 30 before the order lands: below safety stock, no stockout.
     assert alerts["shortage"].details["condition"] == "below_safety_stock"
@@ -265,7 +287,7 @@ def test_a_firm_production_order_that_covers_the_gap_raises_no_stockout():
 def test_a_stockout_planned_orders_would_clear_is_one_step_lower_and_names_them():
     orders = [order("PL-77", 5, 200.0, False, "planned")]
     proj = supply_projection(100, 14, pd.DataFrame(orders))
-    alerts = by_type(evaluate_item_alerts(BOLT, proj, None, None, TODAY,
+    alerts = by_type(evaluate_item_alerts(BOLT, proj, None, TODAY,
                                           supply=SupplyContext(tuple(orders))))
     stockout = alerts["shortage"]
     assert stockout.severity == "high"  # critical on firm supply, lowered one step
@@ -279,19 +301,19 @@ def test_a_shortage_planned_orders_fix_is_one_step_lower():
     item = replace(BOLT, safety_stock=60.0)
     orders = [order("PL-79", 3, 200.0, False, "planned")]
     proj = supply_projection(100, 5, pd.DataFrame(orders))
-    below = by_type(evaluate_item_alerts(item, proj, None, None, TODAY,
+    below = by_type(evaluate_item_alerts(item, proj, None, TODAY,
                                          supply=SupplyContext(tuple(orders))))
     assert below["shortage"].severity == "low"
     assert below["shortage"].details["covered_by_planned"] is True
     assert below["shortage"].details["planned_orders"][0]["reference"] == "PL-79"
-    firm = by_type(evaluate_item_alerts(item, supply_projection(100, 5, None), None, None, TODAY))
+    firm = by_type(evaluate_item_alerts(item, supply_projection(100, 5, None), None, TODAY))
     assert firm["shortage"].severity == "medium"
 
 
 def test_planned_orders_too_small_leave_the_stockout_at_full_severity():
     orders = [order("PL-78", 5, 20.0, False, "planned")]
     proj = supply_projection(100, 14, pd.DataFrame(orders))
-    stockout = by_type(evaluate_item_alerts(BOLT, proj, None, None, TODAY,
+    stockout = by_type(evaluate_item_alerts(BOLT, proj, None, TODAY,
                                             supply=SupplyContext(tuple(orders))))["shortage"]
     assert stockout.severity == "critical" and stockout.details["covered_by_planned"] is False
 
@@ -308,7 +330,7 @@ def test_a_component_stockout_names_the_parent_order_first_by_date():
     forecast = pd.DataFrame({"target_date": [TODAY + timedelta(days=i) for i in range(30)],
                              "yhat": 1.0, "yhat_upper": 1.0})
     proj = project_inventory(100, forecast, None, issues)
-    stockout = by_type(evaluate_item_alerts(BOLT, proj, None, None, TODAY,
+    stockout = by_type(evaluate_item_alerts(BOLT, proj, None, TODAY,
                                             supply=SupplyContext((), pegs)))["shortage"]
     assert stockout.details["stockout_date"] == (TODAY + timedelta(days=4)).isoformat()
     assert [p["peg_reference"] for p in stockout.details["pegs"]] == ["1000555",
@@ -319,7 +341,7 @@ def test_a_component_stockout_names_the_parent_order_first_by_date():
 def test_late_firm_orders_raise_one_late_supply_alert():
     orders = [order("4500001", -10, 50.0, True, "purchase"), order("1000124", -5, 80.0, True),
               order("1000125", -2, 80.0, True), order("PL-1", -9, 10.0, False, "planned")]
-    alerts = by_type(evaluate_item_alerts(BOLT, projection(1000, 1), None, None, TODAY,
+    alerts = by_type(evaluate_item_alerts(BOLT, projection(1000, 1), None, TODAY,
                                           supply=SupplyContext(tuple(orders))))
     late = alerts["late_supply"]
     # Due 10 and 5 days before today are late (> 3 days past due as of yesterday); two
@@ -327,11 +349,11 @@ def test_late_firm_orders_raise_one_late_supply_alert():
     assert [o["reference"] for o in late.details["late_orders"]] == ["4500001", "1000124"]
     assert late.details["max_days_late"] == 9
     assert late.severity == "low"  # plenty of stock: a follow-up, not an interruption
-    short = by_type(evaluate_item_alerts(BOLT, projection(100, 14), None, None, TODAY,
+    short = by_type(evaluate_item_alerts(BOLT, projection(100, 14), None, TODAY,
                                          supply=SupplyContext(tuple(orders))))
     assert short["late_supply"].severity == "medium" and "shortage" in short
     assert "4500001" in late.message and "1 more" in late.message
-    quiet = evaluate_item_alerts(BOLT, projection(1000, 1), None, None, TODAY,
+    quiet = evaluate_item_alerts(BOLT, projection(1000, 1), None, TODAY,
                                  AlertPolicy(late_supply_days=30),
                                  supply=SupplyContext(tuple(orders)))
     assert "late_supply" not in by_type(quiet)

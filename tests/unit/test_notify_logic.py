@@ -244,15 +244,19 @@ def realistic_events() -> list[AlertEvent]:
     forecast = pd.DataFrame(
         {"target_date": [today + timedelta(days=i) for i in range(20)], "yhat": [14.0] * 20}
     )
-    alerts = evaluate_item_alerts(item, project_inventory(100, forecast, None), None, None, today)
+    # Lag-1 forecasts of 12 a day, actuals 10/14 for eight weeks, then a week at 40.
+    recent = pd.DataFrame({"target_date": [today - timedelta(days=63 - i) for i in range(63)],
+                           "actual": [10.0, 14.0] * 28 + [40.0] * 7, "yhat": 12.0,
+                           "yhat_lower": 6.0, "yhat_upper": 18.0})
+    alerts = evaluate_item_alerts(item, project_inventory(100, forecast, None), None, today)
+    # (The anomaly rides on the below-safety-stock night: a stockout would inhibit it.)
     alerts += evaluate_item_alerts(
-        item, project_inventory(100, forecast.assign(yhat=6.0), None), None, None, today
+        item, project_inventory(100, forecast.assign(yhat=6.0), None), recent, today
     )
-    alerts += evaluate_item_alerts(item, None, 40.0, (6, 18), today)
-    alerts += evaluate_item_alerts(replace(item, on_hand=5000), None, None, None, today)
+    alerts += evaluate_item_alerts(replace(item, on_hand=5000), None, None, today)
     late = {"reference": "4500017/10", "supply_type": "purchase", "is_firm": True,
             "expected_date": today - timedelta(days=9), "quantity": 120.0}
-    alerts += [a for a in evaluate_item_alerts(replace(item, on_hand=5000), None, None, None, today,
+    alerts += [a for a in evaluate_item_alerts(replace(item, on_hand=5000), None, None, today,
                                                supply=SupplyContext((late,)))
                if a.alert_type == "late_supply"]
     return [
