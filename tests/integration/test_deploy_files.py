@@ -109,6 +109,9 @@ def test_tag_limits_name_real_schedules_and_sensors():
                 assert defs.get_schedule_def(limit["value"])
             elif limit["key"] == "dagster/sensor_name":
                 assert defs.get_sensor_def(limit["value"])
+            elif limit["key"] == "dagster/partition":  # one run per partition at a time
+                assert limit == {"key": "dagster/partition", "limit": 1,
+                                 "value": {"applyLimitPerUniqueValue": True}}
             else:
                 assert limit["key"] == "dagster/backfill", limit
 
