@@ -15,7 +15,7 @@ it and the components' later consumption as dependent demand (the firm parent or
 need; no MRP explosion of forecasts), then ``evaluate_portfolio``. The demand anomaly
 runs ``detect_anomaly`` per candidate rule on the lag-1 forecasts and the actuals (the
 days ``anomaly_lookback`` asks for, as the store reads them);
-``diff_alerts`` turns each night's alerts into opened ("new") ones. Prophet is left out
+``diff_alerts`` turns each night's alerts into opened ("raised") ones. Prophet is left out
 of the candidates (its nightly refit of 500 items x 80 days would take hours here).
 
 Scoring (an item-location's label is its planted event; the rest are clean):
