@@ -13,8 +13,9 @@ item-location with ``forecast_item`` (models selected once, on the first day, wi
 side runs ``project_portfolio`` on the stock of the day, the open orders reconstructed for
 it and the components' later consumption as dependent demand (the firm parent orders'
 need; no MRP explosion of forecasts), then ``evaluate_portfolio``. The demand anomaly
-runs ``detect_anomaly`` per candidate rule on the lag-1 forecasts and the actuals;
-``diff_alerts`` turns each night's alerts into opened ("new") ones. Prophet is left out
+runs ``detect_anomaly`` per candidate rule on the lag-1 forecasts and the actuals (the
+days ``anomaly_lookback`` asks for, as the store reads them);
+``diff_alerts`` turns each night's alerts into opened ("raised") ones. Prophet is left out
 of the candidates (its nightly refit of 500 items x 80 days would take hours here).
 
 Scoring (an item-location's label is its planted event; the rest are clean):
@@ -51,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assets.alerts.anomaly import AnomalyPolicy, detect_anomaly  # noqa: E402
+from assets.alerts.assets import anomaly_lookback  # noqa: E402
 from assets.alerts.rules import Alert, AlertPolicy, evaluate_portfolio  # noqa: E402
 from assets.forecast.engine import ItemTask, run_items  # noqa: E402
 from assets.forecast.projection import project_portfolio  # noqa: E402
@@ -62,6 +64,7 @@ from demo.planting import PlantPlan  # noqa: E402
 END = date(2025, 6, 30)
 LAGS = (1, 7, 28)
 CHANGES = ("level_up", "level_down", "trend_break", "promotion", "discontinue")
+TS = "tracking_signal"
 CANDIDATES = {
     # The rule before issue 14: one day, no hold, no echo check (and no floor).
     "last_day_80, no floor (before)": AnomalyPolicy(rule="last_day_80", value_floor=0.0,
@@ -69,16 +72,23 @@ CANDIDATES = {
     "last_day_80": AnomalyPolicy(rule="last_day_80", hold_days=1, echo_ratio=0.0),
     "m_of_n_95 3/5": AnomalyPolicy(rule="m_of_n_95", m=3, n=5),
     "m_of_n_95 2/7": AnomalyPolicy(rule="m_of_n_95", m=2, n=7),
-    "tracking_signal k2.5 (chosen: the default)": AnomalyPolicy(),
-    "tracking_signal k3": AnomalyPolicy(ts_limit=3.0),
-    "tracking_signal k3.5": AnomalyPolicy(ts_limit=3.5),
-    "tracking_signal k2.5 no echo check": AnomalyPolicy(echo_ratio=0.0),
-    "tracking_signal k2.5 no hold": AnomalyPolicy(hold_days=1),
-    "tracking_signal k2.5 w14": AnomalyPolicy(ts_window=14),
+    "tracking_signal k2.5": AnomalyPolicy(rule=TS),
+    "tracking_signal k3": AnomalyPolicy(rule=TS, ts_limit=3.0),
+    "tracking_signal k3.5": AnomalyPolicy(rule=TS, ts_limit=3.5),
+    "tracking_signal k2.5 no echo check": AnomalyPolicy(rule=TS, echo_ratio=0.0),
+    "tracking_signal k2.5 no hold": AnomalyPolicy(rule=TS, hold_days=1),
+    "tracking_signal k2.5 w14": AnomalyPolicy(rule=TS, ts_window=14),
     # CUSUM holds by itself (its sum decays slowly): no extra hold.
     "cusum k0.5 h4": AnomalyPolicy(rule="cusum", cusum_k=0.5, cusum_h=4.0, hold_days=1),
     "cusum k0.5 h5": AnomalyPolicy(rule="cusum", cusum_k=0.5, cusum_h=5.0, hold_days=1),
     "cusum k1 h3": AnomalyPolicy(rule="cusum", cusum_k=1.0, cusum_h=3.0, hold_days=1),
+    "level_shift z3.5 (chosen: the default)": AnomalyPolicy(),
+    "level_shift z3": AnomalyPolicy(ls_limit=3.0),
+    "level_shift z2.5": AnomalyPolicy(ls_limit=2.5),
+    "level_shift z3.5 no history gate": AnomalyPolicy(min_history_days=0),
+    "level_shift z3.5 cap 4 sd": AnomalyPolicy(ls_cap=4.0),
+    "level_shift z3 cap 2 sd, 10-day window": AnomalyPolicy(ls_limit=3.0, ls_cap=2.0,
+                                                            ls_window=10),
 }
 
 
@@ -161,19 +171,22 @@ def _recent_frames(f: DemoFrames, fc: dict, keys: list) -> list[pd.DataFrame]:
                               "is_stockout": f.stock[key].to_numpy() == 0})
         for c in ("yhat", "yhat_lower", "yhat_upper", "yhat_lower_95", "yhat_upper_95"):
             frame[c] = fc[(1, c)][:, k]
-        out.append(frame.dropna(subset=["yhat"]).reset_index(drop=True))
+        # Days without a forecast stay: level_shift reads the demand alone (as the store's
+        # recent_days gives it); the forecast rules skip them.
+        out.append(frame)
     return out
 
 
 def _flags(args) -> dict:
     """{candidate: [(day index, key index, direction)]} for a slice of item-locations."""
     frames, costs, days, key_ids, candidates = args
+    lookback = max(anomaly_lookback(AlertPolicy(anomaly=p)) for p in candidates.values())
     out: dict[str, list] = {name: [] for name in candidates}
     for frame, cost, k in zip(frames, costs, key_ids, strict=True):
         dates = frame["target_date"].to_numpy()
         for i, as_of in days:
             end = int(np.searchsorted(dates, as_of, side="right"))
-            recent = frame.iloc[max(0, end - 90):end]
+            recent = frame.iloc[max(0, end - lookback):end]
             for name, policy in candidates.items():
                 verdict = detect_anomaly(recent, cost, policy, as_of=as_of)
                 if verdict is not None:

@@ -40,7 +40,8 @@ def events(f, keys: list) -> pd.DataFrame:
 
 
 def lifecycle(inventory: dict, flags: list, keys: list, nights: range) -> list[tuple]:
-    """(night, alert type, key index) of every alert ``diff_alerts`` opens, anomaly flags
+    """(night, alert type, key index) of every alert ``diff_alerts`` raises (no resolved
+    keys are passed, so one that holds again after it resolved is raised anew), anomaly flags
     (night, key index, direction) joined to the inventory alerts of the night."""
     index = {key: k for k, key in enumerate(keys)}
     anomalies: dict[int, list[Alert]] = {}
@@ -53,7 +54,7 @@ def lifecycle(inventory: dict, flags: list, keys: list, nights: range) -> list[t
         changes = diff_alerts(open_before, current)
         open_before = {c.dedup_key: c.alert.severity for c in changes if c.alert is not None}
         opened += [(i, c.alert.alert_type, index[(c.alert.item_id, c.alert.location_id)])
-                   for c in changes if c.event == "new"]
+                   for c in changes if c.event == "raised"]
     return opened
 
 

@@ -75,8 +75,21 @@ class Settings(BaseSettings):
         2.0, gt=1, description="Warn when the open alerts per 1,000 item-locations grow more "
         "than this many times night over night.")
     alert_anomaly_rule: str = Field(
-        "tracking_signal", pattern="^(tracking_signal|cusum|m_of_n_95|last_day_80)$",
+        "level_shift", pattern="^(level_shift|tracking_signal|cusum|m_of_n_95|last_day_80)$",
         description="Demand-anomaly rule (assets/alerts/anomaly.py; chosen by bench/alerts.py).")
+    alert_anomaly_ls_limit: float = Field(
+        3.5, gt=0, description="level_shift: z (the last days' mean against the reference's, "
+        "in sd units) at which demand has changed.")
+    alert_anomaly_ls_window_days: int = Field(
+        7, ge=2, le=28, description="level_shift: the last days compared ...")
+    alert_anomaly_ls_reference_days: int = Field(
+        56, ge=14, le=182, description="... with this many days before them.")
+    alert_anomaly_ls_cap: float = Field(
+        3.0, gt=0, description="level_shift: each of the last days counts at most this many "
+        "sd from the reference mean (one entry error never decides).")
+    alert_anomaly_min_history_days: int = Field(
+        120, ge=0, le=365, description="level_shift: an item-location whose first demand is "
+        "more recent than this is still ramping up and is not judged.")
     alert_anomaly_ts_limit: float = Field(
         2.5, gt=0, description="Tracking signal (sd units) at which demand has changed.")
     alert_anomaly_window_days: int = Field(

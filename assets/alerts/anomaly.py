@@ -26,7 +26,18 @@ Candidate rules (``AnomalyPolicy.rule``):
   sd units, so one limit fits every window length. Each day counts at most ``ts_cap`` sd,
   so one day (an entry error, one big order) never decides it;
 * ``cusum``: two-sided CUSUM of the errors in units of that scale (each day capped at
-  +-``cusum_cap``), reset ``cusum_days`` ago, beyond ``cusum_h`` with slack ``cusum_k``.
+  +-``cusum_cap``), reset ``cusum_days`` ago, beyond ``cusum_h`` with slack ``cusum_k``;
+* ``level_shift`` (the default): a two-sample test on the demand itself, blind to the
+  forecast (a nightly refit absorbs a shift within days, so its errors shrink): the mean
+  of the last ``ls_window`` observed days against the ``ls_reference`` days before them,
+  in units of the reference's day-to-day sd within a weekday (the weekly pattern is not
+  noise; at least Poisson's, sqrt(mean)), z = (mean_window - mean_ref) / (sd x sqrt(1 /
+  n_window + 1 / n_ref)), beyond +-``ls_limit``. The reference's largest day is left out
+  and each window day capped at ``ls_cap`` sd from the reference mean: one x10 day (an
+  entry error) neither raises it nor, weeks later, reads as a drop. It needs no forecast
+  (days without one count) and is not asked about an item-location whose first demand in
+  ``recent`` is less than ``min_history_days`` old: a new item's ramp-up is a change
+  everyone expects (on the benchmark, most false alerts without this gate).
 
 Every rule is subject to the value floor: a change is worth a look only when the shifted
 units over ``value_days`` days, at unit cost, reach ``value_floor`` (unknown cost: kept).
@@ -41,26 +52,31 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-RULES = ("last_day_80", "m_of_n_95", "tracking_signal", "cusum")
+RULES = ("last_day_80", "m_of_n_95", "tracking_signal", "cusum", "level_shift")
 Z80, Z95 = 1.2816, 1.9600  # two-sided 80% and 95% normal quantiles
 MAD_TO_SD = 1.2533  # sd = MAD x sqrt(pi / 2) for normal errors
 
 
 @dataclass(frozen=True)
 class AnomalyPolicy:
-    rule: str = "tracking_signal"
+    rule: str = "level_shift"
     m: int = 3  # m_of_n_95
     n: int = 5
     ts_window: int = 7  # tracking_signal: days summed at least ...
     ts_max_window: int = 28  # ... widened up to this until the forecast expects
     min_expected: float = 10.0  # this many units in the window (slow movers)
-    ts_limit: float = 2.5  # chosen on bench/alerts.py (docs/performance.md)
+    ts_limit: float = 2.5
     ts_cap: float = 2.5  # ... each day's error capped at this many sd
     mad_days: int = 56  # the scale: mean |error| of this many days before the window
     cusum_k: float = 0.5  # cusum: slack per day, in sd units
     cusum_h: float = 5.0
     cusum_days: int = 28
     cusum_cap: float = 3.0
+    ls_window: int = 7  # level_shift: these last days (a whole week: the weekly pattern
+    ls_reference: int = 56  # cancels) against this many before them
+    ls_limit: float = 3.5  # chosen on bench/alerts.py (docs/performance.md)
+    ls_cap: float = 3.0  # each window day at most this many sd from the reference mean
+    min_history_days: int = 120  # level_shift: first demand at least this long ago
     hold_days: int = 7  # a verdict holds this many as-of days after the rule last fired
     # A change against the sign of one earlier day's error this many times the window's
     # sum is that day's echo in the forecast (a moving average carries a spike for weeks).
@@ -70,12 +86,15 @@ class AnomalyPolicy:
     value_days: int = 28  # how long a change is assumed to last when valuing it
 
     def __post_init__(self) -> None:
+        if self.min_history_days < 0 or self.ls_cap <= 0 or self.ls_limit <= 0:
+            raise ValueError("level_shift needs min_history_days >= 0, ls_cap > 0, ls_limit > 0")
         if self.rule not in RULES:
             raise ValueError(f"unknown anomaly rule {self.rule!r}; expected one of {RULES}")
         if not 1 <= self.m <= self.n:
             raise ValueError("the anomaly rule needs 1 <= m <= n")
         if min(self.ts_window, self.mad_days, self.cusum_days, self.min_days,
-               self.hold_days) < 1 or self.ts_max_window < self.ts_window:
+               self.hold_days, self.ls_window, self.ls_reference) < 1 \
+                or self.ts_max_window < self.ts_window:
             raise ValueError("anomaly windows must be at least one day "
                              "(ts_max_window at least ts_window)")
 
@@ -149,9 +168,7 @@ def bounds_95(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _days(recent: pd.DataFrame) -> _Days:
-    dates = recent["target_date"].to_numpy()
-    day = (dates if dates.dtype.kind == "M" else np.array(dates, dtype="datetime64[D]")
-           ).astype("datetime64[D]").astype(np.int64)
+    day = _day_numbers(recent)
     actual, yhat, lower, upper, lower95, upper95 = (
         _column(recent, c) for c in ("actual", "yhat", "yhat_lower", "yhat_upper",
                                      "yhat_lower_95", "yhat_upper_95"))
@@ -264,6 +281,99 @@ def _fires(d: _Days, as_of: int, policy: AnomalyPolicy):
     return found
 
 
+@dataclass(frozen=True)
+class _Demand:
+    """Observed (not censored) days with an actual, oldest first, one per day; and the
+    first day with any demand (censored days count: demand was there)."""
+
+    day: np.ndarray  # int64 days since the epoch
+    actual: np.ndarray
+    first_demand: int | None
+
+    def upto(self, day: int) -> _Demand:
+        n = int(np.searchsorted(self.day, day, side="right"))
+        return _Demand(self.day[:n], self.actual[:n], self.first_demand)
+
+
+def _day_numbers(frame: pd.DataFrame) -> np.ndarray:
+    dates = frame["target_date"].to_numpy()
+    return (dates if dates.dtype.kind == "M" else np.array(dates, dtype="datetime64[D]")
+            ).astype("datetime64[D]").astype(np.int64)
+
+
+def _demand(recent: pd.DataFrame) -> _Demand:
+    day, actual = _day_numbers(recent), _column(recent, "actual")
+    known = ~np.isnan(actual)
+    positive = day[known & (actual > 0)]
+    first = int(positive.min()) if positive.size else None
+    keep = known.copy()
+    if "is_stockout" in recent:
+        keep &= ~recent["is_stockout"].fillna(False).to_numpy(bool)
+    order = np.argsort(day[keep], kind="stable")
+    day, actual = day[keep][order], actual[keep][order]
+    last = np.r_[day[1:] != day[:-1], True][:day.size]  # the last row given for a day wins
+    return _Demand(day[last], actual[last], first)
+
+
+def _weekday_sd(values: np.ndarray, days: np.ndarray) -> float:
+    """The day-to-day sd within a weekday (pooled over weekdays seen twice or more), at
+    least Poisson's: a plant's Monday is not a Sunday, and that is no noise."""
+    variances = [values[days % 7 == w].var(ddof=1) for w in range(7)
+                 if (days % 7 == w).sum() >= 2]
+    variance = float(np.mean(variances)) if variances else float(values.var(ddof=1))
+    return float(np.sqrt(max(variance, float(values.mean()), 0.0)))
+
+
+def _level_shift(s: _Demand, as_of: int, policy: AnomalyPolicy):
+    """(z, limit, first window day, reference mean, shift per day, window days) or None."""
+    if s.first_demand is None or s.first_demand > as_of - policy.min_history_days:
+        return None  # no demand yet, or a new item-location still ramping up
+    start = as_of - policy.ls_window + 1
+    window = s.actual[s.day >= start]
+    ref = (s.day < start) & (s.day >= start - policy.ls_reference)
+    if window.size < policy.min_days or ref.sum() < 2 * policy.ls_window:
+        return None
+    values, days = s.actual[ref], s.day[ref]
+    drop = int(np.argmax(values))  # one entry error in the reference must not lift it
+    values, days = np.delete(values, drop), np.delete(days, drop)
+    mean, sd = float(values.mean()), _weekday_sd(values, days)
+    if sd <= 0:
+        return None  # nothing at all for weeks: no scale to judge a change by
+    capped = np.clip(window, max(mean - policy.ls_cap * sd, 0.0), mean + policy.ls_cap * sd)
+    shift = float(capped.mean()) - mean
+    z = shift / (sd * np.sqrt(1 / window.size + 1 / values.size))
+    return z, policy.ls_limit, start, mean, shift, int(window.size)
+
+
+def _level_shift_held(recent: pd.DataFrame, policy: AnomalyPolicy, as_of: date | None):
+    series = _demand(recent)
+    if not series.day.size:
+        return None
+    today = int(_day_numbers(recent).max()) if as_of is None else \
+        int(np.datetime64(as_of, "D").astype(np.int64))
+    for back in range(policy.hold_days):
+        found = _level_shift(series.upto(today - back), today - back, policy)
+        if found is not None and found[0] != 0 and abs(found[0]) >= found[1]:
+            return found
+    return None
+
+
+def _forecast_rule_held(recent: pd.DataFrame, policy: AnomalyPolicy, as_of: date | None):
+    data = _days(recent)
+    if not data.day.size:
+        return None
+    today = int(data.day[-1]) if as_of is None else \
+        int(np.datetime64(as_of, "D").astype(np.int64))
+    for back in range(policy.hold_days):
+        found = _fires(data.upto(today - back), today - back, policy)
+        if found is not None:
+            statistic, limit, start = found
+            evidence = (data.day >= start) & (data.day <= today)
+            return (statistic, limit, start, float(data.yhat[evidence].mean()),
+                    float(data.error[evidence].mean()), int(evidence.sum()))
+    return None
+
+
 def detect_anomaly(recent: pd.DataFrame | None, unit_cost: float | None,
                    policy: AnomalyPolicy = AnomalyPolicy(),  # noqa: B008 - frozen
                    as_of: date | None = None) -> AnomalyVerdict | None:
@@ -272,24 +382,13 @@ def detect_anomaly(recent: pd.DataFrame | None, unit_cost: float | None,
     fired on one of the last ``hold_days`` as-of days (its evidence then)."""
     if recent is None or recent.empty:
         return None
-    data = _days(recent)
-    if not data.day.size:
-        return None
-    today = int(data.day[-1]) if as_of is None else \
-        int(np.datetime64(as_of, "D").astype(np.int64))
-    found = None
-    for back in range(policy.hold_days):
-        found = _fires(data.upto(today - back), today - back, policy)
-        if found is not None:
-            break
+    held = _level_shift_held if policy.rule == "level_shift" else _forecast_rule_held
+    found = held(recent, policy, as_of)
     if found is None:
         return None
-    statistic, limit, start = found
-    evidence = (data.day >= start) & (data.day <= today)
-    expected = float(data.yhat[evidence].mean())
-    shift = float(data.error[evidence].mean())
+    statistic, limit, start, expected, shift, days = found
     if shift == 0 or (shift > 0) != (statistic > 0):
-        return None  # the rule's side and the mean error disagree: nothing to report
+        return None  # the rule's side and the mean change disagree: nothing to report
     cost = None if unit_cost is None else float(unit_cost)
     value = None if cost is None or math.isnan(cost) else abs(shift) * policy.value_days * cost
     if value is not None and value < policy.value_floor:
@@ -298,5 +397,5 @@ def detect_anomaly(recent: pd.DataFrame | None, unit_cost: float | None,
         rule=policy.rule, direction="up" if statistic > 0 else "down",
         statistic=float(statistic), limit=float(limit),
         since=date.fromordinal(date(1970, 1, 1).toordinal() + start),
-        days=int(evidence.sum()), expected_per_day=expected, shift_per_day=shift,
+        days=days, expected_per_day=expected, shift_per_day=shift,
         shift_pct=100 * shift / expected if expected > 0 else None, value_at_stake=value)

@@ -135,6 +135,11 @@ def alert_policy(settings: Settings) -> AlertPolicy:
                             ts_limit=settings.alert_anomaly_ts_limit,
                             ts_window=settings.alert_anomaly_window_days,
                             m=settings.alert_anomaly_m, n=settings.alert_anomaly_n,
+                            ls_limit=settings.alert_anomaly_ls_limit,
+                            ls_window=settings.alert_anomaly_ls_window_days,
+                            ls_reference=settings.alert_anomaly_ls_reference_days,
+                            ls_cap=settings.alert_anomaly_ls_cap,
+                            min_history_days=settings.alert_anomaly_min_history_days,
                             hold_days=settings.alert_anomaly_hold_days,
                             value_floor=settings.alert_anomaly_value_floor)
     return AlertPolicy(excess_cover_days=settings.alert_excess_cover_days,
@@ -144,10 +149,13 @@ def alert_policy(settings: Settings) -> AlertPolicy:
 
 
 def anomaly_lookback(policy: AlertPolicy) -> int:
-    """Days of history the anomaly rule reads: its longest window, the scale before it
-    and the days it holds a verdict."""
+    """Days of history the anomaly rule reads: its longest window, the scale (or the
+    reference) before it, the history level_shift asks of an item-location, and the days
+    it holds a verdict."""
     a = policy.anomaly
-    return max(a.ts_max_window, a.cusum_days, a.n) + a.mad_days + a.hold_days
+    forecast_rules = max(a.ts_max_window, a.cusum_days, a.n) + a.mad_days
+    level_shift = max(a.ls_window + a.ls_reference, a.min_history_days)
+    return max(forecast_rules, level_shift) + a.hold_days
 
 
 def _draw_charts(conn, settings: Settings, as_of, alerts, items, projections) -> dict:

@@ -77,7 +77,8 @@ def item_context(conn, as_of: date) -> pd.DataFrame:
 
 # Each item-location's recent days for the demand-anomaly rule: the actual (what the
 # forecast reads) and the current forecast made the day before for that day (lag 1) with
-# its 80% and 95% bounds. A day without a lag-1 forecast has none: the rule skips it.
+# its 80% and 95% bounds. A day without a lag-1 forecast has none: the forecast rules
+# skip it, level_shift (the default) reads the actual alone.
 RECENT_DAYS_SQL = """
 select d.item_id, d.location_id, d.demand_date as target_date, d.quantity as actual,
        d.is_stockout, f.yhat, f.yhat_lower, f.yhat_upper, f.yhat_lower_95, f.yhat_upper_95

@@ -4,7 +4,7 @@ the rules read), and revision 0009 on a throwaway database.
 
 Ten item-locations. D1: WORSENING is below its safety stock (a medium shortage) and holds
 stock worth excess; the others are fine. D2: WORSENING runs out inside its lead time and
-its latest demand is far outside the interval forecast for it: the same shortage alert
+its demand has been far above the forecast for four days: the same shortage alert
 escalates to critical (two events in alert_events), the stockout inhibits the anomaly and
 the excess; four more items drop below safety stock, so the open-alert rate jumps 2.5x
 and the budget check warns (it passed on D1, the first night).
@@ -58,17 +58,20 @@ def prepare(conn) -> None:
             "safety_stock, reorder_point, unit_cost, status) values (%s, %s, %s, %s, %s, 80, "
             "%s, 'active')",
             [(i, f"SKU-{k}", f"test item {k}", LEAD, SAFETY, COST) for k, i in enumerate(ITEMS)])
-        # WORSENING holds 5,000 (months of cover at ~3 a day: excess) though its projection
+        # WORSENING holds 5,000 (over a year of cover at ~10 a day: excess) though its projection
         # runs low: the demand the projection nets is the forecast's, the stock a count.
         cur.executemany("insert into unified.inventory_snapshots (item_id, location_id, "
                         "snapshot_date, on_hand) values (%s, %s, %s, %s)",
                         [(i, LOC, D1 - timedelta(days=1), 5000 if i == WORSENING else 400)
                          for i in ITEMS])
-        # A month of 1 a day; on D2 WORSENING sells 50, far above the 0-5 forecast for D2.
+        # 20 weeks of 1 a day (5 for WORSENING); from D2 - 3 WORSENING sells 50 a day, far
+        # above the 0-5 forecast: on D2 its last week is a level shift worth a look (the
+        # default rule asks 120 days of history; on D1 three days of it are not enough yet).
         cur.executemany("insert into unified.demand_history (item_id, location_id, demand_date, "
                         "quantity, is_stockout) values (%s, %s, %s, %s, false)",
-                        [(i, LOC, D2 - timedelta(days=d), 50.0 if (i, d) == (WORSENING, 0) else 1.0)
-                         for i in ITEMS for d in range(30)])
+                        [(i, LOC, D2 - timedelta(days=d),
+                          (50.0 if d <= 3 else 5.0) if i == WORSENING else 1.0)
+                         for i in ITEMS for d in range(140)])
         cur.executemany("insert into forecast.forecasts (run_id, forecast_date, item_id, "
                         "location_id, target_date, horizon_day, yhat, yhat_lower, yhat_upper, "
                         "model_name, model_version) values ('prep', %s, %s, %s, %s, 1, 1, 0, 5, "

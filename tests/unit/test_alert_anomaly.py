@@ -61,13 +61,15 @@ def test_noise_around_the_forecast_rarely_raises_anything():
     assert sum(fired) <= 2 and sum(held) <= 8
 
 
-@pytest.mark.parametrize("rule", ["tracking_signal", "cusum", "m_of_n_95", "last_day_80"])
+@pytest.mark.parametrize("rule", ["tracking_signal", "cusum", "m_of_n_95", "last_day_80",
+                                  "level_shift"])
 def test_a_flat_zero_series_raises_nothing(rule):
     assert detect_anomaly(days(np.zeros(63), yhat=0.0, lower=0.0, upper=0.0), 1.0,
                           AnomalyPolicy(rule=rule, value_floor=NO_FLOOR)) is None
 
 
-@pytest.mark.parametrize("rule", ["tracking_signal", "cusum", "m_of_n_95", "last_day_80"])
+@pytest.mark.parametrize("rule", ["tracking_signal", "cusum", "m_of_n_95", "last_day_80",
+                                  "level_shift"])
 def test_one_observation_raises_nothing_but_the_old_one_day_rule(rule):
     verdict = detect_anomaly(days([100.0]), 1.0, AnomalyPolicy(rule=rule, value_floor=NO_FLOOR))
     assert (verdict is not None) == (rule == "last_day_80")
@@ -178,3 +180,92 @@ def test_no_recent_days_no_verdict():
     assert detect_anomaly(days([]), 1.0) is None
     censored = days([5.0, 6.0], is_stockout=[True, True])
     assert detect_anomaly(censored, 1.0, AnomalyPolicy(rule="last_day_80")) is None
+
+
+# ----------------------------------------------------------------------------- level_shift
+LS = AnomalyPolicy(value_floor=NO_FLOOR)  # the default rule
+
+
+def history(actual, **extra) -> pd.DataFrame:
+    """Demand only (no forecast at all: level_shift needs none), ending at AS_OF."""
+    return days(actual, **extra).assign(yhat=np.nan, yhat_lower=np.nan, yhat_upper=np.nan)
+
+
+def test_level_shift_is_the_default_and_needs_no_forecast():
+    assert AnomalyPolicy().rule == "level_shift"
+    verdict = detect_anomaly(history(np.r_[noise(133), noise(7, seed=2, level=16.0)]), 2.0, LS)
+    assert verdict is not None and verdict.direction == "up" and verdict.rule == "level_shift"
+    assert verdict.since == AS_OF - timedelta(days=6) and verdict.days == 7
+    assert 40 <= verdict.shift_pct <= 80  # 60% planted
+    assert verdict.value_at_stake == pytest.approx(abs(verdict.shift_per_day) * 28 * 2.0)
+
+
+def test_level_shift_down():
+    verdict = detect_anomaly(history(np.r_[noise(133), noise(7, seed=3, level=4.0)]), 2.0, LS)
+    assert verdict is not None and verdict.direction == "down" and verdict.shift_pct < -40
+
+
+def test_level_shift_fires_at_exactly_its_limit():
+    # A constant 9 a day: no weekday spread, so the sd is Poisson's, 3; the reference is
+    # 55 days (its largest day left out). A week at 12 reads 3 / (3 sqrt(1/7 + 1/55)).
+    actual = np.r_[np.full(133, 9.0), np.full(7, 12.0)]
+    z = 3 / (3 * np.sqrt(1 / 7 + 1 / 55))
+    verdict = detect_anomaly(history(actual), 1.0, replace(LS, ls_limit=z))
+    assert verdict is not None and verdict.statistic == pytest.approx(z)
+    assert detect_anomaly(history(actual), 1.0, replace(LS, ls_limit=np.nextafter(z, 9))) is None
+
+
+def test_level_shift_says_nothing_after_weeks_without_any_demand():
+    # Demand long ago, none in the eight weeks before: there is no scale to judge by.
+    actual = np.r_[noise(70), np.zeros(63), np.full(7, 5.0)]
+    assert detect_anomaly(history(actual), 1.0, LS) is None
+
+
+@pytest.mark.parametrize("spike_day", [2, 20])
+def test_level_shift_ignores_a_one_day_x10_entry_error(spike_day):
+    # In the window it is capped at 3 sd; in the reference, left out (else the weeks
+    # after it would read as a drop).
+    actual = noise(140, seed=4)
+    actual[-1 - spike_day] *= 10
+    assert detect_anomaly(history(actual), 5.0, LS) is None
+    if spike_day < 7:  # uncapped, the one day alone would raise it
+        assert detect_anomaly(history(actual), 5.0, replace(LS, ls_cap=100.0)) is not None
+
+
+def test_level_shift_leaves_a_new_item_ramping_up_alone():
+    # Launched 56 days ago (no stock before: censored), ramping up over six weeks.
+    ramp = history(np.r_[np.zeros(84), np.minimum(np.arange(1, 57) / 42, 1) * 10]
+                   ).assign(is_stockout=np.arange(140) < 84)
+    assert detect_anomaly(ramp, 5.0, replace(LS, ls_limit=3.0)) is None
+    ungated = replace(LS, ls_limit=3.0, min_history_days=0)
+    assert detect_anomaly(ramp, 5.0, ungated).direction == "up"
+
+
+def test_level_shift_skips_missing_and_stockout_days():
+    actual = np.r_[noise(133), noise(7, seed=2, level=20.0)]
+    recent = history(actual)
+    assert detect_anomaly(recent, 2.0, LS) is not None
+    # Three of the shifted week's days absent: four observed still tell.
+    assert detect_anomaly(recent.drop(index=[134, 136, 138]), 2.0, LS) is not None
+    # Five absent: fewer than min_days (3) observed, nothing to say.
+    assert detect_anomaly(recent.drop(index=[133, 134, 136, 137, 138]), 2.0, LS) is None
+    # Stockout days are censored: the same as absent.
+    censored = recent.assign(is_stockout=recent.index.isin([133, 134, 136, 137, 138]))
+    assert detect_anomaly(censored, 2.0, LS) is None
+
+
+def test_level_shift_does_not_take_the_weekly_pattern_for_noise_or_a_change():
+    week = np.array([10.5, 10.0, 10.0, 10.0, 9.0, 2.0, 0.2])
+    quiet = [detect_anomaly(history(np.random.default_rng(s).poisson(np.tile(week, 20))
+                                    .astype(float)), 1.0, LS) for s in range(50)]
+    assert sum(v is not None for v in quiet) <= 2
+    shifted = np.random.default_rng(7).poisson(np.r_[np.tile(week, 19), week * 1.6]).astype(float)
+    verdict = detect_anomaly(history(shifted), 1.0, LS)
+    assert verdict is not None and verdict.direction == "up"
+
+
+def test_level_shift_holds_its_verdict_for_hold_days():
+    actual = np.r_[noise(126), noise(7, seed=2, level=16.0), noise(7, seed=5)]
+    # The shift was last week; the week since is back to normal.
+    assert detect_anomaly(history(actual), 2.0, LS) is not None
+    assert detect_anomaly(history(actual), 2.0, replace(LS, hold_days=1)) is None

@@ -206,9 +206,10 @@ def test_stock_without_demand_is_all_excess_unless_disabled():
     assert evaluate_item_alerts(item, None, None, TODAY, off) == []
 
 
-def recent_days(level_after: float, days: int = 63, shifted: int = 7) -> pd.DataFrame:
+def recent_days(level_after: float, days: int = 140, shifted: int = 7) -> pd.DataFrame:
     """Lag-1 forecasts of 12 a day (80% interval 6-18) and actuals alternating 10 / 14
-    (noise), the last ``shifted`` days at ``level_after``; the last day is yesterday."""
+    (noise), the last ``shifted`` days at ``level_after``; the last day is yesterday. Longer
+    than the 120 days of history the default rule (level_shift) asks of an item-location."""
     actual = [10.0, 14.0] * (days // 2) + [10.0] * (days % 2)
     actual[days - shifted:] = [level_after] * shifted
     return pd.DataFrame({"target_date": [TODAY - timedelta(days=days - i) for i in range(days)],
@@ -225,10 +226,14 @@ def test_a_week_of_demand_off_the_forecast_is_one_anomaly_with_direction_and_siz
     anomaly = alerts["demand_anomaly"]
     assert anomaly.severity == "medium"
     assert anomaly.details["direction"] == direction
-    assert anomaly.details["shift_pct"] == pytest.approx(100 * (level - 12) / 12, abs=0.05)
+    # Against the eight weeks before (12 a day, less their one largest day: 11.96).
+    reference = (28 * 10 + 27 * 14) / 55
+    assert anomaly.details["shift_pct"] == pytest.approx(
+        100 * (level - reference) / reference, abs=0.05)
     assert anomaly.details["since"] == (TODAY - timedelta(days=7)).isoformat()
     # 2.5 a unit x 28 days x the shift a day.
-    assert anomaly.details["value_at_stake"] == pytest.approx(2.5 * 28 * abs(level - 12))
+    assert anomaly.details["value_at_stake"] == pytest.approx(
+        2.5 * 28 * abs(level - reference), abs=0.01)
 
 
 def test_one_day_outside_the_interval_is_no_anomaly_any_more():

@@ -244,9 +244,9 @@ def realistic_events() -> list[AlertEvent]:
     forecast = pd.DataFrame(
         {"target_date": [today + timedelta(days=i) for i in range(20)], "yhat": [14.0] * 20}
     )
-    # Lag-1 forecasts of 12 a day, actuals 10/14 for eight weeks, then a week at 40.
-    recent = pd.DataFrame({"target_date": [today - timedelta(days=63 - i) for i in range(63)],
-                           "actual": [10.0, 14.0] * 28 + [40.0] * 7, "yhat": 12.0,
+    # Lag-1 forecasts of 12 a day, actuals 10/14 for 19 weeks, then a week at 40.
+    recent = pd.DataFrame({"target_date": [today - timedelta(days=140 - i) for i in range(140)],
+                           "actual": [10.0, 14.0] * 66 + [10.0] + [40.0] * 7, "yhat": 12.0,
                            "yhat_lower": 6.0, "yhat_upper": 18.0})
     alerts = evaluate_item_alerts(item, project_inventory(100, forecast, None), None, today)
     # (The anomaly rides on the below-safety-stock night: a stockout would inhibit it.)
