@@ -33,13 +33,18 @@ os.environ.setdefault("NIXTLA_NUMBA_CACHE", "1")
 BUCKETS = {"day": 7, "week": 52, "month": 12}  # bucket -> season length
 BASELINES = ("seasonal_naive", "moving_average", "croston_sba", "tsb", "adida", "imapa")
 STATISTICAL = ("auto_ets", "theta", "auto_arima")
-# Combinations: the plain mean of their members' forecasts. On M3 monthly the mean of ETS
-# and Theta beats each alone, and per-series selection among them (selection on a few
-# backtest windows is noisy; an average of two different, decent models is not).
-# For intermittent demand, the mean of the 28-day moving average and two intermittent
-# methods (each alone is a noisy pick on a few windows; see docs/performance.md).
-COMBINATIONS = {"ets_theta": ("auto_ets", "theta"),
+# Combinations of their members' forecasts, backtested from the members' fits at no extra
+# fit. The default for every demand class is the median of the seasonal naive, ETS and
+# Theta: robust where one member goes astray (a trend extrapolated too far, a flat level on
+# a weekday pattern), measured best of the combinations tried on M3 monthly, the M5 sample
+# and the demo (bench/accuracy.py; docs/performance.md#forecast-accuracy). The mean of ETS
+# and Theta and, for intermittent demand, the mean of the 28-day moving average, TSB and
+# IMAPA compete as candidates.
+DEFAULT_COMBINATION = "median_ets_theta_snaive"
+COMBINATIONS = {DEFAULT_COMBINATION: ("seasonal_naive", "auto_ets", "theta"),
+                "ets_theta": ("auto_ets", "theta"),
                 "intermittent_mix": ("moving_average", "tsb", "imapa")}
+MEDIAN_COMBINATIONS = frozenset({DEFAULT_COMBINATION})  # the others: the mean
 MODELS = (*BASELINES, *STATISTICAL, *COMBINATIONS, "prophet")
 INTERMITTENT_CLASSES = ("intermittent", "lumpy")
 MODEL_VERSION = "2"
@@ -50,7 +55,8 @@ MODEL_TYPES = {
     "seasonal_naive": "baseline", "moving_average": "baseline", "croston_sba": "intermittent",
     "tsb": "intermittent", "adida": "intermittent", "imapa": "intermittent",
     "auto_ets": "statistical", "theta": "statistical", "auto_arima": "statistical",
-    "ets_theta": "combination", "intermittent_mix": "combination", "prophet": "prophet",
+    DEFAULT_COMBINATION: "combination", "ets_theta": "combination",
+    "intermittent_mix": "combination", "prophet": "prophet",
 }
 # Prophet parameters carried from one fit of an item to the next.
 PROPHET_PARAMS = ("k", "m", "sigma_obs", "delta", "beta")
@@ -217,14 +223,19 @@ def _statsforecast(name: str, y: np.ndarray, h: int, season: int, params: dict) 
     return model.forecast(y=y, h=h)["mean"], keep
 
 
+def combine(name: str, forecasts) -> np.ndarray:
+    """The combination ``name`` of its members' forecasts (one row per member)."""
+    return (np.median if name in MEDIAN_COMBINATIONS else np.mean)(forecasts, axis=0)
+
+
 def _combination(name: str, view: Series, h: int, params: dict) -> tuple:
-    """Mean of the members' (clamped) forecasts; each member keeps its own warm-start
+    """The members' (clamped) forecasts combined; each member keeps its own warm-start
     parameters under its name, so a nightly refit of ETS inside it reuses the ETS spec."""
     forecasts, keep = [], {}
     for member in COMBINATIONS[name]:
         yhat, keep[member] = forecast_model(member, view, h, params.get(member))
         forecasts.append(yhat)
-    return np.mean(forecasts, axis=0), keep
+    return combine(name, forecasts), keep
 
 
 _PROPHET_QUIET = False
@@ -341,21 +352,25 @@ def warm_up(include_prophet: bool = False) -> None:
 
 def candidates_for(demand_class: str, bucket: str, include_prophet: bool = True,
                    include_ets: bool = True) -> tuple:
-    """Every model worth trying for a demand class, the class's combination after its
-    members (it serves by default, see ``selection.pick_model``); baselines compete too.
-    ``include_ets=False`` (a quick nightly cold start) leaves out the model searches,
-    AutoETS and AutoARIMA, and the combination built on ETS."""
-    if demand_class in INTERMITTENT_CLASSES:
-        models = ["moving_average", "seasonal_naive", "croston_sba", "tsb", "adida", "imapa",
-                  "intermittent_mix"]
-    elif not include_ets:
-        models = ["seasonal_naive", "moving_average", "theta"]
-    else:
-        models = ["seasonal_naive", "moving_average", "auto_ets", "theta"]
-        if bucket != "day":  # AutoARIMA with a weekly season on daily data is too slow
+    """Every model worth trying for a demand class, each combination after its members and
+    ``DEFAULT_COMBINATION`` first among them (it serves by default, see
+    ``selection.pick_model``); baselines compete too. Intermittent items get the
+    intermittent methods and, in the weekly selection, ETS and Theta as well (where orders
+    follow the working week, a flat rate misses every day). ``include_ets=False`` (a quick
+    nightly cold start) leaves out the model searches, AutoETS and AutoARIMA, and the
+    combinations built on ETS."""
+    intermittent = demand_class in INTERMITTENT_CLASSES
+    models = (["moving_average", "seasonal_naive", "croston_sba", "tsb", "adida", "imapa"]
+              if intermittent else ["seasonal_naive", "moving_average"])
+    if include_ets:
+        models += ["auto_ets", "theta"]
+        if bucket != "day" and not intermittent:  # AutoARIMA on a weekly season: too slow
             models.append("auto_arima")
-        # Backtested from its members' fits (no extra fit); nightly: a fixed-spec ETS + Theta.
-        models.append("ets_theta")
+        models += [DEFAULT_COMBINATION, "ets_theta"]
+    elif not intermittent:
+        models.append("theta")
+    if intermittent:
+        models.append("intermittent_mix")
     if include_prophet:
         models.append("prophet")
     return tuple(models)
