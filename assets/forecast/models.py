@@ -34,17 +34,19 @@ BUCKETS = {"day": 7, "week": 52, "month": 12}  # bucket -> season length
 BASELINES = ("seasonal_naive", "moving_average", "croston_sba", "tsb", "adida", "imapa")
 STATISTICAL = ("auto_ets", "theta", "auto_arima")
 # Combinations of their members' forecasts, backtested from the members' fits at no extra
-# fit. The default for every demand class is the median of the seasonal naive, ETS and
-# Theta: robust where one member goes astray (a trend extrapolated too far, a flat level on
-# a weekday pattern), measured best of the combinations tried on M3 monthly, the M5 sample
-# and the demo (bench/accuracy.py; docs/performance.md#forecast-accuracy). The mean of ETS
-# and Theta and, for intermittent demand, the mean of the 28-day moving average, TSB and
-# IMAPA compete as candidates.
-DEFAULT_COMBINATION = "median_ets_theta_snaive"
-COMBINATIONS = {DEFAULT_COMBINATION: ("seasonal_naive", "auto_ets", "theta"),
+# fit. The first combination among an item's candidates serves by default (see
+# ``selection.pick_model``): for smooth and erratic demand the median of the seasonal
+# naive, ETS and Theta, robust where one member goes astray (a trend extrapolated too far,
+# a flat level on a weekday pattern); for intermittent and lumpy demand the mean of the
+# 28-day moving average, TSB and IMAPA, which refits nightly in a millisecond where the
+# median's ETS and Theta take ~30 ms, and which the median replaces where it backtests
+# better (orders that follow the working week). Chosen by measurement on M3 monthly, the M5
+# sample and the demo (bench/accuracy.py; docs/performance.md#forecast-accuracy).
+MEDIAN_COMBINATION = "median_ets_theta_snaive"
+COMBINATIONS = {MEDIAN_COMBINATION: ("seasonal_naive", "auto_ets", "theta"),
                 "ets_theta": ("auto_ets", "theta"),
                 "intermittent_mix": ("moving_average", "tsb", "imapa")}
-MEDIAN_COMBINATIONS = frozenset({DEFAULT_COMBINATION})  # the others: the mean
+MEDIAN_COMBINATIONS = frozenset({MEDIAN_COMBINATION})  # the others: the mean
 MODELS = (*BASELINES, *STATISTICAL, *COMBINATIONS, "prophet")
 INTERMITTENT_CLASSES = ("intermittent", "lumpy")
 MODEL_VERSION = "2"
@@ -55,7 +57,7 @@ MODEL_TYPES = {
     "seasonal_naive": "baseline", "moving_average": "baseline", "croston_sba": "intermittent",
     "tsb": "intermittent", "adida": "intermittent", "imapa": "intermittent",
     "auto_ets": "statistical", "theta": "statistical", "auto_arima": "statistical",
-    DEFAULT_COMBINATION: "combination", "ets_theta": "combination",
+    MEDIAN_COMBINATION: "combination", "ets_theta": "combination",
     "intermittent_mix": "combination", "prophet": "prophet",
 }
 # Prophet parameters carried from one fit of an item to the next.
@@ -353,24 +355,23 @@ def warm_up(include_prophet: bool = False) -> None:
 def candidates_for(demand_class: str, bucket: str, include_prophet: bool = True,
                    include_ets: bool = True) -> tuple:
     """Every model worth trying for a demand class, each combination after its members and
-    ``DEFAULT_COMBINATION`` first among them (it serves by default, see
-    ``selection.pick_model``); baselines compete too. Intermittent items get the
-    intermittent methods and, in the weekly selection, ETS and Theta as well (where orders
-    follow the working week, a flat rate misses every day). ``include_ets=False`` (a quick
-    nightly cold start) leaves out the model searches, AutoETS and AutoARIMA, and the
-    combinations built on ETS."""
-    intermittent = demand_class in INTERMITTENT_CLASSES
-    models = (["moving_average", "seasonal_naive", "croston_sba", "tsb", "adida", "imapa"]
-              if intermittent else ["seasonal_naive", "moving_average"])
-    if include_ets:
-        models += ["auto_ets", "theta"]
-        if bucket != "day" and not intermittent:  # AutoARIMA on a weekly season: too slow
+    the class's default first among the combinations (see ``COMBINATIONS``); baselines
+    compete too. Intermittent items get the intermittent methods and, in the weekly
+    selection, ETS, Theta and their combinations as well (where orders follow the working
+    week, a flat rate misses every day). ``include_ets=False`` (a quick nightly cold start)
+    leaves out the model searches, AutoETS and AutoARIMA, and the combinations built on ETS."""
+    if demand_class in INTERMITTENT_CLASSES:
+        models = ["moving_average", "seasonal_naive", "croston_sba", "tsb", "adida", "imapa",
+                  "intermittent_mix"]
+        if include_ets:
+            models += ["auto_ets", "theta", MEDIAN_COMBINATION, "ets_theta"]
+    elif not include_ets:
+        models = ["seasonal_naive", "moving_average", "theta"]
+    else:
+        models = ["seasonal_naive", "moving_average", "auto_ets", "theta"]
+        if bucket != "day":  # AutoARIMA with a weekly season on daily data is too slow
             models.append("auto_arima")
-        models += [DEFAULT_COMBINATION, "ets_theta"]
-    elif not intermittent:
-        models.append("theta")
-    if intermittent:
-        models.append("intermittent_mix")
+        models += [MEDIAN_COMBINATION, "ets_theta"]
     if include_prophet:
         models.append("prophet")
     return tuple(models)

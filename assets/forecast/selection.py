@@ -7,8 +7,8 @@ plain, picklable values, so the engine can run it in worker processes.
 Selection: the item's last ``n_origins`` windows of ``horizon`` buckets (horizon = max(the
 item's lead time, ``MIN_HORIZON_DAYS``); 6 origins where the history allows, at least 3) are
 forecast from the history before each window, by every candidate, and scored on WAPE per
-window and pooled, with each window's bias. The default combination (the median of the
-seasonal naive, ETS and Theta; ``DEFAULT_COMBINATION``) is scored from its
+window and pooled, with each window's bias. The class's combination (the median of the
+seasonal naive, ETS and Theta; intermittent: the mean of MA, TSB and IMAPA) is scored from its
 members' backtest forecasts at no extra fit and serves by default; see ``pick_model`` for
 what moves an item off it. The pooled backtest errors of the winner give the item's 80%
 interval (for a combination too: its own errors, not its members').
@@ -181,25 +181,40 @@ def _wins_half_the_origins(challenger: tuple, incumbent: tuple) -> bool:
     return 2 * wins >= len(challenger[3])
 
 
+def _beats(challenger: tuple, incumbent: tuple, edge: float) -> bool:
+    """A pooled WAPE lower by more than ``edge`` and a lower WAPE on half the windows."""
+    return (challenger[0] < incumbent[0] * (1 - edge)
+            and _wins_half_the_origins(challenger, incumbent))
+
+
 def pick_model(results: dict, candidates) -> str:
     """The model that serves an item, from its backtest ``results`` ({model: (wape, errors,
     params, per-window WAPEs, per-window biases)}).
 
-    The first combination among ``candidates`` (``DEFAULT_COMBINATION`` in the weekly
-    selection) serves by default. Another candidate, a baseline or another combination like
-    any other, replaces it only with clear evidence: a pooled WAPE lower by more than
-    ``COMBINATION_EDGE`` and a lower WAPE on at least half the windows. A model whose bias
-    is one-sided (``one_sided``) does not compete while one that is not does. Without a
-    combination the lowest WAPE wins (ties: the earlier, simpler candidate).
+    The first combination among ``candidates`` (the class's) serves by default. A single
+    model, a baseline like any other, replaces it only with clear evidence: a pooled WAPE
+    lower by more than ``COMBINATION_EDGE`` and a lower WAPE on at least half the windows.
+    Another combination, as robust as the default, needs only a lower pooled WAPE and half
+    the windows. A model whose bias is one-sided (``one_sided``) does not compete while one
+    that is not does. Without a combination the lowest WAPE wins (ties: the earlier,
+    simpler candidate).
     """
     order = {name: i for i, name in enumerate(candidates)}
     fair = [n for n in results if not one_sided(results[n])] or list(results)
-    best = min(fair, key=lambda n: (round(results[n][0], 9), order.get(n, len(order))))
+
+    def lowest(names):
+        return min(names, key=lambda n: (round(results[n][0], 9), order.get(n, len(order))))
+
+    best = lowest(fair)
     default = next((n for n in candidates if n in COMBINATIONS and n in fair), None)
     if default is None or best == default:
         return best
-    clear = results[best][0] < results[default][0] * (1 - COMBINATION_EDGE)
-    return best if clear and _wins_half_the_origins(results[best], results[default]) else default
+    if best not in COMBINATIONS and _beats(results[best], results[default], COMBINATION_EDGE):
+        return best
+    others = [n for n in fair if n in COMBINATIONS and n != default]
+    if others and _beats(results[lowest(others)], results[default], 0.0):
+        return lowest(others)
+    return default
 
 
 def select_model(history: pd.Series, censored: pd.Series | None, as_of: date, lead_time_days: int,
