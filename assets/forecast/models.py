@@ -33,13 +33,23 @@ os.environ.setdefault("NIXTLA_NUMBA_CACHE", "1")
 BUCKETS = {"day": 7, "week": 52, "month": 12}  # bucket -> season length
 BASELINES = ("seasonal_naive", "moving_average", "croston_sba", "tsb", "adida", "imapa")
 STATISTICAL = ("auto_ets", "theta", "auto_arima")
-# Combinations: the plain mean of their members' forecasts. On M3 monthly the mean of ETS
-# and Theta beats each alone, and per-series selection among them (selection on a few
-# backtest windows is noisy; an average of two different, decent models is not).
-# For intermittent demand, the mean of the 28-day moving average and two intermittent
-# methods (each alone is a noisy pick on a few windows; see docs/performance.md).
-COMBINATIONS = {"ets_theta": ("auto_ets", "theta"),
+# Combinations of their members' forecasts, backtested from the members' fits at no extra
+# fit. The first combination among an item's candidates serves by default (see
+# ``selection.pick_model``): for smooth and erratic demand the median of the seasonal
+# naive, ETS and Theta, robust where one member goes astray (a trend extrapolated too far,
+# a flat level on a weekday pattern); for intermittent and lumpy demand the mean of the
+# 28-day moving average, TSB and IMAPA, which refits nightly in a millisecond where the
+# median's ETS and Theta take ~30 ms, and which the median replaces where it backtests
+# better (orders that follow the working week). Chosen by measurement on M3 monthly, the M5
+# sample and the demo (bench/accuracy.py; docs/performance.md#forecast-accuracy).
+MEDIAN_COMBINATION = "median_ets_theta_snaive"
+COMBINATIONS = {MEDIAN_COMBINATION: ("seasonal_naive", "auto_ets", "theta"),
+                "ets_theta": ("auto_ets", "theta"),
                 "intermittent_mix": ("moving_average", "tsb", "imapa")}
+MEDIAN_COMBINATIONS = frozenset({MEDIAN_COMBINATION})  # the others: the mean
+# Combinations refit nightly with ETS and Theta inside (~40 ms an item where the
+# intermittent mix takes ~3 ms; see ``selection.COSTLIER_COMBINATION_EDGE``).
+REFITS_ETS = frozenset({MEDIAN_COMBINATION, "ets_theta"})
 MODELS = (*BASELINES, *STATISTICAL, *COMBINATIONS, "prophet")
 INTERMITTENT_CLASSES = ("intermittent", "lumpy")
 MODEL_VERSION = "2"
@@ -50,7 +60,8 @@ MODEL_TYPES = {
     "seasonal_naive": "baseline", "moving_average": "baseline", "croston_sba": "intermittent",
     "tsb": "intermittent", "adida": "intermittent", "imapa": "intermittent",
     "auto_ets": "statistical", "theta": "statistical", "auto_arima": "statistical",
-    "ets_theta": "combination", "intermittent_mix": "combination", "prophet": "prophet",
+    MEDIAN_COMBINATION: "combination", "ets_theta": "combination",
+    "intermittent_mix": "combination", "prophet": "prophet",
 }
 # Prophet parameters carried from one fit of an item to the next.
 PROPHET_PARAMS = ("k", "m", "sigma_obs", "delta", "beta")
@@ -217,14 +228,19 @@ def _statsforecast(name: str, y: np.ndarray, h: int, season: int, params: dict) 
     return model.forecast(y=y, h=h)["mean"], keep
 
 
+def combine(name: str, forecasts) -> np.ndarray:
+    """The combination ``name`` of its members' forecasts (one row per member)."""
+    return (np.median if name in MEDIAN_COMBINATIONS else np.mean)(forecasts, axis=0)
+
+
 def _combination(name: str, view: Series, h: int, params: dict) -> tuple:
-    """Mean of the members' (clamped) forecasts; each member keeps its own warm-start
+    """The members' (clamped) forecasts combined; each member keeps its own warm-start
     parameters under its name, so a nightly refit of ETS inside it reuses the ETS spec."""
     forecasts, keep = [], {}
     for member in COMBINATIONS[name]:
         yhat, keep[member] = forecast_model(member, view, h, params.get(member))
         forecasts.append(yhat)
-    return np.mean(forecasts, axis=0), keep
+    return combine(name, forecasts), keep
 
 
 _PROPHET_QUIET = False
@@ -341,21 +357,24 @@ def warm_up(include_prophet: bool = False) -> None:
 
 def candidates_for(demand_class: str, bucket: str, include_prophet: bool = True,
                    include_ets: bool = True) -> tuple:
-    """Every model worth trying for a demand class, the class's combination after its
-    members (it serves by default, see ``selection.pick_model``); baselines compete too.
-    ``include_ets=False`` (a quick nightly cold start) leaves out the model searches,
-    AutoETS and AutoARIMA, and the combination built on ETS."""
+    """Every model worth trying for a demand class, each combination after its members and
+    the class's default first among the combinations (see ``COMBINATIONS``); baselines
+    compete too. Intermittent items get the intermittent methods and, in the weekly
+    selection, ETS, Theta and their combinations as well (where orders follow the working
+    week, a flat rate misses every day). ``include_ets=False`` (a quick nightly cold start)
+    leaves out the model searches, AutoETS and AutoARIMA, and the combinations built on ETS."""
     if demand_class in INTERMITTENT_CLASSES:
         models = ["moving_average", "seasonal_naive", "croston_sba", "tsb", "adida", "imapa",
                   "intermittent_mix"]
+        if include_ets:
+            models += ["auto_ets", "theta", MEDIAN_COMBINATION, "ets_theta"]
     elif not include_ets:
         models = ["seasonal_naive", "moving_average", "theta"]
     else:
         models = ["seasonal_naive", "moving_average", "auto_ets", "theta"]
         if bucket != "day":  # AutoARIMA with a weekly season on daily data is too slow
             models.append("auto_arima")
-        # Backtested from its members' fits (no extra fit); nightly: a fixed-spec ETS + Theta.
-        models.append("ets_theta")
+        models += [MEDIAN_COMBINATION, "ets_theta"]
     if include_prophet:
         models.append("prophet")
     return tuple(models)

@@ -13,6 +13,7 @@ from assets.forecast.engine import ItemTask, run_items
 from assets.forecast.models import (
     BASELINES,
     COMBINATIONS,
+    MEDIAN_COMBINATION,
     Series,
     buckets_for_days,
     candidates_for,
@@ -22,6 +23,7 @@ from assets.forecast.models import (
 )
 from assets.forecast.selection import (
     COMBINATION_EDGE,
+    COSTLIER_COMBINATION_EDGE,
     ForecastConfig,
     Selection,
     backtest_origins,
@@ -121,7 +123,9 @@ def test_prophet_clamps_at_zero_and_warm_starts():
 
 def test_intermittent_items_get_intermittent_candidates():
     assert "croston_sba" in candidates_for("lumpy", "day")
-    assert "auto_ets" not in candidates_for("intermittent", "day")
+    assert "croston_sba" not in candidates_for("smooth", "day")
+    # ETS and Theta too, in the weekly selection: orders that follow the working week.
+    assert {"auto_ets", "theta"} <= set(candidates_for("intermittent", "day"))
     assert "auto_arima" in candidates_for("smooth", "month")
     assert "auto_arima" not in candidates_for("smooth", "day")
     assert set(BASELINES) & set(candidates_for("smooth", "day"))
@@ -130,7 +134,10 @@ def test_intermittent_items_get_intermittent_candidates():
 def test_a_quick_cold_start_leaves_the_model_searches_to_the_weekly_selection():
     quick = candidates_for("smooth", "month", include_prophet=False, include_ets=False)
     assert quick == ("seasonal_naive", "moving_average", "theta")
-    assert candidates_for("lumpy", "day", include_ets=False) == candidates_for("lumpy", "day")
+    quick = candidates_for("lumpy", "day", include_ets=False)
+    assert quick == ("moving_average", "seasonal_naive", "croston_sba", "tsb", "adida", "imapa",
+                     "intermittent_mix", "prophet")
+    assert not {"auto_ets", "auto_arima", MEDIAN_COMBINATION, "ets_theta"} & set(quick)
 
 
 def test_selection_serves_the_combination_unless_a_model_clearly_beats_it():
@@ -140,8 +147,11 @@ def test_selection_serves_the_combination_unless_a_model_clearly_beats_it():
     # A 14-day lead time is backtested on 28-day windows (MIN_HORIZON_DAYS).
     assert selection.origins == 6 and selection.horizon == 28
     assert selection.scores[selection.model_name] == pytest.approx(selection.wape, abs=1e-6)
-    if selection.model_name != "ets_theta":
-        assert selection.wape < selection.scores["ets_theta"] * (1 - COMBINATION_EDGE)
+    default = selection.scores[MEDIAN_COMBINATION]
+    if selection.model_name in COMBINATIONS:
+        assert selection.wape <= default + 1e-6  # scores are rounded
+    else:
+        assert selection.wape < default * (1 - COMBINATION_EDGE)
     assert selection.err_low <= 0 <= selection.err_high
     long_lead = select_model(history, None, AS_OF, 35, config)
     assert long_lead.horizon == 35
@@ -209,10 +219,29 @@ def test_combination_is_the_mean_of_its_members_and_keeps_their_params():
     assert again == pytest.approx(yhat)
 
 
-def test_combination_is_a_candidate_for_smooth_demand_only():
-    assert "ets_theta" in candidates_for("smooth", "month")
-    assert "ets_theta" in candidates_for("erratic", "week")
-    assert "ets_theta" not in candidates_for("lumpy", "month")
+def test_the_median_combination_is_the_median_of_its_members():
+    series = monthly_series()
+    members = [forecast_model(m, series, 18)[0] for m in COMBINATIONS[MEDIAN_COMBINATION]]
+    yhat, params = forecast_model(MEDIAN_COMBINATION, series, 18)
+    assert yhat == pytest.approx(np.median(members, axis=0))
+    # One member far off does not pull it (a mean would move by a third of the gap).
+    assert not np.allclose(yhat, np.mean(members, axis=0))
+    assert set(params) == {"seasonal_naive", "auto_ets", "theta"}
+
+
+def test_each_class_defaults_to_its_combination_in_the_weekly_selection():
+    for demand_class, bucket, default in (("smooth", "month", MEDIAN_COMBINATION),
+                                          ("erratic", "week", MEDIAN_COMBINATION),
+                                          ("lumpy", "day", "intermittent_mix"),
+                                          ("intermittent", "month", "intermittent_mix")):
+        candidates = candidates_for(demand_class, bucket)
+        assert [n for n in candidates if n in COMBINATIONS][0] == default
+        # Every combination is backtested from its members' fits: they come first.
+        for combination in (n for n in candidates if n in COMBINATIONS):
+            members = COMBINATIONS[combination]
+            assert max(candidates.index(m) for m in members) < candidates.index(combination)
+    assert MEDIAN_COMBINATION in candidates_for("lumpy", "day")
+    assert "intermittent_mix" not in candidates_for("smooth", "month")
 
 
 def test_backtest_of_a_combination_reuses_its_members_fits():
@@ -234,6 +263,25 @@ def results(**scores):
 
 
 CANDIDATES = ("seasonal_naive", "moving_average", "auto_ets", "theta", "ets_theta")
+
+
+CANDIDATES_MEDIAN = ("seasonal_naive", "moving_average", "auto_ets", "theta",
+                     MEDIAN_COMBINATION, "ets_theta")
+
+
+def test_another_combination_replaces_the_default_on_a_lower_wape_a_model_needs_the_edge():
+    combination = results(moving_average=0.4, ets_theta=0.24, **{MEDIAN_COMBINATION: 0.25})
+    assert pick_model(combination, CANDIDATES_MEDIAN) == "ets_theta"
+    single = results(moving_average=0.4, auto_ets=0.21, ets_theta=0.26,
+                     **{MEDIAN_COMBINATION: 0.25})
+    assert pick_model(single, CANDIDATES_MEDIAN) == MEDIAN_COMBINATION
+    # The best single model misses the edge; the other combination still wins on its own.
+    both = results(auto_ets=0.21, ets_theta=0.24, **{MEDIAN_COMBINATION: 0.25})
+    assert pick_model(both, CANDIDATES_MEDIAN) == "ets_theta"
+    # ... on half the windows at least, like any challenger.
+    lucky = results(ets_theta=(0.24, [0.1, 0.3, 0.3], []),
+                    **{MEDIAN_COMBINATION: (0.25, [0.25, 0.25, 0.25], [])})
+    assert pick_model(lucky, CANDIDATES_MEDIAN) == MEDIAN_COMBINATION
 
 
 def test_pick_serves_the_combination_unless_another_model_clearly_beats_it():
@@ -262,6 +310,10 @@ def test_a_lower_pooled_wape_from_one_window_does_not_move_an_item_off_the_combi
     steady = results(moving_average=(0.20, [0.20, 0.20, 0.21, 0.50], []),
                      ets_theta=(0.35, [0.30, 0.30, 0.30, 0.30], []))
     assert pick_model(steady, CANDIDATES) == "moving_average"
+    # Half the windows is enough with a clear pooled margin (a strict majority is not asked).
+    half = results(moving_average=(0.20, [0.20, 0.20, 0.31, 0.50], []),
+                   ets_theta=(0.35, [0.30, 0.30, 0.30, 0.30], []))
+    assert pick_model(half, CANDIDATES) == "moving_average"
 
 
 def test_a_model_biased_one_way_on_every_window_loses_to_one_that_is_not():
@@ -277,11 +329,21 @@ def test_a_model_biased_one_way_on_every_window_loses_to_one_that_is_not():
     assert pick_model(everyone, CANDIDATES) == "moving_average"
 
 
-def test_intermittent_items_default_to_their_combination():
-    assert candidates_for("lumpy", "day")[-2:] == ("intermittent_mix", "prophet")
-    mix = results(moving_average=0.50, tsb=0.48, imapa=0.49, croston_sba=0.52,
-                  intermittent_mix=0.47)
-    assert pick_model(mix, candidates_for("lumpy", "day")) == "intermittent_mix"
+def test_intermittent_items_default_to_their_cheap_combination_the_median_needs_the_edge():
+    flat = results(moving_average=0.50, tsb=0.48, imapa=0.49, croston_sba=0.52,
+                   intermittent_mix=0.45, **{MEDIAN_COMBINATION: 0.47})
+    assert pick_model(flat, candidates_for("lumpy", "day")) == "intermittent_mix"
+    # Its nightly refit costs ~10x the mix's: a little better is not enough ...
+    near = 0.45 * (1 - COSTLIER_COMBINATION_EDGE) + 1e-3
+    weekly = results(moving_average=0.50, intermittent_mix=0.45, **{MEDIAN_COMBINATION: near})
+    assert pick_model(weekly, candidates_for("lumpy", "day")) == "intermittent_mix"
+    # ... clearly better is.
+    clear = 0.45 * (1 - COSTLIER_COMBINATION_EDGE) - 1e-3
+    weekly = results(moving_average=0.50, intermittent_mix=0.45, **{MEDIAN_COMBINATION: clear})
+    assert pick_model(weekly, candidates_for("lumpy", "day")) == MEDIAN_COMBINATION
+    # The quick cold start has no ETS: the same cheap combination serves by default.
+    quick = candidates_for("lumpy", "day", include_ets=False)
+    assert pick_model(results(tsb=0.48, intermittent_mix=0.47), quick) == "intermittent_mix"
 
 
 def test_nightly_forecast_with_the_combination_reuses_the_ets_spec():
