@@ -24,7 +24,7 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
-def run_supervised(args: list[str], env: dict[str, str], grace: float = 8.0) -> int:
+def run_supervised(args: list[str], env: dict[str, str], grace: float = 5.0) -> int:
     """Start ``args`` in a new session and wait for it; returns its exit code (128 + the
     signal when this parent was told to stop)."""
     child = subprocess.Popen(args, env=env, start_new_session=True)
